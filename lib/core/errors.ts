@@ -1,0 +1,44 @@
+/** One detail of a validation failure (API.md error `details`). */
+export interface ErrorDetail {
+  code: string;
+  message: string;
+  target?: string;
+}
+
+/** An error with a stable API code and HTTP status; its message is safe to show callers. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: { target?: string; details?: ErrorDetail[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const invalidRequest = (message: string, details: ErrorDetail[] = [], target?: string) =>
+  new ApiError(400, 'invalidRequest', message, { details, ...(target ? { target } : {}) });
+
+export const notFound = (code: string, message: string, target?: string) =>
+  new ApiError(404, code, message, target ? { target } : {});
+
+/** Storage lost an optimistic-concurrency race (ETag mismatch or entity already exists). */
+export class PreconditionFailedError extends Error {
+  constructor(message = 'the entity changed since it was read') {
+    super(message);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+/** A failure worth retrying later: storage throttling or outage, a device gateway timeout or 5xx. */
+export class TransientError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(message);
+    this.name = 'TransientError';
+  }
+}

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/** deviceId and actionId: 1-128 chars of [A-Za-z0-9._-] (API.md); safe as table keys and in URLs. */
+export const IdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._-]+$/, 'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" or "-"')
+  .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."');
+
+export const OPERATING_SYSTEMS = ['iOS', 'Android', 'AndroidForWork', 'WindowsPhone', 'Windows', 'macOS'] as const;
+export const OperatingSystemSchema = z.enum(OPERATING_SYSTEMS);
+export type OperatingSystem = z.infer<typeof OperatingSystemSchema>;
+
+/** Dotted numeric version: "16.4.1", "10.0.15063". */
+export const OsVersionSchema = z
+  .string()
+  .max(32)
+  .regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version such as 16.4.1');
+
+export const PasscodePolicySchema = z.strictObject({
+  minLength: z.int().min(4).max(16).default(6),
+  characters: z.enum(['numeric', 'alphanumeric']).default('numeric'),
+  complex: z.boolean().default(false),
+});
+export type PasscodePolicy = z.infer<typeof PasscodePolicySchema>;
+export const DEFAULT_PASSCODE_POLICY: PasscodePolicy = { minLength: 6, characters: 'numeric', complex: false };
+
+/** What a caller sends to register or update a device (PUT). */
+export const DeviceInputSchema = z.strictObject({
+  deviceName: z.string().trim().min(1).max(256),
+  operatingSystem: OperatingSystemSchema,
+  osVersion: OsVersionSchema,
+  azureADJoined: z.boolean().default(false),
+  userPrincipalName: z
+    .string()
+    .max(256)
+    .regex(/^[^\s@]+@[^\s@]+$/, 'must look like user@domain')
+    .optional(),
+  passcodePolicy: PasscodePolicySchema.default(DEFAULT_PASSCODE_POLICY),
+});
+export type DeviceInput = z.infer<typeof DeviceInputSchema>;
+
+export interface Device extends DeviceInput {
+  id: string;
+  createdDateTime: string;
+  lastUpdatedDateTime: string;
+}
+
+export const ACTION_STATES = ['pending', 'active', 'done', 'failed', 'canceled', 'notSupported'] as const;
+export const ActionStateSchema = z.enum(ACTION_STATES);
+export type ActionState = z.infer<typeof ActionStateSchema>;
+
+export interface ActionError {
+  code: string;
+  message: string;
+}
+
+/** A sealed (encrypted) secret as stored: the key id travels with the ciphertext so keys can rotate. */
+export interface SealedSecret {
+  keyId: string;
+  value: string;
+}
+
+/** The reset passcode action as stored. The passcode only ever exists here sealed. */
+export interface DeviceAction {
+  id: string;
+  deviceId: string;
+  actionName: 'resetPasscode';
+  actionState: ActionState;
+  startDateTime: string;
+  lastUpdatedDateTime: string;
+  requestedBy: string;
+  requestedById: string;
+  reason?: string;
+  /** Delivery attempts made by workers (claims), for diagnostics. */
+  attempts: number;
+  sealedPasscode?: SealedSecret;
+  /** When the device confirmed the passcode; the display window starts here. */
+  appliedDateTime?: string;
+  passcodeExpirationDateTime?: string;
+  error?: ActionError;
+}
+
+/** The queue message: ids only, never a secret (DESIGN.md invariant 5). */
+export const ResetMessageSchema = z.strictObject({ v: z.literal(1), actionId: IdSchema, deviceId: IdSchema });
+export type ResetMessage = z.infer<typeof ResetMessageSchema>;

@@ -1,0 +1,111 @@
+import type {
+  ActionState,
+  Device,
+  DeviceAction,
+  OperatingSystem,
+  PasscodePolicy,
+  ResetMessage,
+  SealedSecret,
+} from './core/model';
+
+/** Wall clock, injected so the core and its tests control time. */
+export interface Clock {
+  now(): Date;
+}
+
+/** Uniform integer in [min, max), like `crypto.randomInt`. */
+export type RandomInt = (min: number, max: number) => number;
+
+/** Authenticated encryption of passcodes; `aad` binds a ciphertext to its device and action. */
+export interface Cipher {
+  seal(plaintext: string, aad: string): SealedSecret;
+  open(sealed: SealedSecret, aad: string): string;
+}
+
+/** An entity with the ETag it was read at; every update of an action is conditional on it. */
+export interface Versioned<T> {
+  value: T;
+  etag: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque continuation; absent on the last page. */
+  nextToken?: string;
+}
+
+export interface DeviceStore {
+  get(deviceId: string): Promise<Device | undefined>;
+  /** Creates or replaces the device; says which. */
+  put(device: Device): Promise<'created' | 'updated'>;
+  list(query: { operatingSystem?: OperatingSystem; top: number; skipToken?: string }): Promise<Page<Device>>;
+}
+
+/** A pointer from an idempotency key to the action it created (API.md: Idempotency-Key). */
+export interface IdempotencyRecord {
+  deviceId: string;
+  requestHash: string;
+  actionId: string;
+  createdDateTime: string;
+}
+
+export interface InFlightGuard {
+  deviceId: string;
+  actionId: string;
+  createdDateTime: string;
+}
+
+export type CreateActionResult = { created: true; etag: string } | { created: false; inFlightActionId: string };
+
+/** Device actions, the per-device in-flight guard and the cross-device feed, in Table Storage. */
+export interface ActionStore {
+  /**
+   * Writes the action (pending) and the device's in-flight guard in one atomic write.
+   * When the guard already exists, writes nothing and returns the action that holds it.
+   */
+  create(action: DeviceAction): Promise<CreateActionResult>;
+  get(deviceId: string, actionId: string): Promise<Versioned<DeviceAction> | undefined>;
+  /**
+   * Replaces the action if it still has `etag` (throws PreconditionFailedError otherwise). When the new state is
+   * terminal and the old one was not, the device's in-flight guard is released in the same atomic write.
+   */
+  update(action: DeviceAction, etag: string): Promise<Versioned<DeviceAction>>;
+  listForDevice(deviceId: string, query: ListActionsQuery): Promise<Page<DeviceAction>>;
+  listAll(query: ListActionsQuery): Promise<Page<DeviceAction>>;
+  /** Every device's in-flight guard (for the sweeper). */
+  listInFlight(): Promise<InFlightGuard[]>;
+  /** Actions whose passcode is still stored and whose display window ended before `before`. */
+  listWithExpiredPasscodes(before: Date): Promise<Versioned<DeviceAction>[]>;
+  /** Reserves an idempotency key; returns the existing record when the key was used before. */
+  reserveIdempotencyKey(keyHash: string, record: IdempotencyRecord): Promise<IdempotencyRecord | undefined>;
+}
+
+export interface ListActionsQuery {
+  top: number;
+  skipToken?: string;
+  actionState?: ActionState;
+}
+
+export interface ActionQueue {
+  enqueue(message: ResetMessage, options?: { delaySeconds?: number }): Promise<void>;
+}
+
+export interface ApplyPasscodeRequest {
+  actionId: string;
+  deviceId: string;
+  operatingSystem: OperatingSystem;
+  osVersion: string;
+  policy: PasscodePolicy;
+  passcode: string;
+}
+
+/** What a device channel reports; a transient failure is thrown as TransientError instead. */
+export type ApplyOutcome =
+  | { outcome: 'applied' }
+  | { outcome: 'failed'; code: string; message: string }
+  | { outcome: 'notSupported'; code: string; message: string };
+
+/** Applies a passcode to a device. Idempotent per actionId: the same action applied twice is applied once. */
+export interface DeviceChannel {
+  apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome>;
+}

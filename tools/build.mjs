@@ -1,0 +1,27 @@
+// Bundles the app into the one CommonJS file that package.json "main" names, and the local tools
+// (host, start script, benchmark) into dist/tools. `@azure/functions-core` is provided by the
+// Functions worker at run time (or by tools/host), so it must stay external.
+import { build } from 'esbuild';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: ['functions/index.ts'],
+  outfile: 'dist/main.js',
+  external: ['@azure/functions-core'],
+});
+await build({
+  ...common,
+  entryPoints: { host: 'tools/host/cli.ts', start: 'tools/start.ts' },
+  outdir: 'dist/tools',
+  // Tools run from the checkout: keep dev dependencies (azurite, esbuild) as real packages.
+  packages: 'external',
+});

@@ -1,0 +1,46 @@
+// `npm test`: everything CI runs, in order: typecheck, lint, build, then every vitest tier.
+// Ends with the totals on a line of their own ("N passed, N failed"), also written to
+// test-results/totals.txt so .ci/run can repeat it last.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+const steps = [
+  ['typecheck', 'npx', ['tsc', '--noEmit']],
+  ['lint', 'npx', ['biome', 'check', '.']],
+  ['build', 'node', ['tools/build.mjs']],
+];
+const extra = process.argv.slice(2);
+mkdirSync('test-results', { recursive: true });
+
+let failedSteps = 0;
+for (const [name, cmd, args] of steps) {
+  console.log(`\n> ${name}`);
+  const { status } = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (status !== 0) {
+    console.error(`${name} failed`);
+    failedSteps++;
+  }
+}
+
+console.log('\n> vitest');
+const vitest = spawnSync(
+  'npx',
+  ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest.json', ...extra],
+  { stdio: 'inherit' },
+);
+
+let passed = 0;
+let failed = failedSteps;
+try {
+  const report = JSON.parse(readFileSync('test-results/vitest.json', 'utf8'));
+  passed += report.numPassedTests;
+  // A file that fails to load has no failed test of its own: count it once.
+  failed += report.numFailedTests || report.numFailedTestSuites;
+} catch {
+  failed++;
+}
+if (vitest.status !== 0 && failed === 0) failed++;
+const totals = `${passed} passed, ${failed} failed`;
+writeFileSync('test-results/totals.txt', `${totals}\n`);
+console.log(`\n${totals}`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
