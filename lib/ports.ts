@@ -76,6 +76,8 @@ export interface ActionStore {
   listInFlight(): Promise<InFlightGuard[]>;
   /** Actions whose passcode is still stored and whose display window ended before `before`. */
   listWithExpiredPasscodes(before: Date): Promise<Versioned<DeviceAction>[]>;
+  /** Start times of the device's actions started after `since`, newest first, at most `limit`. */
+  startTimesSince(deviceId: string, since: Date, limit: number): Promise<string[]>;
   /** Reserves an idempotency key; returns the existing record when the key was used before. */
   reserveIdempotencyKey(keyHash: string, record: IdempotencyRecord): Promise<IdempotencyRecord | undefined>;
 }
@@ -108,4 +110,49 @@ export type ApplyOutcome =
 /** Applies a passcode to a device. Idempotent per actionId: the same action applied twice is applied once. */
 export interface DeviceChannel {
   apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome>;
+}
+
+export const AUDIT_EVENT_TYPES = [
+  'resetRequested',
+  'resetCanceled',
+  'passcodeViewed',
+  'deviceCreated',
+  'deviceUpdated',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Who did what to which device, when, and how it ended. Never a secret. */
+export interface AuditEvent {
+  id: string;
+  eventDateTime: string;
+  eventType: AuditEventType;
+  callerId: string;
+  callerName: string;
+  deviceId: string;
+  actionId?: string;
+  reason?: string;
+  outcome: 'success' | 'failure';
+  /** For failures: the API error code the caller got. */
+  detail?: string;
+}
+
+export interface AuditQuery {
+  top: number;
+  skipToken?: string;
+  deviceId?: string;
+  from?: Date;
+  to?: Date;
+}
+
+/** Append-only audit trail. */
+export interface AuditLog {
+  record(event: AuditEvent): Promise<void>;
+  list(query: AuditQuery): Promise<Page<AuditEvent>>;
+}
+
+/** Structured log lines; fields must never hold secrets. */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
 }

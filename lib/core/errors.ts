@@ -24,6 +24,16 @@ export const invalidRequest = (message: string, details: ErrorDetail[] = [], tar
 export const notFound = (code: string, message: string, target?: string) =>
   new ApiError(404, code, message, target ? { target } : {});
 
+/** 409: the device already has a non-terminal reset; the response's Location points to it (API.md). */
+export class ActionInProgressError extends ApiError {
+  constructor(
+    readonly deviceId: string,
+    readonly actionId: string,
+  ) {
+    super(409, 'actionInProgress', 'A passcode reset for this device is already in progress.', { target: 'deviceId' });
+  }
+}
+
 /** Storage lost an optimistic-concurrency race (ETag mismatch or entity already exists). */
 export class PreconditionFailedError extends Error {
   constructor(message = 'the entity changed since it was read') {

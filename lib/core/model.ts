@@ -73,6 +73,8 @@ export interface DeviceAction {
   requestedBy: string;
   requestedById: string;
   reason?: string;
+  /** What the passcode must fit, captured when the reset was requested (the worker needs no device read). */
+  target: { operatingSystem: OperatingSystem; osVersion: string; passcodePolicy: PasscodePolicy };
   /** Delivery attempts made by workers (claims), for diagnostics. */
   attempts: number;
   sealedPasscode?: SealedSecret;

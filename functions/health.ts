@@ -1,0 +1,14 @@
+import { app } from '@azure/functions';
+import { anonymousEndpoint } from '../lib/http/endpoint';
+import { json } from '../lib/http/responses';
+import { checkHealth } from '../lib/useCases/health';
+
+app.http('health', {
+  methods: ['GET'],
+  route: 'health',
+  authLevel: 'anonymous',
+  handler: anonymousEndpoint(async ({ deps }) => {
+    const report = await checkHealth(deps.services);
+    return json(report.status === 'healthy' ? 200 : 503, report, { 'Cache-Control': 'no-store' });
+  }),
+});

@@ -1,0 +1,22 @@
+// The app's entry point (package.json "main" after the build): every function registers itself on import.
+import { app } from '@azure/functions';
+import { getDeps } from '../lib/deps';
+import './putManagedDevice';
+import './getManagedDevice';
+import './listManagedDevices';
+import './resetPasscode';
+import './getDeviceActionResult';
+import './cancelDeviceActionResult';
+import './listDeviceActionResults';
+import './getSupportMatrix';
+import './listAuditEvents';
+import './simulatorUnlock';
+import './health';
+import './resetPasscodeWorker';
+import './resetPasscodePoison';
+import './sweepDeviceActions';
+
+app.setup({ enableHttpStream: false });
+
+// Settings are parsed while the app loads, so a bad one stops start-up with one message naming every bad key.
+getDeps();

@@ -1,0 +1,40 @@
+import { app } from '@azure/functions';
+import { ActionInProgressError, ApiError } from '../lib/core/errors';
+import { endpoint } from '../lib/http/endpoint';
+import { parseOrThrow, readJsonBody } from '../lib/http/parse';
+import { json } from '../lib/http/responses';
+import { DeviceParamsSchema, IdempotencyKeySchema, ResetPasscodeBodySchema } from '../lib/http/schemas';
+import { locationOf, RETRY_AFTER_SECONDS } from '../lib/http/actionResponses';
+import { requestPasscodeReset } from '../lib/useCases/requestPasscodeReset';
+import { toActionView } from '../lib/useCases/views';
+
+app.http('resetPasscode', {
+  methods: ['POST'],
+  route: 'deviceManagement/managedDevices/{deviceId}/resetPasscode',
+  authLevel: 'anonymous',
+  handler: endpoint('Passcode.Reset', async ({ request, deps, caller }) => {
+    const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
+    const key = request.headers.get('idempotency-key');
+    const idempotencyKey = key === null ? undefined : parseOrThrow(IdempotencyKeySchema, key, 'Idempotency-Key header', 'Idempotency-Key');
+    const body = parseOrThrow(ResetPasscodeBodySchema, await readJsonBody(request, {}), 'request body');
+    const { action } = await requestPasscodeReset(deps.services, {
+      deviceId,
+      caller,
+      ...(body.reason !== undefined && { reason: body.reason }),
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
+    }).catch((error: unknown) => {
+      // API.md: a 409 actionInProgress points at the action that holds the device.
+      if (error instanceof ActionInProgressError) {
+        const location = locationOf(request, deps, error.deviceId, error.actionId);
+        throw new ApiError(409, error.code, error.message, { ...error.extra, headers: { Location: location } });
+      }
+      throw error;
+    });
+    const location = locationOf(request, deps, deviceId, action.id);
+    return json(202, toActionView(action, { showPasscode: false, services: deps.services }), {
+      Location: location,
+      'Operation-Location': location,
+      'Retry-After': String(RETRY_AFTER_SECONDS),
+    });
+  }),
+});

@@ -1,0 +1,22 @@
+import { app } from '@azure/functions';
+import { ApiError, notFound } from '../lib/core/errors';
+import { endpoint } from '../lib/http/endpoint';
+import { parseOrThrow, readJsonBody } from '../lib/http/parse';
+import { json } from '../lib/http/responses';
+import { DeviceParamsSchema, UnlockBodySchema } from '../lib/http/schemas';
+
+// Proves that the passcode shown to the admin is the one the (simulated) device received.
+app.http('simulatorUnlock', {
+  methods: ['POST'],
+  route: 'simulator/managedDevices/{deviceId}/unlock',
+  authLevel: 'anonymous',
+  handler: endpoint('Devices.Read', async ({ request, deps }) => {
+    if (!deps.simulator) throw notFound('notFound', 'The simulator is only available with DEVICE_CHANNEL=simulated.');
+    const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
+    const { passcode } = parseOrThrow(UnlockBodySchema, await readJsonBody(request), 'request body');
+    if (!(await deps.simulator.unlock(deviceId, passcode))) {
+      throw new ApiError(403, 'wrongPasscode', 'The passcode does not unlock this device.');
+    }
+    return json(200, { deviceId, unlocked: true });
+  }),
+});

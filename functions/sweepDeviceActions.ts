@@ -1,0 +1,12 @@
+import { app } from '@azure/functions';
+import { getDeps } from '../lib/deps';
+import { sweepActions } from '../lib/useCases/sweepActions';
+
+app.timer('sweepDeviceActions', {
+  schedule: '0 * * * * *',
+  runOnStartup: false,
+  handler: async (_timer, context) => {
+    const report = await sweepActions(getDeps().services);
+    context.log(`sweep: ${report.requeued} requeued, ${report.expired} expired, ${report.purged} passcodes purged`);
+  },
+});

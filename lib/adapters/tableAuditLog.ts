@@ -1,0 +1,59 @@
+import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { actionIdUpperBoundFor } from '../core/actionId';
+import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditLog, type AuditQuery, type Page } from '../ports';
+import { translateStorageError } from './storageErrors';
+import { checkContinuationToken, odataString } from './tableClients';
+
+const PARTITION = 'audit';
+
+const AuditEntitySchema = z.object({
+  eventId: z.string(),
+  eventDateTime: z.string(),
+  eventType: z.enum(AUDIT_EVENT_TYPES),
+  callerId: z.string(),
+  callerName: z.string(),
+  deviceId: z.string(),
+  actionId: z.string().optional(),
+  reason: z.string().optional(),
+  outcome: z.enum(['success', 'failure']),
+  detail: z.string().optional(),
+});
+
+/** The audit trail in one append-only partition, row key = inverted time, so it lists newest first. */
+export class TableAuditLog implements AuditLog {
+  constructor(private readonly table: TableClient) {}
+
+  async record(event: AuditEvent): Promise<void> {
+    const { id, ...rest } = event;
+    const rowKey = `${actionIdUpperBoundFor(new Date(event.eventDateTime))}-${id}`;
+    try {
+      await this.table.createEntity({ partitionKey: PARTITION, rowKey, eventId: id, ...rest });
+    } catch (error) {
+      translateStorageError(error);
+    }
+  }
+
+  async list(query: AuditQuery): Promise<Page<AuditEvent>> {
+    const filters = [`PartitionKey eq ${odataString(PARTITION)}`];
+    // Row keys are inverted times: later events have smaller keys.
+    if (query.to) filters.push(`RowKey ge ${odataString(actionIdUpperBoundFor(query.to))}`);
+    if (query.from) filters.push(`RowKey lt ${odataString(`${actionIdUpperBoundFor(query.from)}.`)}`);
+    if (query.deviceId) filters.push(`deviceId eq ${odataString(query.deviceId)}`);
+    const continuationToken = checkContinuationToken(query.skipToken);
+    try {
+      const pages = this.table
+        .listEntities({ queryOptions: { filter: filters.join(' and ') } })
+        .byPage({ maxPageSize: query.top, ...(continuationToken && { continuationToken }) });
+      const { value } = await pages.next();
+      const items = (value ?? []).map((entity: unknown): AuditEvent => {
+        const { eventId, ...rest } = AuditEntitySchema.parse(entity);
+        return { id: eventId, ...rest };
+      });
+      const next: string | undefined = value?.continuationToken;
+      return { items, ...(next && { nextToken: next }) };
+    } catch (error) {
+      return translateStorageError(error);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { TableClient } from '@azure/data-tables';
+import { invalidRequest } from '../core/errors';
+import { storageStatus } from './storageErrors';
+
+/** A TableClient for a connection string; plain http is allowed only because Azurite serves it. */
+export function tableClient(connectionString: string, tableName: string): TableClient {
+  return TableClient.fromConnectionString(connectionString, tableName, {
+    allowInsecureConnection: /UseDevelopmentStorage=true|http:\/\/(127\.0\.0\.1|localhost)/.test(connectionString),
+  });
+}
+
+/** Creates the table if it is missing (start-up and tests; not on the request path). */
+export async function ensureTable(client: TableClient): Promise<void> {
+  try {
+    await client.createTable();
+  } catch (error) {
+    if (storageStatus(error) !== 409) throw error;
+  }
+}
+
+/** Quotes a value for an OData filter (single quotes doubled). Only validated ids reach here anyway. */
+export const odataString = (value: string) => `'${value.replaceAll("'", "''")}'`;
+
+/**
+ * The Tables SDK's continuation token is base64 JSON; a caller's $skipToken is checked before the SDK sees it
+ * so that a forged one is a 400, not a storage error.
+ */
+export function checkContinuationToken(token: string | undefined): string | undefined {
+  if (token === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null && 'nextPartitionKey' in parsed) return token;
+  } catch {
+    // fall through
+  }
+  throw invalidRequest('The $skipToken is not valid; use the @odata.nextLink of the previous page as is.', [], '$skipToken');
+}

@@ -1,0 +1,117 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { AesGcmCipher, parseEncryptionKeys } from './adapters/aesGcmCipher';
+import { SimulatedDeviceChannel } from './adapters/simulatedDeviceChannel';
+import { queueClient, StorageActionQueue } from './adapters/storageActionQueue';
+import { TableActionStore } from './adapters/tableActionStore';
+import { TableAuditLog } from './adapters/tableAuditLog';
+import { tableClient } from './adapters/tableClients';
+import { TableDeviceStore } from './adapters/tableDeviceStore';
+import { WebhookDeviceChannel } from './adapters/webhookDeviceChannel';
+import { type Config, parseConfig } from './config';
+import type { Clock, DeviceChannel, Logger } from './ports';
+import { type Authenticator, createAuthenticator } from './security/authenticate';
+import { createStatusLinkSigner, type StatusLinkSigner } from './security/statusLink';
+import type { Services } from './useCases/services';
+
+/** Storage names: fixed, documented in docs/ and created by tools/start.ts (or infrastructure) before use. */
+export const STORAGE_NAMES = {
+  queue: 'reset-passcode',
+  poisonQueue: 'reset-passcode-poison',
+  tables: {
+    devices: 'devices',
+    actions: 'deviceActions',
+    feed: 'deviceActionFeed',
+    idempotency: 'idempotencyKeys',
+    audit: 'auditEvents',
+    simulator: 'simulatedDevices',
+  },
+} as const;
+
+export interface AppDeps {
+  config: Config;
+  services: Services;
+  authenticate: Authenticator;
+  statusLinks: StatusLinkSigner;
+  /** Only with DEVICE_CHANNEL=simulated. */
+  simulator?: SimulatedDeviceChannel;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+/** Log lines as one JSON object each; callers pass ids and outcomes only, never secrets. */
+export const consoleLogger: Logger = {
+  info: (message, fields) => console.info(JSON.stringify({ level: 'info', message, ...fields })),
+  warn: (message, fields) => console.warn(JSON.stringify({ level: 'warn', message, ...fields })),
+  error: (message, fields) => console.error(JSON.stringify({ level: 'error', message, ...fields })),
+};
+
+/** Builds every client and adapter from the settings. */
+export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock): AppDeps {
+  const config = parseConfig(env);
+  const storage = config.AzureWebJobsStorage;
+  const table = (name: string) => tableClient(storage, name);
+  const keys = parseEncryptionKeys(config.PASSCODE_ENCRYPTION_KEYS);
+  const simulator =
+    config.DEVICE_CHANNEL === 'simulated'
+      ? new SimulatedDeviceChannel(table(STORAGE_NAMES.tables.simulator), {
+          latencyMs: config.SIMULATOR_LATENCY_MS,
+          transientFailureRate: config.SIMULATOR_TRANSIENT_FAILURE_RATE,
+          randomInt,
+          clock,
+        })
+      : undefined;
+  const channel: DeviceChannel =
+    simulator ??
+    new WebhookDeviceChannel({
+      url: config.DEVICE_CHANNEL_URL ?? '',
+      secret: Buffer.from(config.DEVICE_CHANNEL_SECRET ?? '', 'base64'),
+      timeoutMs: config.DEVICE_CHANNEL_TIMEOUT_MS,
+      clock,
+    });
+  const services: Services = {
+    clock,
+    randomInt,
+    randomHex: (bytes) => randomBytes(bytes).toString('hex'),
+    cipher: new AesGcmCipher(keys),
+    devices: new TableDeviceStore(table(STORAGE_NAMES.tables.devices)),
+    actions: new TableActionStore({
+      actions: table(STORAGE_NAMES.tables.actions),
+      feed: table(STORAGE_NAMES.tables.feed),
+      idempotency: table(STORAGE_NAMES.tables.idempotency),
+    }),
+    queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue)),
+    channel,
+    audit: new TableAuditLog(table(STORAGE_NAMES.tables.audit)),
+    log: consoleLogger,
+    settings: {
+      passcodeDisplayHours: config.PASSCODE_DISPLAY_HOURS,
+      maxResetsPerDevicePerDay: config.MAX_RESETS_PER_DEVICE_PER_DAY,
+      stuckAfterSeconds: config.STUCK_AFTER_SECONDS,
+      actionExpiryHours: config.ACTION_EXPIRY_HOURS,
+    },
+  };
+  const authenticate = createAuthenticator(
+    config.AUTH_MODE === 'entra'
+      ? {
+          mode: 'entra',
+          issuer: config.AUTH_ISSUER ?? '',
+          audience: config.AUTH_AUDIENCE ?? '',
+          jwksUrl: config.AUTH_JWKS_URL ?? '',
+        }
+      : { mode: config.AUTH_MODE },
+  );
+  const statusLinks = createStatusLinkSigner({
+    key: Buffer.from(config.STATUS_LINK_KEY, 'base64'),
+    ttlSeconds: config.STATUS_LINK_TTL_SECONDS,
+    clock,
+  });
+  return { config, services, authenticate, statusLinks, ...(simulator && { simulator }) };
+}
+
+let deps: AppDeps | undefined;
+
+/** The process-wide dependencies, built on first use (settings are read then, once). */
+export function getDeps(): AppDeps {
+  deps ??= buildDeps(process.env);
+  return deps;
+}

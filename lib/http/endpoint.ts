@@ -1,0 +1,58 @@
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { type AppDeps, getDeps } from '../deps';
+import { type Caller, type Role, requireRole } from '../security/caller';
+import { errorResponse } from './responses';
+
+export interface RequestContext<C> {
+  request: HttpRequest;
+  context: InvocationContext;
+  deps: AppDeps;
+  caller: C;
+}
+
+type Handler<C> = (ctx: RequestContext<C>) => Promise<HttpResponseInit>;
+
+/** The one error mapping of the API: handlers throw ApiErrors; anything else becomes a 500 that reveals nothing. */
+function wrap<C>(authorise: (request: HttpRequest, deps: AppDeps) => Promise<C>, handler: Handler<C>): HttpHandler {
+  return async (request, context) => {
+    try {
+      const deps = getDeps();
+      const caller = await authorise(request, deps);
+      return await handler({ request, context, deps, caller });
+    } catch (error) {
+      return errorResponse(error, context.invocationId);
+    }
+  };
+}
+
+async function authenticated(request: HttpRequest, deps: AppDeps, role: Role): Promise<Caller> {
+  const caller = await deps.authenticate(request.headers);
+  requireRole(caller, role);
+  return caller;
+}
+
+/** An endpoint for callers that hold `role`. */
+export const endpoint = (role: Role, handler: Handler<Caller>) =>
+  wrap((request, deps) => authenticated(request, deps, role), handler);
+
+/** An endpoint anyone may call (health, API documents). */
+export const anonymousEndpoint = (handler: Handler<undefined>) => wrap(async () => undefined, handler);
+
+/**
+ * The status monitor: callers with `role`, or anyone holding a valid signed link (query `sig`) for this very
+ * action, since Logic Apps and Power Automate poll the Location URL without credentials. A link reader has no
+ * caller and so never sees the passcode.
+ */
+export const statusMonitorEndpoint = (
+  role: Role,
+  target: (request: HttpRequest) => { deviceId: string; actionId: string },
+  handler: Handler<Caller | undefined>,
+) =>
+  wrap(async (request, deps) => {
+    const token = request.query.get('sig');
+    if (token && !request.headers.get('authorization')) {
+      const { deviceId, actionId } = target(request);
+      if (deps.statusLinks.verify(token, deviceId, actionId)) return undefined;
+    }
+    return authenticated(request, deps, role);
+  }, handler);

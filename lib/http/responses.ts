@@ -1,0 +1,50 @@
+import type { HttpResponseInit } from '@azure/functions';
+import { ApiError, type ErrorDetail, TransientError } from '../core/errors';
+import { consoleLogger } from '../deps';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A JSON response. */
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit => ({
+  status,
+  jsonBody: body,
+  headers: { 'Content-Type': JSON_TYPE, ...headers },
+});
+
+/** The API.md error body. */
+export function errorBody(
+  code: string,
+  message: string,
+  requestId: string,
+  extra: { target?: string; details?: ErrorDetail[] } = {},
+) {
+  return {
+    error: {
+      code,
+      message,
+      ...(extra.target && { target: extra.target }),
+      ...(extra.details?.length && { details: extra.details }),
+      innerError: { 'request-id': requestId, date: new Date().toISOString() },
+    },
+  };
+}
+
+/**
+ * The one place any thrown value becomes a response. ApiErrors say what went wrong; a transient storage failure
+ * is a 503 the caller may retry; anything else is logged by name only and answered with a 500 that reveals nothing.
+ */
+export function errorResponse(error: unknown, requestId: string): HttpResponseInit {
+  if (error instanceof ApiError) {
+    return json(error.status, errorBody(error.code, error.message, requestId, error.extra), error.extra.headers);
+  }
+  if (error instanceof TransientError) {
+    return json(
+      503,
+      errorBody('serviceUnavailable', 'The service is briefly unavailable; retry after the indicated delay.', requestId),
+      { 'Retry-After': String(error.retryAfterSeconds) },
+    );
+  }
+  // Log the kind of failure, not its message: SDK messages can echo request content.
+  consoleLogger.error('unexpected error', { requestId, errorName: error instanceof Error ? error.name : typeof error });
+  return json(500, errorBody('internalServerError', 'An unexpected error occurred.', requestId));
+}

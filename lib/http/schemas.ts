@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { ActionStateSchema, IdSchema, OperatingSystemSchema } from '../core/model';
+
+/** Route parameters, query strings and headers of API.md; the functions and the OpenAPI document share them. */
+export const DeviceParamsSchema = z.strictObject({ deviceId: IdSchema });
+export const ActionParamsSchema = z.strictObject({ deviceId: IdSchema, actionId: IdSchema });
+
+const SkipTokenSchema = z
+  .string()
+  .max(2048)
+  .regex(/^[A-Za-z0-9+/=_-]+$/, 'must be the $skipToken of an @odata.nextLink');
+const TopSchema = z.coerce.number().int().min(1).max(100).default(50);
+
+export const ListDevicesQuerySchema = z.strictObject({
+  $top: TopSchema,
+  $skipToken: SkipTokenSchema.optional(),
+  operatingSystem: OperatingSystemSchema.optional(),
+});
+
+export const ListActionsQuerySchema = z.strictObject({
+  $top: TopSchema,
+  $skipToken: SkipTokenSchema.optional(),
+  actionState: ActionStateSchema.optional(),
+});
+
+export const ListAuditQuerySchema = z.strictObject({
+  $top: TopSchema,
+  $skipToken: SkipTokenSchema.optional(),
+  deviceId: IdSchema.optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+});
+
+/** POST resetPasscode: an optional reason, nothing else. */
+export const ResetPasscodeBodySchema = z.strictObject({
+  reason: z
+    .string()
+    .max(500)
+    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'must not contain control characters')
+    .optional(),
+});
+
+/** Idempotency-Key: 1-255 printable ASCII characters. */
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x20-\x7e]+$/, 'must be 1-255 printable ASCII characters');
+
+export const UnlockBodySchema = z.strictObject({ passcode: z.string().min(1).max(64) });
+
+/** Query parameters as a plain object (repeated names keep the last value). */
+export const queryObject = (query: URLSearchParams): Record<string, string> => Object.fromEntries(query.entries());

@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { newActionId } from '../core/actionId';
+import { ActionInProgressError, ApiError, notFound } from '../core/errors';
+import type { DeviceAction } from '../core/model';
+import { resetPasscodeSupport } from '../core/supportMatrix';
+import type { Caller } from '../security/caller';
+import type { Services } from './services';
+
+export interface ResetRequest {
+  deviceId: string;
+  reason?: string;
+  idempotencyKey?: string;
+  caller: Caller;
+}
+
+export type ResetResult =
+  | { kind: 'accepted'; action: DeviceAction }
+  /** A repeat of an earlier request with the same Idempotency-Key: nothing was created. */
+  | { kind: 'repeated'; action: DeviceAction };
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Accepts a reset: checks the device and the support matrix, applies the daily limit, writes the pending action
+ * with the device's in-flight guard atomically, then enqueues it. A crash between the write and the enqueue is
+ * repaired by the sweeper, which re-enqueues pending actions that make no progress.
+ */
+export async function requestPasscodeReset(services: Services, request: ResetRequest): Promise<ResetResult> {
+  const { deviceId, caller } = request;
+  const now = services.clock.now();
+  const [device, recentStarts] = await Promise.all([
+    services.devices.get(deviceId),
+    services.actions.startTimesSince(
+      deviceId,
+      new Date(now.getTime() - 24 * 3600_000),
+      services.settings.maxResetsPerDevicePerDay,
+    ),
+  ]);
+  if (!device) throw notFound('deviceNotFound', `No managed device with id '${deviceId}'.`, 'deviceId');
+  const support = resetPasscodeSupport(device);
+  if (!support.supported) {
+    throw new ApiError(422, 'platformNotSupported', support.message, { target: 'operatingSystem' });
+  }
+
+  let actionId = newActionId(now, services.randomHex(10));
+  if (request.idempotencyKey !== undefined) {
+    const requestHash = sha256(JSON.stringify({ deviceId, reason: request.reason ?? null }));
+    const keyHash = sha256(`${caller.id}\n${request.idempotencyKey}`);
+    const earlier = await services.actions.reserveIdempotencyKey(keyHash, {
+      deviceId,
+      requestHash,
+      actionId,
+      createdDateTime: now.toISOString(),
+    });
+    if (earlier) {
+      if (earlier.deviceId !== deviceId || earlier.requestHash !== requestHash) {
+        throw new ApiError(
+          422,
+          'idempotencyKeyReused',
+          'This Idempotency-Key was already used for a different device or request body.',
+          { target: 'Idempotency-Key' },
+        );
+      }
+      const original = await services.actions.get(deviceId, earlier.actionId);
+      if (original) return { kind: 'repeated', action: original.value };
+      // The first request reserved the key but never wrote its action (it failed or crashed): finish it now.
+      actionId = earlier.actionId;
+    }
+  }
+
+  const limit = services.settings.maxResetsPerDevicePerDay;
+  if (recentStarts.length >= limit) {
+    const oldest = recentStarts[recentStarts.length - 1] ?? now.toISOString();
+    const retryAfter = Math.max(1, Math.ceil((new Date(oldest).getTime() + 24 * 3600_000 - now.getTime()) / 1000));
+    throw new ApiError(
+      429,
+      'tooManyRequests',
+      `This device's passcode was reset ${limit} times in the last 24 hours, the most allowed.`,
+      { headers: { 'Retry-After': String(retryAfter) } },
+    );
+  }
+
+  const action: DeviceAction = {
+    id: actionId,
+    deviceId,
+    actionName: 'resetPasscode',
+    actionState: 'pending',
+    startDateTime: now.toISOString(),
+    lastUpdatedDateTime: now.toISOString(),
+    requestedBy: caller.name,
+    requestedById: caller.id,
+    ...(request.reason !== undefined && { reason: request.reason }),
+    target: { operatingSystem: device.operatingSystem, osVersion: device.osVersion, passcodePolicy: device.passcodePolicy },
+    attempts: 0,
+  };
+  const created = await services.actions.create(action);
+  if (!created.created) {
+    throw new ActionInProgressError(deviceId, created.inFlightActionId);
+  }
+  await services.queue.enqueue({ v: 1, actionId, deviceId });
+  return { kind: 'accepted', action };
+}

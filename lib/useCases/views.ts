@@ -1,0 +1,65 @@
+import { isTerminal } from '../core/actionState';
+import type { ActionError, ActionState, Device, DeviceAction } from '../core/model';
+import { type ResetPasscodeSupport, resetPasscodeSupport } from '../core/supportMatrix';
+import { passcodeAad, type Services } from './services';
+
+/** The device action result as API.md shows it. */
+export interface ActionView {
+  id: string;
+  deviceId: string;
+  actionName: 'resetPasscode';
+  actionState: ActionState;
+  startDateTime: string;
+  lastUpdatedDateTime: string;
+  requestedBy: string;
+  reason?: string;
+  passcode?: string;
+  passcodeExpirationDateTime?: string;
+  error?: ActionError;
+}
+
+export interface DeviceView extends Device {
+  resetPasscodeSupport: ResetPasscodeSupport;
+  lastResetPasscode?: ActionView;
+}
+
+/** Whether the passcode of a done action is still inside its display window. */
+export const passcodeVisible = (action: DeviceAction, now: Date): boolean =>
+  action.actionState === 'done' &&
+  action.sealedPasscode !== undefined &&
+  action.passcodeExpirationDateTime !== undefined &&
+  now < new Date(action.passcodeExpirationDateTime);
+
+/**
+ * Maps a stored action to its API view. The passcode is decrypted only when the caller may read passcodes
+ * and the display window is open; otherwise the field is absent (API.md "Roles").
+ */
+export function toActionView(
+  action: DeviceAction,
+  options: { showPasscode: boolean; services: Pick<Services, 'cipher' | 'clock'> },
+): ActionView {
+  const view: ActionView = {
+    id: action.id,
+    deviceId: action.deviceId,
+    actionName: action.actionName,
+    actionState: action.actionState,
+    startDateTime: action.startDateTime,
+    lastUpdatedDateTime: action.lastUpdatedDateTime,
+    requestedBy: action.requestedBy,
+    ...(action.reason !== undefined && { reason: action.reason }),
+  };
+  if (options.showPasscode && action.sealedPasscode && passcodeVisible(action, options.services.clock.now())) {
+    view.passcode = options.services.cipher.open(action.sealedPasscode, passcodeAad(action.deviceId, action.id));
+  }
+  if (action.actionState === 'done' && action.passcodeExpirationDateTime) {
+    view.passcodeExpirationDateTime = action.passcodeExpirationDateTime;
+  }
+  if (action.error && isTerminal(action.actionState)) view.error = action.error;
+  return view;
+}
+
+export const toDeviceView = (device: Device, lastResetPasscode?: ActionView): DeviceView => ({
+  ...device,
+  resetPasscodeSupport: resetPasscodeSupport(device),
+  ...(lastResetPasscode && { lastResetPasscode }),
+});
