@@ -1,0 +1,236 @@
+import { createRemoteJWKSet, customFetch, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { z } from 'zod';
+import { ApiError } from '../core/errors';
+import { ALL_ROLES, type Caller, isRole, type Role, unauthorized } from './caller';
+
+/** Settings of AUTH_MODE=entra: the app validates Entra ID access tokens itself. */
+export interface EntraAuthConfig {
+  mode: 'entra';
+  issuer: string;
+  audience: string;
+  jwksUrl: string;
+  clockToleranceSeconds?: number;
+  /** For tests; the global fetch otherwise. */
+  fetch?: typeof fetch;
+}
+
+/** How callers are authenticated (AUTH_MODE and its settings). */
+export type AuthConfig = EntraAuthConfig | { mode: 'appService' } | { mode: 'none' };
+
+export type AuthMode = AuthConfig['mode'];
+
+/** The request headers an authenticator reads (the Fetch API `Headers` and `HttpRequest.headers` fit). */
+export interface RequestHeaders {
+  get(name: string): string | null;
+}
+
+/** Turns a request's headers into its caller, or throws a 401 ApiError (503 when the signing keys are unreachable). */
+export type Authenticator = (headers: RequestHeaders) => Promise<Caller>;
+
+/** Builds the authenticator for the configured mode. */
+export function createAuthenticator(config: AuthConfig): Authenticator {
+  switch (config.mode) {
+    case 'entra':
+      return createEntraAuthenticator(config);
+    case 'appService':
+      return async (headers) => callerFromAppService(headers);
+    case 'none':
+      return async () => localDeveloper();
+  }
+}
+
+/** Refuses AUTH_MODE=none when the app runs in Azure, where App Service sets WEBSITE_INSTANCE_ID. */
+export function assertAuthModeAllowed(mode: AuthMode, env: NodeJS.ProcessEnv): void {
+  // https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
+  if (mode === 'none' && env.WEBSITE_INSTANCE_ID) {
+    throw new Error(
+      'AUTH_MODE=none is for local use only and is refused when the app runs in Azure (WEBSITE_INSTANCE_ID is set): ' +
+        'set AUTH_MODE to entra or appService.',
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// entra: the app validates the bearer token itself.
+
+// Asymmetric algorithms only: with a public key set, HS* would let anyone who has the public key mint tokens,
+// and jose never accepts alg "none". Entra ID signs with RS256.
+const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256'];
+const DEFAULT_CLOCK_TOLERANCE_SECONDS = 60;
+const KEYS_RETRY_AFTER_SECONDS = 30;
+
+// Claims documented for Entra ID access tokens: https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
+const EntraClaimsSchema = z.object({
+  oid: z.string().min(1).optional(),
+  sub: z.string().min(1).optional(),
+  roles: z.array(z.string()).optional(),
+  preferred_username: z.string().optional(),
+  upn: z.string().optional(),
+  name: z.string().optional(),
+  appid: z.string().optional(),
+  azp: z.string().optional(),
+});
+
+/** The token was fine as far as we know, but the key set could not be fetched: a server-side outage. */
+class KeySetUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('The token signing keys could not be loaded.', { cause });
+    this.name = 'KeySetUnavailableError';
+  }
+}
+
+function createEntraAuthenticator(config: EntraAuthConfig): Authenticator {
+  // createRemoteJWKSet caches the key set, refetches it when stale (10 min) and, at most every 30 s, when a token
+  // names a key id it does not know: that is how Entra's signing key rotation reaches us.
+  // https://learn.microsoft.com/entra/identity-platform/signing-key-rollover
+  const keySet = createRemoteJWKSet(new URL(config.jwksUrl), config.fetch ? { [customFetch]: config.fetch } : {});
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await keySet(header, token);
+    } catch (error) {
+      throw isKeySelectionError(error) ? error : new KeySetUnavailableError(error);
+    }
+  };
+  const options = {
+    issuer: config.issuer,
+    audience: config.audience,
+    algorithms: ALLOWED_ALGORITHMS,
+    clockTolerance: config.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
+    // jose checks exp only when present; a token without one would never expire.
+    requiredClaims: ['exp'],
+  };
+
+  return async (headers) => {
+    // x-ms-client-principal is deliberately not read here: without App Service Authentication in front, anyone can send it.
+    const token = bearerToken(headers.get('authorization'));
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, options));
+    } catch (error) {
+      throw verificationFailure(error);
+    }
+    return callerFromEntraClaims(payload);
+  };
+}
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme name is case-insensitive (RFC 9110 §11.1).
+const BEARER_PATTERN = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+function bearerToken(authorization: string | null): string {
+  if (authorization === null || !/^Bearer(\s|$)/i.test(authorization)) {
+    throw unauthorized('Sign in: send an access token in the Authorization header as "Bearer <token>".');
+  }
+  const match = BEARER_PATTERN.exec(authorization);
+  if (!match?.[1]) throw unauthorized('The access token is malformed.', { tokenRejected: true });
+  return match[1];
+}
+
+const isKeySelectionError = (error: unknown) =>
+  error instanceof errors.JWKSNoMatchingKey ||
+  error instanceof errors.JWKSMultipleMatchingKeys ||
+  error instanceof errors.JOSENotSupported;
+
+/** Maps a jose failure to a short reason for people; the token itself never appears in it. */
+function verificationFailure(error: unknown): ApiError {
+  if (error instanceof KeySetUnavailableError) {
+    // Not the caller's fault: a 401 would make automations give up instead of retrying.
+    return new ApiError(503, 'serviceUnavailable', 'Access tokens cannot be checked right now; try again shortly.', {
+      headers: { 'Retry-After': String(KEYS_RETRY_AFTER_SECONDS) },
+    });
+  }
+  return unauthorized(rejectionReason(error), { tokenRejected: true });
+}
+
+function rejectionReason(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'The access token has expired.';
+  if (error instanceof errors.JWTClaimValidationFailed) return claimFailureReason(error.claim);
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return 'The access token is signed with an algorithm that is not allowed.';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'The access token signature is not valid.';
+  if (isKeySelectionError(error)) return 'The access token is signed with an unknown key.';
+  return 'The access token is malformed.';
+}
+
+function claimFailureReason(claim: string): string {
+  switch (claim) {
+    case 'nbf':
+      return 'The access token is not valid yet.';
+    case 'iss':
+      return 'The access token was not issued by the trusted issuer.';
+    case 'aud':
+      return 'The access token is not meant for this API.';
+    case 'exp':
+      return 'The access token has no expiry time.';
+    default:
+      return 'The access token lacks a required claim.';
+  }
+}
+
+function callerFromEntraClaims(payload: JWTPayload): Caller {
+  const parsed = EntraClaimsSchema.safeParse(payload);
+  if (!parsed.success) throw unauthorized('The access token has malformed claims.', { tokenRejected: true });
+  const claims = parsed.data;
+  const id = claims.oid ?? claims.sub;
+  if (id === undefined) throw unauthorized('The access token does not identify its caller.', { tokenRejected: true });
+  const name = firstNonEmpty(claims.preferred_username, claims.upn, claims.name, claims.appid, claims.azp) ?? id;
+  return { id, name, roles: knownRoles(claims.roles ?? []) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// appService: App Service Authentication validated the token and passes the caller in headers it strips from
+// client requests. https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities
+
+const OBJECT_ID_CLAIMS = new Set(['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid']);
+
+const ClientPrincipalSchema = z.object({
+  auth_typ: z.string(),
+  claims: z.array(z.object({ typ: z.string(), val: z.string() })),
+  name_typ: z.string().optional(),
+  role_typ: z.string().optional(),
+});
+type ClientPrincipal = z.infer<typeof ClientPrincipalSchema>;
+
+function callerFromAppService(headers: RequestHeaders): Caller {
+  const encoded = headers.get('x-ms-client-principal');
+  if (!encoded) throw unauthorized('Sign in: the request carries no caller from App Service Authentication.');
+  const principal = decodeClientPrincipal(encoded);
+  const claimValue = (types: ReadonlySet<string>) => principal.claims.find((c) => types.has(c.typ) && c.val)?.val;
+  const id = claimValue(OBJECT_ID_CLAIMS) ?? firstNonEmpty(headers.get('x-ms-client-principal-id'));
+  if (id === undefined) throw unauthorized('The caller from App Service Authentication has no object id.');
+  const nameClaim = principal.name_typ ? claimValue(new Set([principal.name_typ])) : undefined;
+  const name = firstNonEmpty(headers.get('x-ms-client-principal-name'), nameClaim) ?? id;
+  return { id, name, roles: knownRoles(roleClaims(principal)) };
+}
+
+function decodeClientPrincipal(encoded: string): ClientPrincipal {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  const parsed = ClientPrincipalSchema.safeParse(json);
+  if (!parsed.success) throw unauthorized('The caller from App Service Authentication could not be read.');
+  return parsed.data;
+}
+
+function roleClaims(principal: ClientPrincipal): string[] {
+  const roleTypes = new Set(['roles', ...(principal.role_typ ? [principal.role_typ] : [])]);
+  return principal.claims.filter((c) => roleTypes.has(c.typ)).map((c) => c.val);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// shared
+
+function localDeveloper(): Caller {
+  return { id: 'local-developer', name: 'Local developer', roles: new Set(ALL_ROLES) };
+}
+
+/** Roles this app knows; others (from other apps sharing the registration) are ignored. */
+function knownRoles(values: readonly string[]): ReadonlySet<Role> {
+  return new Set(values.filter(isRole));
+}
+
+function firstNonEmpty(...values: (string | null | undefined)[]): string | undefined {
+  return values.find((v): v is string => typeof v === 'string' && v.trim() !== '');
+}
