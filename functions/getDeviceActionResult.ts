@@ -2,15 +2,16 @@ import { app } from '@azure/functions';
 import { actionResponse } from '../lib/http/actionResponses';
 import { statusMonitorEndpoint } from '../lib/http/endpoint';
 import { parseOrThrow } from '../lib/http/parse';
+import { ROUTES } from '../lib/http/routes';
 import { ActionParamsSchema } from '../lib/http/schemas';
 import { getAction } from '../lib/useCases/deviceActions';
 
-app.http('getDeviceActionResult', {
-  methods: ['GET'],
-  route: 'deviceManagement/managedDevices/{deviceId}/deviceActionResults/{actionId}',
+app.http(ROUTES.getDeviceActionResult.name, {
+  methods: [ROUTES.getDeviceActionResult.method],
+  route: ROUTES.getDeviceActionResult.route,
   authLevel: 'anonymous',
   handler: statusMonitorEndpoint(
-    'Devices.Read',
+    ROUTES.getDeviceActionResult.role,
     (request) => parseOrThrow(ActionParamsSchema, request.params, 'action id'),
     async ({ request, deps, caller }) => {
       const { deviceId, actionId } = parseOrThrow(ActionParamsSchema, request.params, 'action id');

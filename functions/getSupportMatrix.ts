@@ -2,10 +2,11 @@ import { app } from '@azure/functions';
 import { SUPPORT_MATRIX } from '../lib/core/supportMatrix';
 import { endpoint } from '../lib/http/endpoint';
 import { json } from '../lib/http/responses';
+import { ROUTES } from '../lib/http/routes';
 
-app.http('getSupportMatrix', {
-  methods: ['GET'],
-  route: 'deviceManagement/resetPasscode/supportMatrix',
+app.http(ROUTES.getSupportMatrix.name, {
+  methods: [ROUTES.getSupportMatrix.method],
+  route: ROUTES.getSupportMatrix.route,
   authLevel: 'anonymous',
-  handler: endpoint('Devices.Read', async () => json(200, SUPPORT_MATRIX)),
+  handler: endpoint(ROUTES.getSupportMatrix.role, async () => json(200, SUPPORT_MATRIX)),
 });

@@ -1,11 +1,12 @@
 import { app } from '@azure/functions';
 import { anonymousEndpoint } from '../lib/http/endpoint';
 import { json } from '../lib/http/responses';
+import { ROUTES } from '../lib/http/routes';
 import { checkHealth } from '../lib/useCases/health';
 
-app.http('health', {
-  methods: ['GET'],
-  route: 'health',
+app.http(ROUTES.health.name, {
+  methods: [ROUTES.health.method],
+  route: ROUTES.health.route,
   authLevel: 'anonymous',
   handler: anonymousEndpoint(async ({ deps }) => {
     const report = await checkHealth(deps.services);

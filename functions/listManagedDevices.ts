@@ -2,15 +2,16 @@ import { app } from '@azure/functions';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
+import { ROUTES } from '../lib/http/routes';
 import { ListDevicesQuerySchema, queryObject } from '../lib/http/schemas';
 import { nextLink } from '../lib/http/urls';
 import { listDevices } from '../lib/useCases/devices';
 
-app.http('listManagedDevices', {
-  methods: ['GET'],
-  route: 'deviceManagement/managedDevices',
+app.http(ROUTES.listManagedDevices.name, {
+  methods: [ROUTES.listManagedDevices.method],
+  route: ROUTES.listManagedDevices.route,
   authLevel: 'anonymous',
-  handler: endpoint('Devices.Read', async ({ request, deps }) => {
+  handler: endpoint(ROUTES.listManagedDevices.role, async ({ request, deps }) => {
     const query = parseOrThrow(ListDevicesQuerySchema, queryObject(request.query), 'query');
     const page = await listDevices(deps.services, {
       top: query.$top,

@@ -1,21 +1,23 @@
 import { app } from '@azure/functions';
 import { ActionInProgressError, ApiError } from '../lib/core/errors';
+import { locationOf, RETRY_AFTER_SECONDS } from '../lib/http/actionResponses';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow, readJsonBody } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
+import { ROUTES } from '../lib/http/routes';
 import { DeviceParamsSchema, IdempotencyKeySchema, ResetPasscodeBodySchema } from '../lib/http/schemas';
-import { locationOf, RETRY_AFTER_SECONDS } from '../lib/http/actionResponses';
 import { requestPasscodeReset } from '../lib/useCases/requestPasscodeReset';
 import { toActionView } from '../lib/useCases/views';
 
-app.http('resetPasscode', {
-  methods: ['POST'],
-  route: 'deviceManagement/managedDevices/{deviceId}/resetPasscode',
+app.http(ROUTES.resetPasscode.name, {
+  methods: [ROUTES.resetPasscode.method],
+  route: ROUTES.resetPasscode.route,
   authLevel: 'anonymous',
-  handler: endpoint('Passcode.Reset', async ({ request, deps, caller }) => {
+  handler: endpoint(ROUTES.resetPasscode.role, async ({ request, deps, caller }) => {
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
     const key = request.headers.get('idempotency-key');
-    const idempotencyKey = key === null ? undefined : parseOrThrow(IdempotencyKeySchema, key, 'Idempotency-Key header', 'Idempotency-Key');
+    const idempotencyKey =
+      key === null ? undefined : parseOrThrow(IdempotencyKeySchema, key, 'Idempotency-Key header', 'Idempotency-Key');
     const body = parseOrThrow(ResetPasscodeBodySchema, await readJsonBody(request, {}), 'request body');
     const { action } = await requestPasscodeReset(deps.services, {
       deviceId,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEncryptionKeys } from './adapters/aesGcmCipher';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalText = z
@@ -49,7 +50,8 @@ export const ConfigSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['AUTH_MODE'],
-        message: 'must not be "none" when the app runs in Azure (WEBSITE_INSTANCE_ID is set); none is for local use only',
+        message:
+          'must not be "none" when the app runs in Azure (WEBSITE_INSTANCE_ID is set); none is for local use only',
       });
     }
     for (const key of ['PASSCODE_ENCRYPTION_KEYS', 'STATUS_LINK_KEY', 'DEVICE_CHANNEL_SECRET'] as const) {
@@ -60,7 +62,20 @@ export const ConfigSchema = z
           message:
             'is an unresolved Key Vault reference; check the app identity has access to the vault and the secret exists',
         });
+        return;
       }
+    }
+    try {
+      parseEncryptionKeys(c.PASSCODE_ENCRYPTION_KEYS);
+    } catch (error) {
+      // parseEncryptionKeys never puts key material in its messages.
+      ctx.addIssue({ code: 'custom', path: ['PASSCODE_ENCRYPTION_KEYS'], message: (error as Error).message });
+    }
+    if (Buffer.from(c.STATUS_LINK_KEY, 'base64').length < 32) {
+      ctx.addIssue({ code: 'custom', path: ['STATUS_LINK_KEY'], message: 'must be base64 of at least 32 bytes' });
+    }
+    if (c.DEVICE_CHANNEL === 'webhook' && c.DEVICE_CHANNEL_SECRET && Buffer.byteLength(c.DEVICE_CHANNEL_SECRET) < 32) {
+      ctx.addIssue({ code: 'custom', path: ['DEVICE_CHANNEL_SECRET'], message: 'must be at least 32 bytes' });
     }
   });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -64,7 +64,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock): A
     simulator ??
     new WebhookDeviceChannel({
       url: config.DEVICE_CHANNEL_URL ?? '',
-      secret: Buffer.from(config.DEVICE_CHANNEL_SECRET ?? '', 'base64'),
+      secret: Buffer.from(config.DEVICE_CHANNEL_SECRET ?? '', 'utf8'),
       timeoutMs: config.DEVICE_CHANNEL_TIMEOUT_MS,
       clock,
     });

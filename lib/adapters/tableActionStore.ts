@@ -1,8 +1,8 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
+import { actionIdUpperBoundFor } from '../core/actionId';
 import { isTerminal } from '../core/actionState';
 import { PreconditionFailedError } from '../core/errors';
-import { actionIdUpperBoundFor } from '../core/actionId';
 import { ActionStateSchema, type DeviceAction, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
 import type {
   ActionStore,
@@ -76,7 +76,9 @@ function toVersionedAction(entity: unknown): Versioned<DeviceAction> {
     attempts: e.attempts,
     ...(e.reason !== undefined && { reason: e.reason }),
     ...(e.passcodeKeyId !== undefined &&
-      e.passcodeCiphertext !== undefined && { sealedPasscode: { keyId: e.passcodeKeyId, value: e.passcodeCiphertext } }),
+      e.passcodeCiphertext !== undefined && {
+        sealedPasscode: { keyId: e.passcodeKeyId, value: e.passcodeCiphertext },
+      }),
     ...(e.appliedDateTime !== undefined && { appliedDateTime: e.appliedDateTime }),
     ...(e.passcodeExpirationDateTime !== undefined && { passcodeExpirationDateTime: e.passcodeExpirationDateTime }),
     ...(e.errorCode !== undefined && { error: { code: e.errorCode, message: e.errorMessage ?? '' } }),
@@ -129,7 +131,12 @@ export class TableActionStore implements ActionStore {
         deviceId: action.deviceId,
         actionId: action.id,
       });
-      const guard = { partitionKey: action.deviceId, rowKey: GUARD_ROW, actionId: action.id, createdDateTime: action.startDateTime };
+      const guard = {
+        partitionKey: action.deviceId,
+        rowKey: GUARD_ROW,
+        actionId: action.id,
+        createdDateTime: action.startDateTime,
+      };
       const result = await this.tables.actions.submitTransaction([
         ['create', toEntity(action)],
         ['create', guard],

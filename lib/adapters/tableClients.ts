@@ -33,5 +33,9 @@ export function checkContinuationToken(token: string | undefined): string | unde
   } catch {
     // fall through
   }
-  throw invalidRequest('The $skipToken is not valid; use the @odata.nextLink of the previous page as is.', [], '$skipToken');
+  throw invalidRequest(
+    'The $skipToken is not valid; use the @odata.nextLink of the previous page as is.',
+    [],
+    '$skipToken',
+  );
 }

@@ -8,6 +8,20 @@ export const IdSchema = z
   .regex(/^[A-Za-z0-9._-]+$/, 'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" or "-"')
   .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."');
 
+/** True when text holds control characters other than tab, CR and LF (they corrupt logs and UIs). */
+export const hasControlCharacters = (text: string): boolean =>
+  [...text].some((c) => {
+    const code = c.charCodeAt(0);
+    return (code < 0x20 && c !== '\t' && c !== '\n' && c !== '\r') || code === 0x7f;
+  });
+
+/** Free text from callers: bounded and without control characters. */
+export const textSchema = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !hasControlCharacters(s), 'must not contain control characters');
+
 export const OPERATING_SYSTEMS = ['iOS', 'Android', 'AndroidForWork', 'WindowsPhone', 'Windows', 'macOS'] as const;
 export const OperatingSystemSchema = z.enum(OPERATING_SYSTEMS);
 export type OperatingSystem = z.infer<typeof OperatingSystemSchema>;
@@ -28,7 +42,7 @@ export const DEFAULT_PASSCODE_POLICY: PasscodePolicy = { minLength: 6, character
 
 /** What a caller sends to register or update a device (PUT). */
 export const DeviceInputSchema = z.strictObject({
-  deviceName: z.string().trim().min(1).max(256),
+  deviceName: textSchema(256).pipe(z.string().trim().min(1)),
   operatingSystem: OperatingSystemSchema,
   osVersion: OsVersionSchema,
   azureADJoined: z.boolean().default(false),

@@ -9,11 +9,20 @@ const toDetails = (issues: z.core.$ZodIssue[], prefix?: string): ErrorDetail[] =
   issues.map((issue) => {
     const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
     const message = issue.code === 'unrecognized_keys' ? `unknown properties: ${issue.keys.join(', ')}` : issue.message;
-    return { code: issue.code === 'unrecognized_keys' ? 'unknownProperty' : 'invalidValue', message, target: path || prefix || 'body' };
+    return {
+      code: issue.code === 'unrecognized_keys' ? 'unknownProperty' : 'invalidValue',
+      message,
+      target: path || prefix || 'body',
+    };
   });
 
 /** Parses `value` or throws a 400 listing every problem (API.md: validation failures list every bad field). */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string, prefix?: string): z.infer<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  prefix?: string,
+): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw invalidRequest(`The ${what} is not valid.`, toDetails(result.error.issues, prefix), prefix);

@@ -40,7 +40,11 @@ export function errorResponse(error: unknown, requestId: string): HttpResponseIn
   if (error instanceof TransientError) {
     return json(
       503,
-      errorBody('serviceUnavailable', 'The service is briefly unavailable; retry after the indicated delay.', requestId),
+      errorBody(
+        'serviceUnavailable',
+        'The service is briefly unavailable; retry after the indicated delay.',
+        requestId,
+      ),
       { 'Retry-After': String(error.retryAfterSeconds) },
     );
   }

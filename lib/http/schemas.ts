@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ActionStateSchema, IdSchema, OperatingSystemSchema } from '../core/model';
+import { ActionStateSchema, IdSchema, OperatingSystemSchema, textSchema } from '../core/model';
 
 /** Route parameters, query strings and headers of API.md; the functions and the OpenAPI document share them. */
 export const DeviceParamsSchema = z.strictObject({ deviceId: IdSchema });
@@ -33,11 +33,7 @@ export const ListAuditQuerySchema = z.strictObject({
 
 /** POST resetPasscode: an optional reason, nothing else. */
 export const ResetPasscodeBodySchema = z.strictObject({
-  reason: z
-    .string()
-    .max(500)
-    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'must not contain control characters')
-    .optional(),
+  reason: textSchema(500).optional(),
 });
 
 /** Idempotency-Key: 1-255 printable ASCII characters. */

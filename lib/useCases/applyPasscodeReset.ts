@@ -78,7 +78,12 @@ function finish(services: Services, action: DeviceAction, outcome: ApplyOutcome)
   const base = { ...action, lastUpdatedDateTime: now.toISOString() };
   if (outcome.outcome === 'applied') {
     const expires = new Date(now.getTime() + services.settings.passcodeDisplayHours * 3600_000);
-    return { ...base, actionState: 'done', appliedDateTime: now.toISOString(), passcodeExpirationDateTime: expires.toISOString() };
+    return {
+      ...base,
+      actionState: 'done',
+      appliedDateTime: now.toISOString(),
+      passcodeExpirationDateTime: expires.toISOString(),
+    };
   }
   // A passcode that never reached the device is of no use to anyone: drop it.
   const { sealedPasscode: _dropped, ...rest } = base;
@@ -86,7 +91,10 @@ function finish(services: Services, action: DeviceAction, outcome: ApplyOutcome)
 }
 
 /** The poison-queue handler: the message could not be delivered after every retry. */
-export async function failUndeliveredReset(services: Services, message: ResetMessage): Promise<'failed' | 'alreadyFinished' | 'missing'> {
+export async function failUndeliveredReset(
+  services: Services,
+  message: ResetMessage,
+): Promise<'failed' | 'alreadyFinished' | 'missing'> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const found = await services.actions.get(message.deviceId, message.actionId);
     if (!found) return 'missing';

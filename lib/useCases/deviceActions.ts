@@ -99,9 +99,7 @@ export async function listActions(
   query: ListQuery & { deviceId?: string },
 ): Promise<Page<ActionView>> {
   const { deviceId, ...rest } = query;
-  const page = deviceId
-    ? await services.actions.listForDevice(deviceId, rest)
-    : await services.actions.listAll(rest);
+  const page = deviceId ? await services.actions.listForDevice(deviceId, rest) : await services.actions.listAll(rest);
   const items = await presentActions(services, caller, page.items);
   return { items, ...(page.nextToken && { nextToken: page.nextToken }) };
 }

@@ -90,7 +90,11 @@ export async function requestPasscodeReset(services: Services, request: ResetReq
     requestedBy: caller.name,
     requestedById: caller.id,
     ...(request.reason !== undefined && { reason: request.reason }),
-    target: { operatingSystem: device.operatingSystem, osVersion: device.osVersion, passcodePolicy: device.passcodePolicy },
+    target: {
+      operatingSystem: device.operatingSystem,
+      osVersion: device.osVersion,
+      passcodePolicy: device.passcodePolicy,
+    },
     attempts: 0,
   };
   const created = await services.actions.create(action);

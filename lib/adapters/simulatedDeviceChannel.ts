@@ -1,0 +1,274 @@
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { TransientError } from '../core/errors';
+import { IdSchema } from '../core/model';
+import type { ApplyOutcome, ApplyPasscodeRequest, Clock, DeviceChannel, RandomInt } from '../ports';
+import { isTransientStorageError, storageStatus } from './storageErrors';
+import { ensureTable } from './tableClients';
+
+/** Failure injection and timing of the simulated fleet. */
+export interface SimulatedDeviceChannelOptions {
+  latencyMs: number;
+  /** Probability (0..1) that any apply throws TransientError as if the device did not answer. */
+  transientFailureRate: number;
+  randomInt: RandomInt;
+  clock: Clock;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Per-device behaviour for tests and demos; each call replaces the device's previous script. */
+export interface DeviceScript {
+  /** The next N applies throw TransientError. */
+  transientFailures?: number;
+  /** Every apply (after the transient ones) fails permanently with this error. */
+  permanentFailure?: { code: string; message: string };
+  /** Every apply (after the transient ones) reports the action as not supported. */
+  notSupported?: boolean;
+}
+
+/** What tests may see of a simulated device: counters, never the verifier. */
+export interface SimulatedDeviceInfo {
+  /** Distinct actions (so distinct passcodes) applied. */
+  appliedCount: number;
+  /** Applies that reached the device, including scripted failures and idempotent repeats. */
+  applyCalls: number;
+  lastActionId?: string;
+}
+
+const ROW_KEY = 'device';
+const FAILURE_SCALE = 1_000_000;
+// Optimistic-concurrency rounds before giving up; only concurrent applies to one device make a round fail.
+const MAX_WRITE_ATTEMPTS = 5;
+// scrypt cost: about 16 MiB and tens of milliseconds per hash, so a stolen table is slow to brute-force.
+const SCRYPT = { N: 16_384, r: 8, p: 1, keyLength: 32 } as const;
+const SCRYPT_MAX_N = 65_536;
+
+const StoredDeviceSchema = z.object({
+  etag: z.string(),
+  passcodeVerifier: z.string().optional(),
+  lastActionId: z.string().optional(),
+  lastAppliedDateTime: z.string().optional(),
+  appliedCount: z.number().int().min(0).default(0),
+  applyCalls: z.number().int().min(0).default(0),
+  scriptTransientFailures: z.number().int().min(0).default(0),
+  scriptFailureCode: z.string().default(''),
+  scriptFailureMessage: z.string().default(''),
+  scriptNotSupported: z.boolean().default(false),
+});
+type DeviceState = Omit<z.infer<typeof StoredDeviceSchema>, 'etag'>;
+
+const NEW_DEVICE: DeviceState = {
+  appliedCount: 0,
+  applyCalls: 0,
+  scriptTransientFailures: 0,
+  scriptFailureCode: '',
+  scriptFailureMessage: '',
+  scriptNotSupported: false,
+};
+
+const APPLIED: ApplyOutcome = { outcome: 'applied' };
+const NOT_SUPPORTED: ApplyOutcome = {
+  outcome: 'notSupported',
+  code: 'simulatedNotSupported',
+  message: 'the simulated device does not support passcode reset',
+};
+// Same action, other passcode: the worker generated a second passcode for one action (DESIGN.md invariant 2).
+const PASSCODE_MISMATCH: ApplyOutcome = {
+  outcome: 'failed',
+  code: 'passcodeMismatch',
+  message: 'this action was already applied to the device with a different passcode',
+};
+const NO_ANSWER = 'simulated device did not answer';
+
+interface Decision {
+  next: DeviceState;
+  result: ApplyOutcome | TransientError;
+}
+
+/**
+ * A fleet of simulated devices in Table Storage (one entity per device, created on first use). The passcode is
+ * kept only as a salted scrypt verifier, enough for `unlock` to prove the shown passcode is the applied one.
+ */
+export class SimulatedDeviceChannel implements DeviceChannel {
+  private tableReady: Promise<void> | undefined;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly options: SimulatedDeviceChannelOptions,
+  ) {
+    if (!(options.transientFailureRate >= 0 && options.transientFailureRate <= 1)) {
+      throw new Error('transientFailureRate must be between 0 and 1');
+    }
+    if (!(options.latencyMs >= 0)) throw new Error('latencyMs must not be negative');
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  async apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome> {
+    if (this.options.latencyMs > 0) await this.sleep(this.options.latencyMs);
+    if (this.options.randomInt(0, FAILURE_SCALE) < this.options.transientFailureRate * FAILURE_SCALE) {
+      throw new TransientError(NO_ANSWER);
+    }
+    const result = await this.update(request.deviceId, (state) => decide(state, request, this.options.clock));
+    if (result instanceof TransientError) throw result;
+    return result;
+  }
+
+  /** Sets how the device answers from now on (test and demo hook). */
+  async script(deviceId: string, script: DeviceScript): Promise<void> {
+    await this.update(deviceId, async (state) => ({
+      next: {
+        ...state,
+        scriptTransientFailures: script.transientFailures ?? 0,
+        scriptFailureCode: script.permanentFailure?.code ?? '',
+        scriptFailureMessage: script.permanentFailure?.message ?? '',
+        scriptNotSupported: script.notSupported ?? false,
+      },
+      result: APPLIED,
+    }));
+  }
+
+  /** True iff `passcode` is the device's current passcode; false for unknown devices. */
+  async unlock(deviceId: string, passcode: string): Promise<boolean> {
+    if (!IdSchema.safeParse(deviceId).success) return false;
+    const stored = await this.read(deviceId);
+    if (stored?.state.passcodeVerifier === undefined) return false;
+    return verifyPasscode(passcode, stored.state.passcodeVerifier);
+  }
+
+  /** Counters of one device for tests (no secrets); undefined when the device was never touched. */
+  async inspect(deviceId: string): Promise<SimulatedDeviceInfo | undefined> {
+    const stored = await this.read(deviceId);
+    if (stored === undefined) return undefined;
+    const { appliedCount, applyCalls, lastActionId } = stored.state;
+    return lastActionId === undefined ? { appliedCount, applyCalls } : { appliedCount, applyCalls, lastActionId };
+  }
+
+  /** Read, decide, conditionally write; a lost race re-reads so concurrent applies serialise per device. */
+  private async update(
+    deviceId: string,
+    decideNext: (state: DeviceState) => Promise<Decision>,
+  ): Promise<Decision['result']> {
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const stored = await this.read(deviceId);
+      const decision = await decideNext(stored?.state ?? NEW_DEVICE);
+      if (await this.write(deviceId, decision.next, stored?.etag)) return decision.result;
+    }
+    throw new TransientError('simulated device is busy with concurrent applies');
+  }
+
+  private async read(deviceId: string): Promise<{ state: DeviceState; etag: string } | undefined> {
+    await this.ready();
+    let entity: unknown;
+    try {
+      entity = await this.table.getEntity(deviceId, ROW_KEY);
+    } catch (error) {
+      if (storageStatus(error) === 404) return undefined;
+      throw translate(error);
+    }
+    const parsed = StoredDeviceSchema.safeParse(entity);
+    if (!parsed.success) throw new Error(`simulated device entity is malformed: ${z.prettifyError(parsed.error)}`);
+    const { etag, ...state } = parsed.data;
+    return { state, etag };
+  }
+
+  /** Creates (no etag) or replaces if unchanged (etag); false when another writer got there first. */
+  private async write(deviceId: string, state: DeviceState, etag: string | undefined): Promise<boolean> {
+    const entity = { partitionKey: deviceId, rowKey: ROW_KEY, ...withoutUndefined(state) };
+    try {
+      if (etag === undefined) await this.table.createEntity(entity);
+      else await this.table.updateEntity(entity, 'Replace', { etag });
+      return true;
+    } catch (error) {
+      const status = storageStatus(error);
+      if (status === 404 || status === 409 || status === 412) return false;
+      throw translate(error);
+    }
+  }
+
+  private ready(): Promise<void> {
+    this.tableReady ??= ensureTable(this.table).catch((error: unknown) => {
+      this.tableReady = undefined; // let the next call try again
+      throw translate(error);
+    });
+    return this.tableReady;
+  }
+}
+
+async function decide(state: DeviceState, request: ApplyPasscodeRequest, clock: Clock): Promise<Decision> {
+  const next = { ...state, applyCalls: state.applyCalls + 1 };
+  if (state.scriptTransientFailures > 0) {
+    return { next: { ...next, scriptTransientFailures: state.scriptTransientFailures - 1 }, result: noAnswer() };
+  }
+  if (state.scriptFailureCode !== '') {
+    return { next, result: { outcome: 'failed', code: state.scriptFailureCode, message: state.scriptFailureMessage } };
+  }
+  if (state.scriptNotSupported) return { next, result: NOT_SUPPORTED };
+  if (state.lastActionId === request.actionId) {
+    const same =
+      state.passcodeVerifier !== undefined && (await verifyPasscode(request.passcode, state.passcodeVerifier));
+    return { next, result: same ? APPLIED : PASSCODE_MISMATCH };
+  }
+  // Only the latest action is remembered: the app allows one non-terminal reset per device (invariant 3), so an
+  // older action is not re-applied once a newer one exists.
+  return {
+    next: {
+      ...next,
+      passcodeVerifier: await createVerifier(request.passcode),
+      lastActionId: request.actionId,
+      lastAppliedDateTime: clock.now().toISOString(),
+      appliedCount: state.appliedCount + 1,
+    },
+    result: APPLIED,
+  };
+}
+
+const noAnswer = () => new TransientError(NO_ANSWER);
+
+function translate(error: unknown): unknown {
+  return isTransientStorageError(error) ? new TransientError('simulated device store is unavailable') : error;
+}
+
+function withoutUndefined(state: DeviceState): Record<string, string | number | boolean> {
+  return Object.fromEntries(Object.entries(state).filter(([, value]) => value !== undefined));
+}
+
+function scryptKey(passcode: string, salt: Buffer, N: number, r: number, p: number, keyLength: number) {
+  return new Promise<Buffer>((resolve, reject) => {
+    scrypt(passcode, salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    );
+  });
+}
+
+/** `scrypt$N$r$p$<salt b64>$<key b64>`: parameters travel with the hash so the cost can change later. */
+async function createVerifier(passcode: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptKey(passcode, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keyLength);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+const VerifierSchema = z.tuple([
+  z.literal('scrypt'),
+  z.coerce
+    .number()
+    .int()
+    .min(2)
+    .max(SCRYPT_MAX_N)
+    .refine((n) => (n & (n - 1)) === 0, 'N must be a power of 2'),
+  z.coerce.number().int().min(1).max(16),
+  z.coerce.number().int().min(1).max(4),
+  z.base64(),
+  z.base64(),
+]);
+
+async function verifyPasscode(passcode: string, verifier: string): Promise<boolean> {
+  const parsed = VerifierSchema.safeParse(verifier.split('$'));
+  if (!parsed.success) return false;
+  const [, N, r, p, salt, key] = parsed.data;
+  const expected = Buffer.from(key, 'base64');
+  if (expected.length === 0) return false;
+  const actual = await scryptKey(passcode, Buffer.from(salt, 'base64'), N, r, p, expected.length);
+  return timingSafeEqual(actual, expected);
+}

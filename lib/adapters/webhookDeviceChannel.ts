@@ -1,0 +1,207 @@
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { TransientError } from '../core/errors';
+import type { ApplyOutcome, ApplyPasscodeRequest, Clock, DeviceChannel } from '../ports';
+
+/** Options of the webhook channel; `secret` is the HMAC key shared with the gateway (docs/device-gateway.md). */
+export interface WebhookDeviceChannelOptions {
+  url: string;
+  secret: Buffer;
+  /** Per request, covering connect, headers and body (default 10000). */
+  timeoutMs?: number;
+  clock: Clock;
+  fetch?: typeof fetch;
+}
+
+/** Shortest accepted secret: an HMAC-SHA256 key should carry at least 256 bits. */
+export const MIN_SECRET_BYTES = 32;
+const DEFAULT_TIMEOUT_MS = 10_000;
+// Gateways answer with small JSON; a larger body is not parsed (it still counts by its status code).
+const MAX_PARSED_BODY_CHARS = 64 * 1024;
+const MAX_MESSAGE_CHARS = 500;
+const MAX_RETRY_AFTER_SECONDS = 3600;
+// http:// is accepted only where nothing crosses a network (tests, a gateway on the same host).
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The gateway's error body on a 4xx: the API.md error shape (extra properties ignored). */
+export const GatewayErrorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string().optional() }),
+});
+
+/** A 2xx body by which the gateway declines the action for this device. */
+export const GatewayNotSupportedBodySchema = z.object({
+  status: z.literal('notSupported'),
+  code: z.string(),
+  message: z.string().optional(),
+});
+
+// A stable camelCase-ish identifier; anything else from the gateway is replaced by our own code.
+const GatewayCodeSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/);
+
+/** The hex HMAC-SHA256 of `${timestamp}.${rawBody}` under `secret`; sent as `X-Signature: sha256=<hex>`. */
+export function signWebhookPayload(secret: Buffer, timestamp: number, rawBody: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${rawBody}`, 'utf8').digest('hex');
+}
+
+/** The JSON body POSTed to the gateway, in this property order (docs/device-gateway.md). */
+export function webhookPayload(request: ApplyPasscodeRequest): string {
+  return JSON.stringify({
+    actionId: request.actionId,
+    deviceId: request.deviceId,
+    operatingSystem: request.operatingSystem,
+    osVersion: request.osVersion,
+    passcodePolicy: request.policy,
+    passcode: request.passcode,
+  });
+}
+
+/** Applies passcodes through an MDM gateway over HTTPS with a signed, idempotent POST. */
+export class WebhookDeviceChannel implements DeviceChannel {
+  private readonly url: URL;
+  private readonly secret: Buffer;
+  private readonly timeoutMs: number;
+  private readonly clock: Clock;
+  private readonly fetch: typeof fetch;
+
+  constructor(options: WebhookDeviceChannelOptions) {
+    this.url = parseGatewayUrl(options.url);
+    if (options.secret.length < MIN_SECRET_BYTES) {
+      throw new Error(`the device gateway secret must be at least ${MIN_SECRET_BYTES} bytes`);
+    }
+    this.secret = options.secret;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs <= 0) {
+      throw new Error('the device gateway timeout must be a positive whole number of milliseconds');
+    }
+    this.clock = options.clock;
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  async apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome> {
+    const rawBody = webhookPayload(request);
+    const response = await this.post(rawBody, request.actionId);
+    return this.classify(response, request.passcode);
+  }
+
+  private async post(rawBody: string, actionId: string): Promise<GatewayResponse> {
+    const timestamp = Math.floor(this.clock.now().getTime() / 1000);
+    try {
+      const response = await this.fetch(this.url, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          'Idempotency-Key': actionId,
+          'X-Signature-Timestamp': String(timestamp),
+          'X-Signature': `sha256=${signWebhookPayload(this.secret, timestamp, rawBody)}`,
+        },
+        body: rawBody,
+        // A redirected POST would resend the passcode to wherever the Location points; never follow one.
+        redirect: 'manual',
+        // Covers reading the body too: a gateway that sends headers and then stalls still times out.
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      const text = await response.text();
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), text };
+    } catch (error) {
+      // The cause is not attached: fetch errors can quote the request, and the request holds the passcode.
+      throw new TransientError(
+        isTimeout(error)
+          ? `the device gateway did not answer within ${this.timeoutMs} ms`
+          : 'the device gateway could not be reached',
+      );
+    }
+  }
+
+  private classify(response: GatewayResponse, passcode: string): ApplyOutcome {
+    const { status } = response;
+    if (status >= 200 && status < 300) return notSupportedFrom(response.text, passcode) ?? { outcome: 'applied' };
+    if (status === 408 || status === 429 || status >= 500 || status < 200) {
+      throw new TransientError(
+        `the device gateway answered ${status}`,
+        retryAfterSeconds(response.retryAfter, this.clock.now()),
+      );
+    }
+    if (status < 400) {
+      return { outcome: 'failed', code: 'gatewayRedirected', message: `the device gateway redirected (${status})` };
+    }
+    return failureFrom(response, passcode);
+  }
+}
+
+interface GatewayResponse {
+  status: number;
+  retryAfter: string | null;
+  text: string;
+}
+
+function parseGatewayUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error('the device gateway URL is not a valid absolute URL');
+  }
+  if (url.username || url.password) throw new Error('the device gateway URL must not contain credentials');
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url;
+  throw new Error('the device gateway URL must use https (http only for 127.0.0.1, localhost or ::1)');
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+}
+
+function parseJson(text: string): unknown {
+  if (text.length === 0 || text.length > MAX_PARSED_BODY_CHARS) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function notSupportedFrom(text: string, passcode: string): ApplyOutcome | undefined {
+  const parsed = GatewayNotSupportedBodySchema.safeParse(parseJson(text));
+  if (!parsed.success) return undefined;
+  const { code, message } = parsed.data;
+  return {
+    outcome: 'notSupported',
+    ...safeError(code, message, passcode, {
+      code: 'gatewayNotSupported',
+      message: 'the device gateway does not support passcode reset on this device',
+    }),
+  };
+}
+
+function failureFrom(response: GatewayResponse, passcode: string): ApplyOutcome {
+  const fallback = { code: 'gatewayRejected', message: `the device gateway rejected the request (${response.status})` };
+  const parsed = GatewayErrorBodySchema.safeParse(parseJson(response.text));
+  const error = parsed.success
+    ? safeError(parsed.data.error.code, parsed.data.error.message, passcode, fallback)
+    : fallback;
+  return { outcome: 'failed', ...error };
+}
+
+/**
+ * The gateway's code and message end up in the action's error, which callers read: a malformed code is replaced,
+ * and a gateway that echoes the passcode has it redacted (DESIGN.md invariant 5).
+ */
+function safeError(
+  code: string,
+  message: string | undefined,
+  passcode: string,
+  fallback: { code: string; message: string },
+): { code: string; message: string } {
+  if (!GatewayCodeSchema.safeParse(code).success || code.includes(passcode)) return fallback;
+  if (message === undefined || message.trim() === '') return { code, message: fallback.message };
+  return { code, message: message.replaceAll(passcode, '[redacted]').slice(0, MAX_MESSAGE_CHARS) };
+}
+
+/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), clamped; undefined when absent or bad. */
+export function retryAfterSeconds(value: string | null, now: Date): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  const seconds = /^\d+$/.test(trimmed) ? Number(trimmed) : Math.ceil((Date.parse(trimmed) - now.getTime()) / 1000);
+  if (Number.isNaN(seconds)) return undefined;
+  return Math.min(Math.max(seconds, 1), MAX_RETRY_AFTER_SECONDS);
+}

@@ -1,0 +1,86 @@
+import type { Role } from '../security/caller';
+
+/**
+ * Every HTTP route of API.md, in one table: the functions register from it and the OpenAPI document is built
+ * from it, so the two cannot drift.
+ */
+export interface RouteSpec {
+  name: string;
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  /** After the /api route prefix. */
+  route: string;
+  /** Absent = anonymous. */
+  role?: Role;
+}
+
+export const ROUTES = {
+  putManagedDevice: {
+    name: 'putManagedDevice',
+    method: 'PUT',
+    route: 'deviceManagement/managedDevices/{deviceId}',
+    role: 'Devices.Manage',
+  },
+  listManagedDevices: {
+    name: 'listManagedDevices',
+    method: 'GET',
+    route: 'deviceManagement/managedDevices',
+    role: 'Devices.Read',
+  },
+  getManagedDevice: {
+    name: 'getManagedDevice',
+    method: 'GET',
+    route: 'deviceManagement/managedDevices/{deviceId}',
+    role: 'Devices.Read',
+  },
+  resetPasscode: {
+    name: 'resetPasscode',
+    method: 'POST',
+    route: 'deviceManagement/managedDevices/{deviceId}/resetPasscode',
+    role: 'Passcode.Reset',
+  },
+  getDeviceActionResult: {
+    name: 'getDeviceActionResult',
+    method: 'GET',
+    route: 'deviceManagement/managedDevices/{deviceId}/deviceActionResults/{actionId}',
+    role: 'Devices.Read',
+  },
+  cancelDeviceActionResult: {
+    name: 'cancelDeviceActionResult',
+    method: 'DELETE',
+    route: 'deviceManagement/managedDevices/{deviceId}/deviceActionResults/{actionId}',
+    role: 'Passcode.Reset',
+  },
+  listDeviceActionResults: {
+    name: 'listDeviceActionResults',
+    method: 'GET',
+    route: 'deviceManagement/managedDevices/{deviceId}/deviceActionResults',
+    role: 'Devices.Read',
+  },
+  listAllDeviceActionResults: {
+    name: 'listAllDeviceActionResults',
+    method: 'GET',
+    route: 'deviceManagement/deviceActionResults',
+    role: 'Devices.Read',
+  },
+  getSupportMatrix: {
+    name: 'getSupportMatrix',
+    method: 'GET',
+    route: 'deviceManagement/resetPasscode/supportMatrix',
+    role: 'Devices.Read',
+  },
+  listAuditEvents: {
+    name: 'listAuditEvents',
+    method: 'GET',
+    route: 'deviceManagement/auditEvents',
+    role: 'Audit.Read',
+  },
+  simulatorUnlock: {
+    name: 'simulatorUnlock',
+    method: 'POST',
+    route: 'simulator/managedDevices/{deviceId}/unlock',
+    role: 'Devices.Read',
+  },
+  health: { name: 'health', method: 'GET', route: 'health' },
+  openApi: { name: 'openApi', method: 'GET', route: 'openapi.json' },
+  swagger: { name: 'swagger', method: 'GET', route: 'swagger.json' },
+} as const satisfies Record<string, RouteSpec>;

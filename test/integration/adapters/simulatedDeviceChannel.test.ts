@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import {
+  SimulatedDeviceChannel,
+  type SimulatedDeviceChannelOptions,
+} from '../../../lib/adapters/simulatedDeviceChannel';
+import { TransientError } from '../../../lib/core/errors';
+import { applyRequest, describeDeviceChannelContract } from '../../support/deviceChannelContract';
+
+// Table names: 3-63 letters and digits, starting with a letter; unique per run so files never share state.
+const TABLE = `sim${Date.now()}${randomBytes(4).toString('hex')}`;
+const clock = { now: () => new Date('2026-11-26T10:00:00Z') };
+const neverFail = () => 999_999;
+
+let table: TableClient;
+const channel = (options: Partial<SimulatedDeviceChannelOptions> = {}) =>
+  new SimulatedDeviceChannel(table, { latencyMs: 0, transientFailureRate: 0, randomInt: neverFail, clock, ...options });
+
+beforeAll(() => {
+  table = TableClient.fromConnectionString(inject('storageConnectionString'), TABLE, {
+    allowInsecureConnection: true,
+  });
+});
+afterAll(() => table.deleteTable());
+
+describe('SimulatedDeviceChannel', () => {
+  it('unlocks with the applied passcode only', async () => {
+    const sim = channel();
+    const request = applyRequest({ passcode: '729403' });
+    await expect(sim.apply(request)).resolves.toEqual({ outcome: 'applied' });
+
+    expect(await sim.unlock(request.deviceId, '729403')).toBe(true);
+    expect(await sim.unlock(request.deviceId, '729404')).toBe(false);
+    expect(await sim.unlock(request.deviceId, '')).toBe(false);
+  });
+
+  it('says false for unknown and invalid device ids', async () => {
+    const sim = channel();
+    expect(await sim.unlock('never-seen-device', '729403')).toBe(false);
+    expect(await sim.unlock('bad/id', '729403')).toBe(false);
+    expect(await sim.inspect('never-seen-device')).toBeUndefined();
+  });
+
+  it('replaces the passcode when a new action is applied', async () => {
+    const sim = channel();
+    const first = applyRequest({ passcode: '729403' });
+    await sim.apply(first);
+    await sim.apply(applyRequest({ deviceId: first.deviceId, passcode: '480351' }));
+
+    expect(await sim.unlock(first.deviceId, '729403')).toBe(false);
+    expect(await sim.unlock(first.deviceId, '480351')).toBe(true);
+  });
+
+  it('applies one action once: the same actionId twice counts one passcode', async () => {
+    const sim = channel();
+    const request = applyRequest();
+    await sim.apply(request);
+    await expect(sim.apply({ ...request })).resolves.toEqual({ outcome: 'applied' });
+
+    expect(await sim.inspect(request.deviceId)).toEqual({
+      appliedCount: 1,
+      applyCalls: 2,
+      lastActionId: request.actionId,
+    });
+  });
+
+  it('reports passcodeMismatch when one action comes with a second passcode (invariant 2 broken)', async () => {
+    const sim = channel();
+    const request = applyRequest({ passcode: '729403' });
+    await sim.apply(request);
+    await expect(sim.apply({ ...request, passcode: '480351' })).resolves.toMatchObject({
+      outcome: 'failed',
+      code: 'passcodeMismatch',
+    });
+    expect(await sim.unlock(request.deviceId, '729403')).toBe(true);
+    expect((await sim.inspect(request.deviceId))?.appliedCount).toBe(1);
+  });
+
+  it('fails transiently as scripted, then applies', async () => {
+    const sim = channel();
+    const request = applyRequest();
+    await sim.script(request.deviceId, { transientFailures: 2 });
+
+    await expect(sim.apply(request)).rejects.toBeInstanceOf(TransientError);
+    await expect(sim.apply(request)).rejects.toBeInstanceOf(TransientError);
+    await expect(sim.apply(request)).resolves.toEqual({ outcome: 'applied' });
+    expect(await sim.unlock(request.deviceId, request.passcode)).toBe(true);
+    expect(await sim.inspect(request.deviceId)).toMatchObject({ appliedCount: 1, applyCalls: 3 });
+  });
+
+  it('counts down scripted transient failures once each under concurrent applies', async () => {
+    const sim = channel();
+    const request = applyRequest();
+    await sim.script(request.deviceId, { transientFailures: 2 });
+
+    const results = await Promise.allSettled([sim.apply(request), sim.apply(request), sim.apply(request)]);
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(2);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('fails permanently as scripted, on every apply', async () => {
+    const sim = channel();
+    const request = applyRequest();
+    await sim.script(request.deviceId, { permanentFailure: { code: 'deviceWiped', message: 'the device was wiped' } });
+
+    const failed = { outcome: 'failed', code: 'deviceWiped', message: 'the device was wiped' };
+    await expect(sim.apply(request)).resolves.toEqual(failed);
+    await expect(sim.apply(request)).resolves.toEqual(failed);
+    expect(await sim.unlock(request.deviceId, request.passcode)).toBe(false);
+    expect(await sim.inspect(request.deviceId)).toEqual({ appliedCount: 0, applyCalls: 2 });
+  });
+
+  it('reports notSupported as scripted', async () => {
+    const sim = channel();
+    const request = applyRequest();
+    await sim.script(request.deviceId, { notSupported: true });
+    await expect(sim.apply(request)).resolves.toMatchObject({ outcome: 'notSupported', code: 'simulatedNotSupported' });
+  });
+
+  it('injects random transient failures at the configured rate and waits the configured latency', async () => {
+    const sleep = vi.fn(async () => {});
+    const always = channel({ transientFailureRate: 1, latencyMs: 250, sleep, randomInt: () => 999_999 });
+    const error = await always.apply(applyRequest()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as Error).message).toBe('simulated device did not answer');
+    expect(sleep).toHaveBeenCalledWith(250);
+
+    // rate 0.25: draws below 250000 fail, the rest pass.
+    await expect(
+      channel({ transientFailureRate: 0.25, randomInt: () => 249_999 }).apply(applyRequest()),
+    ).rejects.toThrow(TransientError);
+    await expect(
+      channel({ transientFailureRate: 0.25, randomInt: () => 250_000 }).apply(applyRequest()),
+    ).resolves.toEqual({
+      outcome: 'applied',
+    });
+  });
+
+  it('never stores the plaintext passcode', async () => {
+    const sim = channel();
+    const request = applyRequest({ passcode: '729403' });
+    await sim.apply(request);
+
+    const raw = await table.getEntity<Record<string, unknown>>(request.deviceId, 'device');
+    const values = Object.values(raw).map((value) => String(value));
+    expect(values.length).toBeGreaterThan(3);
+    for (const value of values) expect(value).not.toContain('729403');
+    // The verifier is salted: the same passcode on another device gives another verifier.
+    const other = applyRequest({ passcode: '729403' });
+    await sim.apply(other);
+    const rawOther = await table.getEntity<Record<string, unknown>>(other.deviceId, 'device');
+    expect(rawOther.passcodeVerifier).toMatch(/^scrypt\$/);
+    expect(rawOther.passcodeVerifier).not.toBe(raw.passcodeVerifier);
+  });
+
+  it('turns a storage outage into TransientError', async () => {
+    const unreachable = TableClient.fromConnectionString(
+      inject('storageConnectionString').replace(
+        /TableEndpoint=http:\/\/127\.0\.0\.1:\d+/,
+        'TableEndpoint=http://127.0.0.1:9',
+      ),
+      TABLE,
+      { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } },
+    );
+    const sim = new SimulatedDeviceChannel(unreachable, {
+      latencyMs: 0,
+      transientFailureRate: 0,
+      randomInt: neverFail,
+      clock,
+    });
+    await expect(sim.apply(applyRequest())).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describeDeviceChannelContract('simulated (Azurite)', async () => {
+  const sim = channel();
+  return { channel: sim, appliedCount: async (deviceId) => (await sim.inspect(deviceId))?.appliedCount ?? 0 };
+});

@@ -1,0 +1,385 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  retryAfterSeconds,
+  signWebhookPayload,
+  WebhookDeviceChannel,
+  type WebhookDeviceChannelOptions,
+} from '../../../lib/adapters/webhookDeviceChannel';
+import { TransientError } from '../../../lib/core/errors';
+import { applyRequest, describeDeviceChannelContract } from '../../support/deviceChannelContract';
+
+const SECRET = Buffer.from('test-secret-for-the-webhook-channel-0001', 'utf8');
+const NOW = new Date('2026-01-01T00:00:00Z');
+const clock = { now: () => NOW };
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  rawBody: string;
+}
+type Handler = (request: Received, res: ServerResponse) => void;
+
+/** A gateway on a loopback port that records every request and answers with the current handler. */
+class TestGateway {
+  readonly received: Received[] = [];
+  handler: Handler = (_request, res) => reply(res, 200, { status: 'applied' });
+  private readonly server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const request = { headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8') };
+    this.received.push(request);
+    this.handler(request, res);
+  });
+
+  async start(): Promise<string> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/reset-passcode`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections(); // the hung-gateway test leaves a request open
+    this.server.close();
+    await once(this.server, 'close');
+  }
+}
+
+function reply(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+  res.end(body === undefined ? undefined : JSON.stringify(body));
+}
+
+/** The gateway side of idempotency, as docs/device-gateway.md asks: one apply per key, mismatch is a 409. */
+function idempotentHandler(appliedPerDevice: Map<string, number>): Handler {
+  const applied = new Map<string, string>();
+  return ({ headers, rawBody }, res) => {
+    const body = JSON.parse(rawBody) as { deviceId: string; passcode: string };
+    const key = String(headers['idempotency-key']);
+    const fingerprint = createHash('sha256').update(`${key}\n${body.passcode}`).digest('hex');
+    const previous = applied.get(key);
+    if (previous === undefined) {
+      applied.set(key, fingerprint);
+      appliedPerDevice.set(body.deviceId, (appliedPerDevice.get(body.deviceId) ?? 0) + 1);
+    } else if (previous !== fingerprint) {
+      return reply(res, 409, { error: { code: 'passcodeMismatch', message: 'another passcode' } });
+    }
+    reply(res, 200, { status: 'applied' });
+  };
+}
+
+const gateway = new TestGateway();
+let url: string;
+const channel = (options: Partial<WebhookDeviceChannelOptions> = {}) =>
+  new WebhookDeviceChannel({ url, secret: SECRET, clock, ...options });
+
+beforeAll(async () => {
+  url = await gateway.start();
+});
+afterEach(() => {
+  gateway.received.length = 0;
+  gateway.handler = (_request, res) => reply(res, 200, { status: 'applied' });
+});
+afterAll(() => gateway.stop());
+
+describe('WebhookDeviceChannel request', () => {
+  it('POSTs the action as JSON with the idempotency and signature headers', async () => {
+    const request = applyRequest();
+    await expect(channel().apply(request)).resolves.toEqual({ outcome: 'applied' });
+
+    expect(gateway.received).toHaveLength(1);
+    const [{ headers, rawBody }] = gateway.received as [Received];
+    expect(headers['content-type']).toBe('application/json');
+    expect(headers['idempotency-key']).toBe(request.actionId);
+    expect(headers['x-signature-timestamp']).toBe('1767225600');
+    expect(JSON.parse(rawBody)).toEqual({
+      actionId: request.actionId,
+      deviceId: request.deviceId,
+      operatingSystem: request.operatingSystem,
+      osVersion: request.osVersion,
+      passcodePolicy: request.policy,
+      passcode: request.passcode,
+    });
+  });
+
+  it('signs timestamp.rawBody with HMAC-SHA256 of the shared secret, as the gateway recomputes it', async () => {
+    await channel().apply(applyRequest());
+    const [{ headers, rawBody }] = gateway.received as [Received];
+    const expected = createHmac('sha256', SECRET)
+      .update(`${headers['x-signature-timestamp']}.${rawBody}`)
+      .digest('hex');
+    expect(headers['x-signature']).toBe(`sha256=${expected}`);
+
+    const forged = createHmac('sha256', Buffer.alloc(32)).update(`1767225600.${rawBody}`).digest('hex');
+    expect(headers['x-signature']).not.toBe(`sha256=${forged}`);
+  });
+
+  it('sends the same Idempotency-Key and passcode when one action is sent twice', async () => {
+    const request = applyRequest();
+    await channel().apply(request);
+    await channel({ clock: { now: () => new Date(NOW.getTime() + 60_000) } }).apply({ ...request });
+
+    const [first, second] = gateway.received as [Received, Received];
+    expect(second.headers['idempotency-key']).toBe(first.headers['idempotency-key']);
+    expect(JSON.parse(second.rawBody).passcode).toBe(JSON.parse(first.rawBody).passcode);
+    expect(second.rawBody).toBe(first.rawBody);
+    // A retry is signed afresh: new timestamp, new signature.
+    expect(second.headers['x-signature-timestamp']).toBe('1767225660');
+    expect(second.headers['x-signature']).not.toBe(first.headers['x-signature']);
+  });
+});
+
+describe('WebhookDeviceChannel response classification', () => {
+  it('throws TransientError on a 5xx, honouring Retry-After, and applies on the next 2xx', async () => {
+    const request = applyRequest();
+    gateway.handler = (_r, res) => reply(res, 503, { error: { code: 'busy' } }, { 'Retry-After': '7' });
+    const error = await channel()
+      .apply(request)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as TransientError).retryAfterSeconds).toBe(7);
+    expect((error as Error).message).not.toContain(request.passcode);
+
+    gateway.handler = (_r, res) => reply(res, 200, { status: 'applied' });
+    await expect(channel().apply(request)).resolves.toEqual({ outcome: 'applied' });
+  });
+
+  it.each([408, 429, 500, 502])('treats %i as transient', async (status) => {
+    gateway.handler = (_r, res) => reply(res, status);
+    await expect(channel().apply(applyRequest())).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it("reports a 4xx with an error body as failed with the gateway's code and message", async () => {
+    gateway.handler = (_r, res) =>
+      reply(res, 422, { error: { code: 'deviceNotEnrolled', message: 'device left the MDM' } });
+    await expect(channel().apply(applyRequest())).resolves.toEqual({
+      outcome: 'failed',
+      code: 'deviceNotEnrolled',
+      message: 'device left the MDM',
+    });
+  });
+
+  it('falls back to gatewayRejected and the status for a 4xx without a valid error body', async () => {
+    gateway.handler = (_r, res) => {
+      res.writeHead(404, { 'Content-Type': 'text/html' });
+      res.end('<h1>Not found</h1>');
+    };
+    await expect(channel().apply(applyRequest())).resolves.toEqual({
+      outcome: 'failed',
+      code: 'gatewayRejected',
+      message: 'the device gateway rejected the request (404)',
+    });
+
+    gateway.handler = (_r, res) => reply(res, 400, { error: { code: 'has spaces!', message: 'x' } });
+    await expect(channel().apply(applyRequest())).resolves.toMatchObject({ code: 'gatewayRejected' });
+  });
+
+  it('redacts the passcode when a gateway echoes it in an error message', async () => {
+    const request = applyRequest({ passcode: '902716' });
+    gateway.handler = (_r, res) => reply(res, 400, { error: { code: 'badPasscode', message: 'rejected 902716' } });
+    const outcome = await channel().apply(request);
+    expect(outcome).toEqual({ outcome: 'failed', code: 'badPasscode', message: 'rejected [redacted]' });
+  });
+
+  it('reports notSupported when a 2xx body says so', async () => {
+    gateway.handler = (_r, res) =>
+      reply(res, 200, { status: 'notSupported', code: 'supervisedOnly', message: 'needs a supervised device' });
+    await expect(channel().apply(applyRequest())).resolves.toEqual({
+      outcome: 'notSupported',
+      code: 'supervisedOnly',
+      message: 'needs a supervised device',
+    });
+  });
+
+  it('counts any other 2xx, with or without a body, as applied', async () => {
+    gateway.handler = (_r, res) => {
+      res.writeHead(204);
+      res.end();
+    };
+    await expect(channel().apply(applyRequest())).resolves.toEqual({ outcome: 'applied' });
+  });
+
+  it('does not follow a redirect, so the passcode is not resent elsewhere', async () => {
+    gateway.handler = (request, res) => {
+      if (gateway.received.length > 1) return reply(res, 200, { status: 'applied', rawBody: request.rawBody });
+      reply(res, 307, undefined, { Location: `${url}/elsewhere` });
+    };
+    await expect(channel().apply(applyRequest())).resolves.toMatchObject({
+      outcome: 'failed',
+      code: 'gatewayRedirected',
+    });
+    expect(gateway.received).toHaveLength(1);
+  });
+
+  it('times out a gateway that never answers and throws TransientError', async () => {
+    gateway.handler = () => {}; // never responds
+    const started = performance.now();
+    const error = await channel({ timeoutMs: 200 })
+      .apply(applyRequest())
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as Error).message).toContain('did not answer within 200 ms');
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('throws TransientError when the gateway cannot be reached', async () => {
+    const closed = new TestGateway();
+    const closedUrl = await closed.start();
+    await closed.stop();
+    await expect(channel({ url: closedUrl }).apply(applyRequest())).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describe('WebhookDeviceChannel configuration', () => {
+  it('requires https except for loopback hosts', () => {
+    expect(() => channel({ url: 'http://gateway.example.com/reset' })).toThrow(/must use https/);
+    expect(() => channel({ url: 'http://10.0.0.5/reset' })).toThrow(/must use https/);
+    expect(() => channel({ url: 'ftp://gateway.example.com/reset' })).toThrow(/must use https/);
+    expect(() => channel({ url: 'not a url' })).toThrow(/not a valid absolute URL/);
+    expect(() => channel({ url: 'https://user:pw@gateway.example.com/' })).toThrow(/credentials/);
+    for (const ok of [
+      'https://gateway.example.com/reset',
+      'http://127.0.0.1:9/x',
+      'http://localhost:9',
+      'http://[::1]:9',
+    ]) {
+      expect(() => channel({ url: ok })).not.toThrow();
+    }
+  });
+
+  it('refuses a secret shorter than 32 bytes and a bad timeout', () => {
+    expect(() => channel({ secret: Buffer.alloc(31) })).toThrow(/at least 32 bytes/);
+    expect(() => channel({ timeoutMs: 0 })).toThrow(/timeout/);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date, clamped', () => {
+    expect(retryAfterSeconds(null, NOW)).toBeUndefined();
+    expect(retryAfterSeconds('garbage', NOW)).toBeUndefined();
+    expect(retryAfterSeconds('30', NOW)).toBe(30);
+    expect(retryAfterSeconds('0', NOW)).toBe(1);
+    expect(retryAfterSeconds('999999', NOW)).toBe(3600);
+    expect(retryAfterSeconds('Thu, 01 Jan 2026 00:02:00 GMT', NOW)).toBe(120);
+  });
+});
+
+describe('docs/device-gateway.md', () => {
+  const EXAMPLE = {
+    secret: 'example-shared-secret-0123456789',
+    timestamp: 1767225600,
+    body:
+      '{"actionId":"7b1e9c2a-4f5d-4e8a-9b3c-2d1f0e6a5b47","deviceId":"3f0c8d2e-1a4b-4c6d-8e9f-0a1b2c3d4e5f",' +
+      '"operatingSystem":"iOS","osVersion":"16.4.1","passcodePolicy":{"minLength":6,"characters":"numeric",' +
+      '"complex":true},"passcode":"729403"}',
+    signature: '415a5b73e61dcc445cb31bceaa64d8c35b5cd499466963b28d15cb0e609f304e',
+  };
+  let doc: string;
+  beforeAll(async () => {
+    doc = await readFile(join(import.meta.dirname, '../../../docs/device-gateway.md'), 'utf8');
+  });
+
+  it('states the worked example that the channel really produces', async () => {
+    for (const value of [EXAMPLE.secret, String(EXAMPLE.timestamp), EXAMPLE.body, EXAMPLE.signature]) {
+      expect(doc).toContain(value);
+    }
+    expect(doc).toContain(`X-Signature: sha256=${EXAMPLE.signature}`);
+    expect(signWebhookPayload(Buffer.from(EXAMPLE.secret, 'utf8'), EXAMPLE.timestamp, EXAMPLE.body)).toBe(
+      EXAMPLE.signature,
+    );
+
+    let sent: { headers: Headers; body: string } | undefined;
+    const fakeFetch: typeof fetch = async (_input, init) => {
+      sent = { headers: new Headers(init?.headers), body: String(init?.body) };
+      return new Response(null, { status: 204 });
+    };
+    const exampleChannel = new WebhookDeviceChannel({
+      url: 'https://gateway.example.com/reset-passcode',
+      secret: Buffer.from(EXAMPLE.secret, 'utf8'),
+      clock: { now: () => new Date(EXAMPLE.timestamp * 1000) },
+      fetch: fakeFetch,
+    });
+    await exampleChannel.apply({
+      actionId: '7b1e9c2a-4f5d-4e8a-9b3c-2d1f0e6a5b47',
+      deviceId: '3f0c8d2e-1a4b-4c6d-8e9f-0a1b2c3d4e5f',
+      operatingSystem: 'iOS',
+      osVersion: '16.4.1',
+      policy: { minLength: 6, characters: 'numeric', complex: true },
+      passcode: '729403',
+    });
+    expect(sent?.body).toBe(EXAMPLE.body);
+    expect(sent?.headers.get('x-signature')).toBe(`sha256=${EXAMPLE.signature}`);
+    expect(sent?.headers.get('x-signature-timestamp')).toBe(String(EXAMPLE.timestamp));
+    expect(sent?.headers.get('idempotency-key')).toBe('7b1e9c2a-4f5d-4e8a-9b3c-2d1f0e6a5b47');
+  });
+
+  describe('minimal receiver, run as documented', () => {
+    let receiver: ChildProcess;
+    let receiverUrl: string;
+    let dir: string;
+    const receiverChannel = (secret = SECRET) =>
+      new WebhookDeviceChannel({ url: receiverUrl, secret, clock: { now: () => new Date() } });
+
+    beforeAll(async () => {
+      const code = /## Minimal receiver[\s\S]*?```js\n([\s\S]*?)```/.exec(doc)?.[1];
+      if (code === undefined) throw new Error('the doc has no minimal receiver code block');
+      dir = await mkdtemp(join(tmpdir(), 'receiver-'));
+      await writeFile(join(dir, 'receiver.mjs'), code);
+      receiver = spawn(process.execPath, [join(dir, 'receiver.mjs')], {
+        env: { ...process.env, GATEWAY_SECRET: SECRET.toString('utf8'), PORT: '0' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const [line] = (await once(receiver.stdout!, 'data')) as [Buffer];
+      const port = /port (\d+)/.exec(line.toString())?.[1];
+      receiverUrl = `http://127.0.0.1:${port}/reset-passcode`;
+    });
+    afterAll(async () => {
+      receiver.kill();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('applies a signed action, answers a retry 2xx, and refuses another passcode for the same key', async () => {
+      const request = applyRequest();
+      await expect(receiverChannel().apply(request)).resolves.toEqual({ outcome: 'applied' });
+      await expect(receiverChannel().apply(request)).resolves.toEqual({ outcome: 'applied' });
+      await expect(receiverChannel().apply({ ...request, passcode: '480351' })).resolves.toMatchObject({
+        outcome: 'failed',
+        code: 'passcodeMismatch',
+      });
+    });
+
+    it('rejects a wrong signature with 401, which the app treats as permanent', async () => {
+      await expect(receiverChannel(Buffer.alloc(32, 7)).apply(applyRequest())).resolves.toMatchObject({
+        outcome: 'failed',
+        code: 'badSignature',
+      });
+    });
+
+    it('rejects a timestamp more than 5 minutes old', async () => {
+      const stale = new WebhookDeviceChannel({
+        url: receiverUrl,
+        secret: SECRET,
+        clock: { now: () => new Date(Date.now() - 301_000) },
+      });
+      await expect(stale.apply(applyRequest())).resolves.toMatchObject({ outcome: 'failed', code: 'badSignature' });
+    });
+  });
+});
+
+const contractGateway = new TestGateway();
+const appliedPerDevice = new Map<string, number>();
+let contractUrl: string;
+beforeAll(async () => {
+  contractUrl = await contractGateway.start();
+  contractGateway.handler = idempotentHandler(appliedPerDevice);
+});
+afterAll(() => contractGateway.stop());
+
+describeDeviceChannelContract('webhook (idempotent test gateway)', async () => ({
+  channel: new WebhookDeviceChannel({ url: contractUrl, secret: SECRET, clock }),
+  appliedCount: async (deviceId) => appliedPerDevice.get(deviceId) ?? 0,
+}));
