@@ -10,6 +10,10 @@ const common = {
   format: 'cjs',
   sourcemap: 'linked',
   logLevel: 'warning',
+  // Some Azure SDK modules are ESM that call createRequire(import.meta.url) at load time (@azure/storage-common's
+  // crc64). In a CommonJS bundle import.meta is empty, so give it the bundle's own file URL.
+  banner: { js: 'const __bundleImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  define: { 'import.meta.url': '__bundleImportMetaUrl' },
 };
 
 await build({

@@ -141,7 +141,8 @@ export class TableActionStore implements ActionStore {
         ['create', toEntity(action)],
         ['create', guard],
       ]);
-      const etag = result.getResponseForEntity(actionRow(action.id))?.etag;
+      // Sub-responses come in request order; update responses carry no row key, so go by position.
+      const etag = result.subResponses[0]?.etag;
       if (!etag) throw new Error('the transaction response has no ETag for the action');
       return { created: true, etag };
     } catch (error) {
@@ -177,7 +178,7 @@ export class TableActionStore implements ActionStore {
     if (isTerminal(action.actionState)) batch.push(['delete', { partitionKey: action.deviceId, rowKey: GUARD_ROW }]);
     try {
       const result = await this.tables.actions.submitTransaction(batch);
-      const newEtag = result.getResponseForEntity(actionRow(action.id))?.etag;
+      const newEtag = result.subResponses[0]?.etag;
       if (!newEtag) throw new Error('the transaction response has no ETag for the action');
       return { value: action, etag: newEtag };
     } catch (error) {

@@ -1,4 +1,5 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { ApiError } from '../core/errors';
 import { type AppDeps, getDeps } from '../deps';
 import { type Caller, type Role, requireRole } from '../security/caller';
 import { errorResponse } from './responses';
@@ -39,9 +40,9 @@ export const endpoint = (role: Role, handler: Handler<Caller>) =>
 export const anonymousEndpoint = (handler: Handler<undefined>) => wrap(async () => undefined, handler);
 
 /**
- * The status monitor: callers with `role`, or anyone holding a valid signed link (query `sig`) for this very
- * action, since Logic Apps and Power Automate poll the Location URL without credentials. A link reader has no
- * caller and so never sees the passcode.
+ * The status monitor: callers with `role`, or, when a request carries no usable credentials, anyone holding a valid
+ * signed link (query `sig`) for this very action, since Power Automate polls the Location URL without credentials.
+ * A link reader has no caller and so never sees the passcode.
  */
 export const statusMonitorEndpoint = (
   role: Role,
@@ -50,9 +51,13 @@ export const statusMonitorEndpoint = (
 ) =>
   wrap(async (request, deps) => {
     const token = request.query.get('sig');
-    if (token && !request.headers.get('authorization')) {
+    try {
+      return await authenticated(request, deps, role);
+    } catch (error) {
+      const unauthenticated = error instanceof ApiError && error.status === 401;
+      if (!token || !unauthenticated) throw error;
       const { deviceId, actionId } = target(request);
       if (deps.statusLinks.verify(token, deviceId, actionId)) return undefined;
+      throw error;
     }
-    return authenticated(request, deps, role);
   }, handler);

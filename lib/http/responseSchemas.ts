@@ -1,0 +1,257 @@
+import { z } from 'zod';
+import { ACTION_STATES, IdSchema, OperatingSystemSchema, OsVersionSchema } from '../core/model';
+import { AUDIT_EVENT_TYPES } from '../ports';
+
+/**
+ * The response bodies of API.md as zod schemas. Nothing parses responses with them: they exist so that the OpenAPI
+ * and Swagger documents are generated (z.toJSONSchema) from one description, and a unit test keeps their inferred
+ * types equal to the types the code returns (ActionView, DeviceView, SupportMatrix, AuditEvent, HealthReport).
+ * They are strict: a response property that is not described here (a stored field leaking out) fails the contract.
+ */
+
+const EXAMPLE_DEVICE_ID = '3f0c2b7e-5d1a-4c8e-9a77-1b2f3c4d5e6f';
+const EXAMPLE_ACTION_ID = '8235918799999-4f1c2a9b7e3d5a6c8b0e';
+
+/** Times are ISO 8601 UTC strings as `Date.prototype.toISOString` writes them. */
+const dateTime = (title: string, description: string, example: string) =>
+  z.iso.datetime().meta({ title, description, examples: [example] });
+
+export const ActionErrorSchema = z
+  .strictObject({
+    code: z
+      .string()
+      .meta({ title: 'Error Code', description: 'Stable camelCase code.', examples: ['deviceUnreachable'] }),
+    message: z.string().meta({ title: 'Error Message', description: 'What went wrong, for people.' }),
+  })
+  .meta({ title: 'Action Error', description: 'Why an action failed or was not supported.' });
+
+export const DeviceActionResultSchema = z
+  .strictObject({
+    id: IdSchema.meta({ title: 'Action ID', description: 'The id of the action.', examples: [EXAMPLE_ACTION_ID] }),
+    deviceId: IdSchema.meta({ title: 'Device ID', description: 'The managed device.', examples: [EXAMPLE_DEVICE_ID] }),
+    actionName: z.literal('resetPasscode').meta({ title: 'Action Name', description: 'Always resetPasscode.' }),
+    actionState: z.enum(ACTION_STATES).meta({
+      title: 'Action State',
+      description:
+        'pending: accepted and queued; active: being applied; done: the device has the new passcode; failed: it ' +
+        'will not be applied (see error); canceled: canceled before it started; notSupported: the device channel ' +
+        'reported the action unsupported. done, failed, canceled and notSupported are terminal.',
+      examples: ['done'],
+    }),
+    startDateTime: dateTime('Start Time', 'When the reset was requested.', '2026-11-26T10:00:00.000Z'),
+    lastUpdatedDateTime: dateTime('Last Updated', 'When the state last changed.', '2026-11-26T10:00:01.250Z'),
+    requestedBy: z.string().meta({ title: 'Requested By', description: 'Who requested the reset.' }),
+    reason: z.string().optional().meta({ title: 'Reason', description: 'The reason given by the requester.' }),
+    passcode: z
+      .string()
+      .optional()
+      .meta({
+        title: 'Passcode',
+        description:
+          'The new passcode: only when the action is done, the caller holds Passcode.Read (a signed status link ' +
+          'never shows it) and the display window is open. Absent otherwise, never empty.',
+        examples: ['729403'],
+      }),
+    passcodeExpirationDateTime: dateTime(
+      'Passcode Expiration',
+      'When the passcode stops being shown; present once the action is done.',
+      '2026-12-03T10:00:01.250Z',
+    ).optional(),
+    error: ActionErrorSchema.optional(),
+  })
+  .meta({
+    title: 'Device Action Result',
+    description: 'The reset passcode action on one device.',
+    examples: [
+      {
+        id: EXAMPLE_ACTION_ID,
+        deviceId: EXAMPLE_DEVICE_ID,
+        actionName: 'resetPasscode',
+        actionState: 'done',
+        startDateTime: '2026-11-26T10:00:00.000Z',
+        lastUpdatedDateTime: '2026-11-26T10:00:01.250Z',
+        requestedBy: 'ana@contoso.com',
+        reason: 'user locked out, ticket 4411',
+        passcode: '729403',
+        passcodeExpirationDateTime: '2026-12-03T10:00:01.250Z',
+      },
+    ],
+  });
+
+export const ResetPasscodeSupportSchema = z
+  .discriminatedUnion('supported', [
+    z.strictObject({ supported: z.literal(true).meta({ title: 'Supported' }) }),
+    z.strictObject({
+      supported: z.literal(false).meta({ title: 'Supported' }),
+      code: z.literal('platformNotSupported').meta({ title: 'Reason Code' }),
+      message: z.string().meta({ title: 'Reason', description: 'Why, per the support matrix.' }),
+    }),
+  ])
+  .meta({ title: 'Reset Passcode Support', description: 'Whether the reset passcode action can run on this device.' });
+
+export const PasscodePolicyViewSchema = z
+  .strictObject({
+    minLength: z.int().min(4).max(16).meta({ title: 'Minimum Length' }),
+    characters: z.enum(['numeric', 'alphanumeric']).meta({ title: 'Characters' }),
+    complex: z.boolean().meta({ title: 'Complex', description: 'No simple sequences or repeats.' }),
+  })
+  .meta({ title: 'Passcode Policy', description: 'What a generated passcode must fit.' });
+
+export const ManagedDeviceSchema = z
+  .strictObject({
+    id: IdSchema.meta({ title: 'Device ID', examples: [EXAMPLE_DEVICE_ID] }),
+    deviceName: z
+      .string()
+      .min(1)
+      .max(256)
+      .meta({ title: 'Device Name', examples: ['Sales iPhone 12'] }),
+    operatingSystem: OperatingSystemSchema.meta({ title: 'Operating System', examples: ['iOS'] }),
+    osVersion: OsVersionSchema.meta({ title: 'OS Version', examples: ['16.4.1'] }),
+    azureADJoined: z.boolean().meta({ title: 'Azure AD Joined' }),
+    userPrincipalName: z
+      .string()
+      .optional()
+      .meta({ title: 'User Principal Name', examples: ['ana@contoso.com'] }),
+    passcodePolicy: PasscodePolicyViewSchema,
+    createdDateTime: dateTime('Created', 'When the device was registered.', '2026-11-20T08:00:00.000Z'),
+    lastUpdatedDateTime: dateTime(
+      'Last Updated',
+      'When the inventory record last changed.',
+      '2026-11-20T08:00:00.000Z',
+    ),
+    resetPasscodeSupport: ResetPasscodeSupportSchema,
+    lastResetPasscode: DeviceActionResultSchema.optional().meta({
+      title: 'Last Reset Passcode',
+      description: 'The latest reset passcode action of the device (device overview only).',
+    }),
+  })
+  .meta({ title: 'Managed Device', description: 'A device in the inventory.' });
+
+const nextLink = z.url().optional().meta({
+  title: 'Next Page Link',
+  description: 'Present when there are more results: GET it as is (it carries $skipToken).',
+});
+
+export const ManagedDeviceListSchema = z
+  .strictObject({ value: z.array(ManagedDeviceSchema).meta({ title: 'Devices' }), '@odata.nextLink': nextLink })
+  .meta({ title: 'Managed Device List' });
+
+export const DeviceActionResultListSchema = z
+  .strictObject({ value: z.array(DeviceActionResultSchema).meta({ title: 'Actions' }), '@odata.nextLink': nextLink })
+  .meta({ title: 'Device Action Result List', description: 'Actions, newest first.' });
+
+export const AuditEventSchema = z
+  .strictObject({
+    id: z.string().meta({ title: 'Event ID' }),
+    eventDateTime: dateTime('Event Time', 'When it happened.', '2026-11-26T10:00:00.000Z'),
+    eventType: z.enum(AUDIT_EVENT_TYPES).meta({ title: 'Event Type', examples: ['resetRequested'] }),
+    callerId: z.string().meta({ title: 'Caller ID', description: 'Object id of the caller.' }),
+    callerName: z.string().meta({ title: 'Caller Name', examples: ['ana@contoso.com'] }),
+    deviceId: IdSchema.meta({ title: 'Device ID', examples: [EXAMPLE_DEVICE_ID] }),
+    actionId: z.string().optional().meta({ title: 'Action ID' }),
+    reason: z.string().optional().meta({ title: 'Reason' }),
+    outcome: z.enum(['success', 'failure']).meta({ title: 'Outcome' }),
+    detail: z.string().optional().meta({ title: 'Detail', description: 'For failures: the API error code.' }),
+  })
+  .meta({ title: 'Audit Event', description: 'Who did what to which device, when, and how it ended. Never a secret.' });
+
+export const AuditEventListSchema = z
+  .strictObject({ value: z.array(AuditEventSchema).meta({ title: 'Events' }), '@odata.nextLink': nextLink })
+  .meta({ title: 'Audit Event List', description: 'Audit events, newest first.' });
+
+export const SupportRuleSchema = z
+  .strictObject({
+    operatingSystem: OperatingSystemSchema.meta({ title: 'Operating System' }),
+    minVersion: z.string().optional().meta({ title: 'Minimum Version', description: 'Inclusive.' }),
+    maxVersionExclusive: z.string().optional().meta({ title: 'Maximum Version', description: 'Exclusive.' }),
+    azureADJoined: z.boolean().optional().meta({ title: 'Azure AD Joined', description: 'When present, must match.' }),
+    supported: z.boolean().meta({ title: 'Supported' }),
+    note: z.string().meta({ title: 'Note' }),
+  })
+  .meta({ title: 'Support Rule', description: 'A device matches when every condition present holds.' });
+
+export const SupportMatrixSchema = z
+  .strictObject({
+    source: z.url().meta({ title: 'Source', description: 'The product documentation the rules come from.' }),
+    rules: z.array(SupportRuleSchema).meta({ title: 'Rules' }),
+  })
+  .meta({ title: 'Support Matrix', description: 'Where Intune supports the reset passcode action.' });
+
+export const ErrorDetailSchema = z
+  .strictObject({
+    code: z.string().meta({ title: 'Code', examples: ['invalidValue'] }),
+    message: z.string().meta({ title: 'Message' }),
+    target: z
+      .string()
+      .optional()
+      .meta({ title: 'Target', examples: ['reason'] }),
+  })
+  .meta({ title: 'Error Detail' });
+
+export const ErrorBodySchema = z
+  .strictObject({
+    error: z
+      .strictObject({
+        code: z.string().meta({
+          title: 'Error Code',
+          description: 'Stable camelCase identifier that callers can branch on.',
+          examples: ['deviceNotFound'],
+        }),
+        message: z.string().meta({ title: 'Error Message', description: 'For people; never contains secrets.' }),
+        target: z.string().optional().meta({ title: 'Target', description: 'The input at fault.' }),
+        details: z
+          .array(ErrorDetailSchema)
+          .optional()
+          .meta({ title: 'Details', description: 'Every bad field of a validation failure.' }),
+        innerError: z
+          .strictObject({
+            'request-id': z.string().meta({ title: 'Request ID' }),
+            date: dateTime('Date', 'When the error occurred.', '2026-11-26T10:00:00.000Z'),
+          })
+          .meta({ title: 'Inner Error' }),
+      })
+      .meta({ title: 'Error' }),
+  })
+  .meta({ title: 'Error Body', description: 'The Microsoft Graph / Azure REST error shape of every 4xx and 5xx.' });
+
+export const HealthSchema = z
+  .strictObject({
+    status: z.enum(['healthy', 'unhealthy']).meta({ title: 'Status' }),
+    checks: z
+      .strictObject({ storage: z.enum(['ok', 'unreachable']).meta({ title: 'Storage' }) })
+      .meta({ title: 'Checks' }),
+  })
+  .meta({ title: 'Health' });
+
+export const UnlockResultSchema = z
+  .strictObject({
+    deviceId: IdSchema.meta({ title: 'Device ID' }),
+    unlocked: z.literal(true).meta({ title: 'Unlocked' }),
+  })
+  .meta({ title: 'Unlock Result' });
+
+export const ApiDocumentSchema = z
+  .looseObject({})
+  .meta({ title: 'API Document', description: 'An OpenAPI 3.1 or Swagger 2.0 document.' });
+
+/** Every named response schema, by the name it has in `components.schemas` and `definitions`. */
+export const RESPONSE_SCHEMAS = {
+  ManagedDevice: ManagedDeviceSchema,
+  ManagedDeviceList: ManagedDeviceListSchema,
+  DeviceActionResult: DeviceActionResultSchema,
+  DeviceActionResultList: DeviceActionResultListSchema,
+  ActionError: ActionErrorSchema,
+  ResetPasscodeSupport: ResetPasscodeSupportSchema,
+  PasscodePolicy: PasscodePolicyViewSchema,
+  AuditEvent: AuditEventSchema,
+  AuditEventList: AuditEventListSchema,
+  SupportRule: SupportRuleSchema,
+  SupportMatrix: SupportMatrixSchema,
+  ErrorDetail: ErrorDetailSchema,
+  ErrorBody: ErrorBodySchema,
+  Health: HealthSchema,
+  UnlockResult: UnlockResultSchema,
+  ApiDocument: ApiDocumentSchema,
+} as const;
+
+export type ResponseSchemaName = keyof typeof RESPONSE_SCHEMAS;

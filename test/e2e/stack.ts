@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { type Azurite, startAzurite } from '../../tools/azurite';
+import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
+import { provisionStorage } from '../../tools/provision';
+
+export interface Stack {
+  azurite: Azurite;
+  host: SpawnedHost;
+  /** Base URL including /api. */
+  api: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Settings for a test host: fresh keys, fast queue polling, the simulated channel. */
+export function testSettings(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    DEVICE_CHANNEL: 'simulated',
+    SIMULATOR_LATENCY_MS: '20',
+    SIMULATOR_TRANSIENT_FAILURE_RATE: '0',
+    PASSCODE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    STATUS_LINK_KEY: randomBytes(32).toString('base64'),
+    AUTH_MODE: 'none',
+    MAX_RESETS_PER_DEVICE_PER_DAY: '10',
+    PASSCODE_DISPLAY_HOURS: '168',
+    // host.json overrides, the real host's convention: retry fast in tests.
+    AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.500',
+    AzureFunctionsJobHost__extensions__queues__visibilityTimeout: '00:00:00.500',
+    ...overrides,
+  };
+}
+
+/** Azurite (own instance, so queue names never collide between files) and the local host running the built app. */
+export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+  const azurite = await startAzurite();
+  await provisionStorage(azurite.connectionString);
+  const env = testSettings({ AzureWebJobsStorage: azurite.connectionString, ...overrides });
+  let host: SpawnedHost;
+  try {
+    host = await spawnHost({ appDir: process.cwd(), env, port: 0 });
+  } catch (error) {
+    await azurite.stop();
+    throw error;
+  }
+  return {
+    azurite,
+    host,
+    api: `${host.url}/api`,
+    env,
+    stop: async () => {
+      await host.stop();
+      await azurite.stop();
+    },
+  };
+}
+
+export interface JsonResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** fetch + JSON body. */
+export async function call(url: string, init: RequestInit & { json?: unknown } = {}): Promise<JsonResponse> {
+  const { json, ...rest } = init;
+  const response = await fetch(url, {
+    ...rest,
+    ...(json !== undefined && {
+      body: JSON.stringify(json),
+      headers: { 'Content-Type': 'application/json', ...(rest.headers as Record<string, string>) },
+    }),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * Polls a status monitor the way Logic Apps' HTTP action does: while the answer is 202, wait Retry-After seconds
+ * and GET the Location; stop at the first other status.
+ */
+export async function pollLikeLogicApps(
+  first: JsonResponse,
+  options: { headers?: Record<string, string>; maxPolls?: number } = {},
+): Promise<{ final: JsonResponse; polls: number; waitedSeconds: number }> {
+  let current = first;
+  let polls = 0;
+  let waitedSeconds = 0;
+  while (current.status === 202) {
+    if (++polls > (options.maxPolls ?? 60)) throw new Error('the action did not finish');
+    const location = current.headers.get('location');
+    const retryAfter = Number(current.headers.get('retry-after'));
+    if (!location || !Number.isFinite(retryAfter)) throw new Error('a 202 without Location or Retry-After');
+    await new Promise((r) => setTimeout(r, retryAfter * 1000));
+    waitedSeconds += retryAfter;
+    current = await call(location, { ...(options.headers && { headers: options.headers }) });
+  }
+  return { final: current, polls, waitedSeconds };
+}
