@@ -55,7 +55,7 @@ async function main() {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  host.exited.then(async (code) => {
+  void host.exited.then(async (code) => {
     if (stopping) return;
     console.error(`The host exited (code ${code}).`);
     await azurite.stop();
