@@ -26,6 +26,42 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * repaired by the sweeper, which re-enqueues pending actions that make no progress.
  */
 export async function requestPasscodeReset(services: Services, request: ResetRequest): Promise<ResetResult> {
+  try {
+    const result = await acceptReset(services, request);
+    await auditRequest(services, request, {
+      outcome: 'success',
+      actionId: result.action.id,
+      ...(result.kind === 'repeated' && { detail: 'repeated' }),
+    });
+    return result;
+  } catch (error) {
+    // Refusals are audited too (who tried, and why they were turned away); storage outages are not outcomes.
+    if (error instanceof ApiError) {
+      const actionId = error instanceof ActionInProgressError ? error.actionId : undefined;
+      await auditRequest(services, request, { outcome: 'failure', detail: error.code, ...(actionId && { actionId }) });
+    }
+    throw error;
+  }
+}
+
+function auditRequest(
+  services: Services,
+  request: ResetRequest,
+  result: { outcome: 'success' | 'failure'; actionId?: string; detail?: string },
+) {
+  return services.audit.record({
+    id: services.randomHex(12),
+    eventDateTime: services.clock.now().toISOString(),
+    eventType: 'resetRequested',
+    callerId: request.caller.id,
+    callerName: request.caller.name,
+    deviceId: request.deviceId,
+    ...(request.reason !== undefined && { reason: request.reason }),
+    ...result,
+  });
+}
+
+async function acceptReset(services: Services, request: ResetRequest): Promise<ResetResult> {
   const { deviceId, caller } = request;
   const now = services.clock.now();
   const [device, recentStarts] = await Promise.all([
