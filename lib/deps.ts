@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { AesGcmCipher, parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { SimulatedDeviceChannel } from './adapters/simulatedDeviceChannel';
 import { queueClient, StorageActionQueue } from './adapters/storageActionQueue';
@@ -45,11 +46,17 @@ export const consoleLogger: Logger = {
   error: (message, fields) => console.error(JSON.stringify({ level: 'error', message, ...fields })),
 };
 
+export interface BuildDepsOptions {
+  /** Extra per-call pipeline policies on every storage client (the benchmark counts round trips with one). */
+  pipelinePolicies?: PipelinePolicy[];
+}
+
 /** Builds every client and adapter from the settings. */
-export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock): AppDeps {
+export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, options: BuildDepsOptions = {}): AppDeps {
   const config = parseConfig(env);
   const storage = config.AzureWebJobsStorage;
-  const table = (name: string) => tableClient(storage, name);
+  const policies = options.pipelinePolicies ?? [];
+  const table = (name: string) => tableClient(storage, name, policies);
   const keys = parseEncryptionKeys(config.PASSCODE_ENCRYPTION_KEYS);
   const simulator =
     config.DEVICE_CHANNEL === 'simulated'
@@ -79,7 +86,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock): A
       feed: table(STORAGE_NAMES.tables.feed),
       idempotency: table(STORAGE_NAMES.tables.idempotency),
     }),
-    queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue)),
+    queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue, policies)),
     channel,
     audit: new TableAuditLog(table(STORAGE_NAMES.tables.audit)),
     log: consoleLogger,

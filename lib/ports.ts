@@ -66,10 +66,11 @@ export interface ActionStore {
   create(action: DeviceAction): Promise<CreateActionResult>;
   get(deviceId: string, actionId: string): Promise<Versioned<DeviceAction> | undefined>;
   /**
-   * Replaces the action if it still has `etag` (throws PreconditionFailedError otherwise). When the new state is
-   * terminal and the old one was not, the device's in-flight guard is released in the same atomic write.
+   * Replaces `current` (the version the caller read) with `next`, if it still has that ETag (throws
+   * PreconditionFailedError otherwise). When `next` ends the action (terminal, and `current` was not), the device's
+   * in-flight guard is released in the same atomic write: a non-terminal action always holds its device's guard.
    */
-  update(action: DeviceAction, etag: string): Promise<Versioned<DeviceAction>>;
+  update(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>>;
   listForDevice(deviceId: string, query: ListActionsQuery): Promise<Page<DeviceAction>>;
   listAll(query: ListActionsQuery): Promise<Page<DeviceAction>>;
   /** Every device's in-flight guard (for the sweeper). */

@@ -172,18 +172,23 @@ export class TableActionStore implements ActionStore {
     }
   }
 
-  async update(action: DeviceAction, etag: string): Promise<Versioned<DeviceAction>> {
-    const batch: TransactionAction[] = [['update', toEntity(action), 'Replace', { etag }]];
-    // The guard is released together with the terminal write: if the ETag check fails, neither happens.
-    if (isTerminal(action.actionState)) batch.push(['delete', { partitionKey: action.deviceId, rowKey: GUARD_ROW }]);
+  async update(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
+    const batch: TransactionAction[] = [['update', toEntity(next), 'Replace', { etag: current.etag }]];
+    // The write that ends the action releases its guard in the same transaction: if the ETag check fails, neither
+    // happens. Later writes of a terminal action (a passcode purge) leave the guard alone: by then it is absent or
+    // held by a newer action of the device. (A transaction delete cannot carry an ETag; this one needs none, since
+    // while `current` is the stored, non-terminal version, the guard is this action's.)
+    if (isTerminal(next.actionState) && !isTerminal(current.value.actionState)) {
+      batch.push(['delete', { partitionKey: next.deviceId, rowKey: GUARD_ROW }]);
+    }
     try {
       const result = await this.tables.actions.submitTransaction(batch);
-      const newEtag = result.subResponses[0]?.etag;
-      if (!newEtag) throw new Error('the transaction response has no ETag for the action');
-      return { value: action, etag: newEtag };
+      // Sub-responses come in request order; update responses carry no row key, so go by position.
+      const etag = result.subResponses[0]?.etag;
+      if (!etag) throw new Error('the transaction response has no ETag for the action');
+      return { value: next, etag };
     } catch (error) {
-      // A missing guard (404) on a terminal write means another writer finished this action first.
-      if (storageStatus(error) === 404) throw new PreconditionFailedError('the action was already finished');
+      if (storageStatus(error) === 404) throw new PreconditionFailedError('the action or its guard is gone');
       return translateStorageError(error);
     }
   }

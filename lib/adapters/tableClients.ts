@@ -1,11 +1,20 @@
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { TableClient } from '@azure/data-tables';
 import { invalidRequest } from '../core/errors';
 import { storageStatus } from './storageErrors';
 
-/** A TableClient for a connection string; plain http is allowed only because Azurite serves it. */
-export function tableClient(connectionString: string, tableName: string): TableClient {
+/**
+ * A TableClient for a connection string; plain http is allowed only because Azurite serves it. `policies` are extra
+ * per-call pipeline policies (the benchmark counts storage round trips with one).
+ */
+export function tableClient(
+  connectionString: string,
+  tableName: string,
+  policies: readonly PipelinePolicy[] = [],
+): TableClient {
   return TableClient.fromConnectionString(connectionString, tableName, {
     allowInsecureConnection: /UseDevelopmentStorage=true|http:\/\/(127\.0\.0\.1|localhost)/.test(connectionString),
+    ...(policies.length > 0 && { additionalPolicies: policies.map((policy) => ({ policy, position: 'perCall' })) }),
   });
 }
 

@@ -23,7 +23,7 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
 
   let claimed: Versioned<DeviceAction>;
   try {
-    claimed = await services.actions.update(claim(services, found.value), found.etag);
+    claimed = await services.actions.update(claim(services, found.value), found);
   } catch (error) {
     if (error instanceof PreconditionFailedError) return 'lostRace';
     throw error;
@@ -42,7 +42,7 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
   });
 
   try {
-    await services.actions.update(finish(services, action, outcome), claimed.etag);
+    await services.actions.update(finish(services, action, outcome), claimed);
   } catch (error) {
     // Someone else finished it meanwhile (a duplicate delivery, or the sweeper expired it).
     if (error instanceof PreconditionFailedError) return 'lostRace';
@@ -107,7 +107,7 @@ export async function failUndeliveredReset(
       error: { code: 'deliveryFailed', message: 'The device could not be reached after every retry.' },
     };
     try {
-      await services.actions.update(failed, found.etag);
+      await services.actions.update(failed, found);
       services.log.warn('reset passcode action failed after every retry', { ...message });
       return 'failed';
     } catch (error) {

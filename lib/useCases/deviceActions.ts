@@ -66,7 +66,7 @@ export async function cancelAction(services: Services, deviceId: string, actionI
       lastUpdatedDateTime: services.clock.now().toISOString(),
     };
     try {
-      await services.actions.update(canceled, found.etag);
+      await services.actions.update(canceled, found);
     } catch (error) {
       if (error instanceof PreconditionFailedError) continue;
       throw error;

@@ -43,12 +43,12 @@ async function sweepOne(services: Services, guard: InFlightGuard): Promise<'requ
         lastUpdatedDateTime: now.toISOString(),
         error: { code: 'expired', message: 'The action did not complete in time.' },
       };
-      await services.actions.update(expired, found.etag);
+      await services.actions.update(expired, found);
       return 'expired';
     }
     if (idle > services.settings.stuckAfterSeconds * 1000) {
       // Touch the action first (conditional) so that only one sweeper re-enqueues it.
-      await services.actions.update({ ...action, lastUpdatedDateTime: now.toISOString() }, found.etag);
+      await services.actions.update({ ...action, lastUpdatedDateTime: now.toISOString() }, found);
       await services.queue.enqueue({ v: 1, actionId: action.id, deviceId: action.deviceId });
       return 'requeued';
     }
@@ -64,7 +64,7 @@ async function purgeExpiredPasscodes(services: Services): Promise<number> {
   for (const found of await services.actions.listWithExpiredPasscodes(services.clock.now())) {
     const { sealedPasscode: _dropped, ...rest } = found.value;
     try {
-      await services.actions.update(rest, found.etag);
+      await services.actions.update(rest, found);
       purged++;
     } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;

@@ -1,6 +1,6 @@
 import { actionIdUpperBoundFor } from '../../lib/core/actionId';
 import { isTerminal } from '../../lib/core/actionState';
-import { PreconditionFailedError } from '../../lib/core/errors';
+import { invalidRequest, PreconditionFailedError } from '../../lib/core/errors';
 import type { Device, DeviceAction, ResetMessage, SealedSecret } from '../../lib/core/model';
 import type {
   ActionQueue,
@@ -23,8 +23,15 @@ import type {
 
 const clone = <T>(value: T): T => structuredClone(value);
 
-/** Pages an in-memory list with a numeric offset as the skip token. */
+/** Pages an in-memory list with a numeric offset as the skip token; a forged token is a 400, as with the adapters. */
 function page<T>(items: T[], query: { top: number; skipToken?: string }): Page<T> {
+  if (query.skipToken !== undefined && !/^\d{1,9}$/.test(query.skipToken)) {
+    throw invalidRequest(
+      'The $skipToken is not valid; use the @odata.nextLink of the previous page as is.',
+      [],
+      '$skipToken',
+    );
+  }
   const start = query.skipToken ? Number(query.skipToken) : 0;
   const end = start + query.top;
   return { items: items.slice(start, end), ...(end < items.length && { nextToken: String(end) }) };
@@ -61,10 +68,10 @@ export class MemoryActionStore implements ActionStore {
     return found && clone(found);
   }
 
-  async update(action: DeviceAction, etag: string): Promise<Versioned<DeviceAction>> {
+  async update(action: DeviceAction, read: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
     const k = this.key(action.deviceId, action.id);
     const current = this.actions.get(k);
-    if (!current || current.etag !== etag) throw new PreconditionFailedError();
+    if (!current || current.etag !== read.etag) throw new PreconditionFailedError();
     const releasing = isTerminal(action.actionState) && !isTerminal(current.value.actionState);
     if (releasing && this.guards.get(action.deviceId)?.actionId !== action.id) throw new PreconditionFailedError();
     const next = { value: clone(action), etag: this.nextEtag() };

@@ -1,0 +1,575 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AesGcmCipher } from '../../lib/adapters/aesGcmCipher';
+import { newActionId } from '../../lib/core/actionId';
+import { isTerminal } from '../../lib/core/actionState';
+import { ApiError, PreconditionFailedError } from '../../lib/core/errors';
+import type { ActionState, DeviceAction, ResetMessage } from '../../lib/core/model';
+import type { ActionQueue, ActionStore, AuditEvent, AuditLog, DeviceStore, Page } from '../../lib/ports';
+import { passcodeAad } from '../../lib/useCases/services';
+import { actionFixture, deviceFixture } from './services';
+
+/** A store under test and how to dispose of it (drop its tables). */
+export interface UnderTest<T> {
+  subject: T;
+  dispose?: () => Promise<void>;
+}
+
+export interface ActionStoreUnderTest extends UnderTest<ActionStore> {
+  /** The action exactly as persisted (for the Table adapter: the raw entity from TableClient.getEntity). */
+  rawAction(deviceId: string, actionId: string): Promise<unknown>;
+}
+
+export interface ActionQueueUnderTest extends UnderTest<ActionQueue> {
+  /** Takes every message off the queue, decoded as the queue trigger decodes it. */
+  receive(): Promise<ResetMessage[]>;
+}
+
+const BASE = Date.parse('2026-11-26T10:00:00.000Z');
+const at = (minutes: number) => new Date(BASE + minutes * 60_000);
+let sequence = 0;
+/** An action id for an action started `minutes` after BASE; ids are unique per call. */
+const idAt = (minutes: number) => newActionId(at(minutes), (++sequence).toString(16).padStart(20, '0'));
+const uniqueDevice = (prefix = 'dev') => `${prefix}-${process.pid}-${++sequence}`;
+
+function actionAt(deviceId: string, minutes: number, overrides: Partial<DeviceAction> = {}): DeviceAction {
+  const time = at(minutes).toISOString();
+  return actionFixture({
+    id: idAt(minutes),
+    deviceId,
+    startDateTime: time,
+    lastUpdatedDateTime: time,
+    ...overrides,
+  });
+}
+
+/** Follows nextToken until the last page; returns every page. */
+async function allPages<T>(fetch: (skipToken?: string) => Promise<Page<T>>): Promise<T[][]> {
+  const pages: T[][] = [];
+  let token: string | undefined;
+  do {
+    const page = await fetch(token);
+    pages.push(page.items);
+    token = page.nextToken;
+  } while (token !== undefined && pages.length < 50);
+  return pages;
+}
+
+/** Registers a fresh subject per test, disposed of afterwards. */
+function useSubject<U extends UnderTest<unknown>>(create: () => Promise<U>): () => U {
+  let current: U | undefined;
+  beforeEach(async () => {
+    current = await create();
+  });
+  afterEach(async () => {
+    await current?.dispose?.();
+    current = undefined;
+  });
+  return () => {
+    if (!current) throw new Error('no subject');
+    return current;
+  };
+}
+
+/** The ActionStore port contract (lib/ports.ts), for one implementation. */
+export function describeActionStoreContract(name: string, create: () => Promise<ActionStoreUnderTest>): void {
+  describe(`ActionStore contract: ${name}`, () => {
+    const current = useSubject(create);
+    const store = () => current().subject;
+
+    /** Creates the action and moves it to `state` (releasing the guard when terminal). */
+    async function seed(action: DeviceAction, state: ActionState = 'done', extra: Partial<DeviceAction> = {}) {
+      const created = await store().create(action);
+      if (!created.created) throw new Error('seed: the device is busy');
+      if (state === 'pending') return { value: action, etag: created.etag };
+      const active = await store().update(
+        { ...action, actionState: 'active', attempts: 1 },
+        { value: action, etag: created.etag },
+      );
+      if (state === 'active') return active;
+      return store().update({ ...active.value, actionState: state, ...extra }, active);
+    }
+
+    it('create writes the pending action and the device guard together', async () => {
+      const action = actionAt(uniqueDevice(), 0, { reason: 'ticket 4411' });
+      const result = await store().create(action);
+
+      expect(result).toEqual({ created: true, etag: expect.any(String) });
+      const stored = await store().get(action.deviceId, action.id);
+      expect(stored?.value).toEqual(action);
+      expect(stored?.etag).toBe(result.created ? result.etag : undefined);
+      expect(await store().listInFlight()).toEqual([
+        { deviceId: action.deviceId, actionId: action.id, createdDateTime: action.startDateTime },
+      ]);
+    });
+
+    it('get answers undefined for an unknown action', async () => {
+      await expect(store().get(uniqueDevice(), idAt(0))).resolves.toBeUndefined();
+    });
+
+    it('a second create for the same device returns the in-flight action and writes nothing', async () => {
+      const deviceId = uniqueDevice();
+      const first = actionAt(deviceId, 0);
+      const second = actionAt(deviceId, 1);
+      await store().create(first);
+
+      await expect(store().create(second)).resolves.toEqual({ created: false, inFlightActionId: first.id });
+
+      await expect(store().get(deviceId, second.id)).resolves.toBeUndefined();
+      expect((await store().listForDevice(deviceId, { top: 10 })).items.map((a) => a.id)).toEqual([first.id]);
+      expect((await store().listAll({ top: 10 })).items.map((a) => a.id)).toEqual([first.id]);
+      expect(await store().listInFlight()).toEqual([expect.objectContaining({ actionId: first.id })]);
+    });
+
+    it('update replaces the action when the ETag matches and returns a new ETag', async () => {
+      const action = actionAt(uniqueDevice(), 0);
+      const created = await store().create(action);
+      if (!created.created) throw new Error('not created');
+      const active: DeviceAction = {
+        ...action,
+        actionState: 'active',
+        attempts: 1,
+        lastUpdatedDateTime: at(1).toISOString(),
+      };
+
+      const updated = await store().update(active, { value: action, etag: created.etag });
+
+      expect(updated.value).toEqual(active);
+      expect(updated.etag).not.toBe(created.etag);
+      expect(await store().get(action.deviceId, action.id)).toEqual(updated);
+    });
+
+    it('update with a stale ETag throws PreconditionFailedError and changes nothing', async () => {
+      const action = actionAt(uniqueDevice(), 0);
+      const created = await store().create(action);
+      if (!created.created) throw new Error('not created');
+      const first = await store().update(
+        { ...action, actionState: 'active', attempts: 1 },
+        { value: action, etag: created.etag },
+      );
+
+      await expect(
+        store().update({ ...action, actionState: 'active', attempts: 7 }, { value: action, etag: created.etag }),
+      ).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(await store().get(action.deviceId, action.id)).toEqual(first);
+    });
+
+    it('update of an action that does not exist throws PreconditionFailedError', async () => {
+      const action = actionAt(uniqueDevice(), 0, { actionState: 'active' });
+      await expect(
+        store().update(action, { value: action, etag: 'W/"datetime\'2026-01-01T00%3A00%3A00Z\'"' }),
+      ).rejects.toBeInstanceOf(PreconditionFailedError);
+    });
+
+    it('a terminal update releases the guard in the same write: a new create then succeeds', async () => {
+      const deviceId = uniqueDevice();
+      const first = actionAt(deviceId, 0);
+      const active = await seed(first, 'active');
+
+      const done = await store().update({ ...active.value, actionState: 'done' }, active);
+
+      expect(done.value.actionState).toBe('done');
+      expect(await store().listInFlight()).toEqual([]);
+      const second = actionAt(deviceId, 1);
+      await expect(store().create(second)).resolves.toMatchObject({ created: true });
+      expect(await store().listInFlight()).toEqual([expect.objectContaining({ actionId: second.id })]);
+    });
+
+    it('a terminal update with a stale ETag leaves the guard in place', async () => {
+      const deviceId = uniqueDevice();
+      const first = actionAt(deviceId, 0);
+      const created = await store().create(first);
+      if (!created.created) throw new Error('not created');
+      await store().update({ ...first, actionState: 'active', attempts: 1 }, { value: first, etag: created.etag });
+
+      await expect(
+        store().update({ ...first, actionState: 'canceled' }, { value: first, etag: created.etag }),
+      ).rejects.toBeInstanceOf(PreconditionFailedError);
+
+      expect((await store().get(deviceId, first.id))?.value.actionState).toBe('active');
+      expect(await store().listInFlight()).toEqual([expect.objectContaining({ deviceId, actionId: first.id })]);
+      await expect(store().create(actionAt(deviceId, 1))).resolves.toEqual({
+        created: false,
+        inFlightActionId: first.id,
+      });
+    });
+
+    it('two concurrent writes from the same ETag: exactly one wins, the other gets PreconditionFailedError', async () => {
+      const deviceId = uniqueDevice();
+      const action = actionAt(deviceId, 0);
+      const created = await store().create(action);
+      if (!created.created) throw new Error('not created');
+
+      const results = await Promise.allSettled([
+        store().update({ ...action, actionState: 'active', attempts: 1 }, { value: action, etag: created.etag }),
+        store().update({ ...action, actionState: 'canceled' }, { value: action, etag: created.etag }),
+      ]);
+
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r) => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(lost[0]?.status === 'rejected' && lost[0].reason).toBeInstanceOf(PreconditionFailedError);
+      const stored = await store().get(deviceId, action.id);
+      const guards = await store().listInFlight();
+      // The guard is held exactly while the action is not terminal.
+      expect(guards.length).toBe(isTerminal(stored?.value.actionState ?? 'pending') ? 0 : 1);
+    });
+
+    /** A done action with a stored passcode whose display window ended, and its device's guard released. */
+    async function doneWithPasscode(deviceId: string) {
+      return seed(actionAt(deviceId, 0), 'done', {
+        sealedPasscode: { keyId: 'k1', value: 'c2VhbGVk' },
+        appliedDateTime: at(1).toISOString(),
+        passcodeExpirationDateTime: at(2).toISOString(),
+      });
+    }
+
+    it('updating an already terminal action (passcode purge) succeeds on an idle device', async () => {
+      const deviceId = uniqueDevice();
+      const old = await doneWithPasscode(deviceId);
+      const { sealedPasscode: _purged, ...withoutPasscode } = old.value;
+
+      const purged = await store().update(withoutPasscode, old);
+
+      expect(purged.value).toEqual(withoutPasscode);
+      expect((await store().get(deviceId, old.value.id))?.value).toEqual(withoutPasscode);
+      expect(await store().listInFlight()).toEqual([]);
+    });
+
+    it("updating an already terminal action (passcode purge) keeps a newer action's guard", async () => {
+      const deviceId = uniqueDevice();
+      const old = await doneWithPasscode(deviceId);
+      const newer = actionAt(deviceId, 5);
+      await store().create(newer);
+      const { sealedPasscode: _purged, ...withoutPasscode } = old.value;
+
+      await store().update(withoutPasscode, old);
+
+      expect((await store().get(deviceId, old.value.id))?.value.sealedPasscode).toBeUndefined();
+      expect(await store().listInFlight()).toEqual([expect.objectContaining({ deviceId, actionId: newer.id })]);
+      await expect(store().create(actionAt(deviceId, 7))).resolves.toEqual({
+        created: false,
+        inFlightActionId: newer.id,
+      });
+    });
+
+    it('listForDevice lists newest first, pages with top and nextToken, and filters by actionState', async () => {
+      const deviceId = uniqueDevice();
+      const ids: string[] = [];
+      for (let minute = 0; minute < 4; minute++) ids.push((await seed(actionAt(deviceId, minute), 'done')).value.id);
+      ids.push((await seed(actionAt(deviceId, 4), 'pending')).value.id);
+      await seed(actionAt(uniqueDevice(), 10), 'pending'); // another device's, newer than all of them
+      const newestFirst = [...ids].reverse();
+
+      const pages = await allPages((skipToken) =>
+        store().listForDevice(deviceId, { top: 2, ...(skipToken !== undefined && { skipToken }) }),
+      );
+      expect(pages[0]).toHaveLength(2);
+      for (const page of pages) expect(page.length).toBeLessThanOrEqual(2);
+      expect(pages.flat().map((a) => a.id)).toEqual(newestFirst);
+
+      const pending = await store().listForDevice(deviceId, { top: 10, actionState: 'pending' });
+      expect(pending.items.map((a) => a.id)).toEqual([ids[4]]);
+      const done = await allPages((skipToken) =>
+        store().listForDevice(deviceId, { top: 3, actionState: 'done', ...(skipToken !== undefined && { skipToken }) }),
+      );
+      expect(done.flat().map((a) => a.id)).toEqual(newestFirst.slice(1));
+    });
+
+    it("listAll lists every device's actions newest first, with paging and an actionState filter", async () => {
+      const expected: DeviceAction[] = [];
+      for (let minute = 0; minute < 5; minute++) {
+        const state = minute % 2 === 0 ? 'done' : 'pending';
+        expected.push((await seed(actionAt(uniqueDevice(), minute), state)).value);
+      }
+      const newestFirst = expected.map((a) => a.id).reverse();
+
+      const pages = await allPages((skipToken) =>
+        store().listAll({ top: 2, ...(skipToken !== undefined && { skipToken }) }),
+      );
+      expect(pages[0]).toHaveLength(2);
+      expect(pages.flat().map((a) => a.id)).toEqual(newestFirst);
+      expect(new Set(pages.flat().map((a) => a.deviceId)).size).toBe(5);
+
+      const pending = await allPages((skipToken) =>
+        store().listAll({ top: 2, actionState: 'pending', ...(skipToken !== undefined && { skipToken }) }),
+      );
+      expect(pending.flat().map((a) => a.id)).toEqual(
+        expected
+          .filter((a) => a.actionState === 'pending')
+          .map((a) => a.id)
+          .reverse(),
+      );
+    });
+
+    it('startTimesSince gives the start times after `since`, newest first, at most `limit`', async () => {
+      const deviceId = uniqueDevice();
+      for (let minute = 0; minute < 5; minute++) await seed(actionAt(deviceId, minute * 10), 'done');
+      await seed(actionAt(uniqueDevice(), 45), 'done');
+
+      await expect(store().startTimesSince(deviceId, at(15), 10)).resolves.toEqual([
+        at(40).toISOString(),
+        at(30).toISOString(),
+        at(20).toISOString(),
+      ]);
+      await expect(store().startTimesSince(deviceId, at(15), 2)).resolves.toEqual([
+        at(40).toISOString(),
+        at(30).toISOString(),
+      ]);
+      await expect(store().startTimesSince(deviceId, at(41), 10)).resolves.toEqual([]);
+      await expect(store().startTimesSince(deviceId, at(-1), 10)).resolves.toHaveLength(5);
+    });
+
+    it('listInFlight lists the guard of every device with a non-terminal action', async () => {
+      const pending = await seed(actionAt(uniqueDevice(), 0), 'pending');
+      const active = await seed(actionAt(uniqueDevice(), 1), 'active');
+      await seed(actionAt(uniqueDevice(), 2), 'failed');
+      await seed(actionAt(uniqueDevice(), 3), 'canceled');
+
+      const guards = await store().listInFlight();
+
+      expect(guards.map((g) => g.actionId).sort()).toEqual([pending.value.id, active.value.id].sort());
+      expect(guards).toContainEqual({
+        deviceId: pending.value.deviceId,
+        actionId: pending.value.id,
+        createdDateTime: pending.value.startDateTime,
+      });
+    });
+
+    it('listWithExpiredPasscodes finds the actions whose stored passcode expired before the given time', async () => {
+      const sealedPasscode = { keyId: 'k1', value: 'c2VhbGVk' };
+      const window = (expiresAt: number) => ({
+        sealedPasscode,
+        appliedDateTime: at(0).toISOString(),
+        passcodeExpirationDateTime: at(expiresAt).toISOString(),
+      });
+      const expired = await seed(actionAt(uniqueDevice(), 0), 'done', window(60));
+      await seed(actionAt(uniqueDevice(), 1), 'done', window(180));
+      const { sealedPasscode: _s, ...purgedWindow } = window(30);
+      await seed(actionAt(uniqueDevice(), 2), 'done', purgedWindow);
+      await seed(actionAt(uniqueDevice(), 3), 'pending');
+
+      const found = await store().listWithExpiredPasscodes(at(120));
+
+      expect(found).toEqual([expired]);
+      await expect(store().listWithExpiredPasscodes(at(60))).resolves.toEqual([]);
+      // The versions it returns can be updated (the sweeper purges with them).
+      const { sealedPasscode: _p, ...rest } = expired.value;
+      await store().update(rest, expired);
+      await expect(store().listWithExpiredPasscodes(at(120))).resolves.toEqual([]);
+    });
+
+    it('reserveIdempotencyKey returns undefined the first time, then the stored record', async () => {
+      const key = randomBytes(32).toString('hex');
+      const record = {
+        deviceId: uniqueDevice(),
+        requestHash: 'a'.repeat(64),
+        actionId: idAt(0),
+        createdDateTime: at(0).toISOString(),
+      };
+      await expect(store().reserveIdempotencyKey(key, record)).resolves.toBeUndefined();
+      await expect(
+        store().reserveIdempotencyKey(key, { ...record, actionId: idAt(1), requestHash: 'b' }),
+      ).resolves.toEqual(record);
+      await expect(store().reserveIdempotencyKey(randomBytes(32).toString('hex'), record)).resolves.toBeUndefined();
+    });
+
+    it('20 parallel creates for one device: exactly one is created, the others name it', async () => {
+      const deviceId = uniqueDevice();
+      const actions = Array.from({ length: 20 }, (_, i) => actionAt(deviceId, i));
+
+      const results = await Promise.all(actions.map((a) => store().create(a)));
+
+      const winners = actions.filter((_, i) => results[i]?.created);
+      expect(winners).toHaveLength(1);
+      const winner = winners[0] as DeviceAction;
+      for (const result of results.filter((r) => !r.created)) {
+        expect(result).toEqual({ created: false, inFlightActionId: winner.id });
+      }
+      expect((await store().listForDevice(deviceId, { top: 50 })).items.map((a) => a.id)).toEqual([winner.id]);
+      expect(await store().listInFlight()).toEqual([expect.objectContaining({ deviceId, actionId: winner.id })]);
+    });
+
+    it('never persists a plaintext passcode: only AES-GCM ciphertext and its key id', async () => {
+      const cipher = new AesGcmCipher({ currentKeyId: 'k1', keys: new Map([['k1', randomBytes(32)]]) });
+      const passcode = '583920';
+      const action = actionAt(uniqueDevice(), 0);
+      const created = await store().create(action);
+      if (!created.created) throw new Error('not created');
+      const sealed = cipher.seal(passcode, passcodeAad(action.deviceId, action.id));
+      const active = await store().update(
+        { ...action, actionState: 'active', attempts: 1, sealedPasscode: sealed },
+        { value: action, etag: created.etag },
+      );
+      await store().update(
+        { ...active.value, actionState: 'done', passcodeExpirationDateTime: at(60).toISOString() },
+        active,
+      );
+
+      const raw = await current().rawAction(action.deviceId, action.id);
+      expect(raw).toBeTypeOf('object');
+      const values = Object.values(raw as Record<string, unknown>).map((v) => JSON.stringify(v) ?? '');
+      expect(values.length).toBeGreaterThan(5);
+      for (const value of values) expect(value).not.toContain(passcode);
+      expect(JSON.stringify(raw)).toContain(sealed.value);
+      // And what is stored opens to the passcode again.
+      const stored = await store().get(action.deviceId, action.id);
+      expect(stored?.value.sealedPasscode).toEqual(sealed);
+      expect(isTerminal(stored?.value.actionState ?? 'pending')).toBe(true);
+      expect(cipher.open(sealed, passcodeAad(action.deviceId, action.id))).toBe(passcode);
+    });
+  });
+}
+
+/** The DeviceStore port contract, for one implementation. */
+export function describeDeviceStoreContract(name: string, create: () => Promise<UnderTest<DeviceStore>>): void {
+  describe(`DeviceStore contract: ${name}`, () => {
+    const current = useSubject(create);
+    const store = () => current().subject;
+
+    it('put says created, then updated; get returns the latest version', async () => {
+      const device = deviceFixture({ id: uniqueDevice() });
+      await expect(store().put(device)).resolves.toBe('created');
+      await expect(store().get(device.id)).resolves.toEqual(device);
+
+      const renamed = {
+        ...device,
+        deviceName: 'Renamed',
+        passcodePolicy: { minLength: 8, characters: 'alphanumeric' as const, complex: true },
+        lastUpdatedDateTime: '2026-11-27T00:00:00.000Z',
+      };
+      await expect(store().put(renamed)).resolves.toBe('updated');
+      await expect(store().get(device.id)).resolves.toEqual(renamed);
+    });
+
+    it('keeps a device without userPrincipalName without one', async () => {
+      const { userPrincipalName: _u, ...device } = deviceFixture({ id: uniqueDevice() });
+      await store().put(device);
+      const stored = await store().get(device.id);
+      expect(stored).toEqual(device);
+      expect(stored).not.toHaveProperty('userPrincipalName');
+    });
+
+    it('get answers undefined for an unknown device', async () => {
+      await expect(store().get(uniqueDevice())).resolves.toBeUndefined();
+    });
+
+    it('lists with an operatingSystem filter and paging', async () => {
+      const ios = ['a', 'b', 'c'].map((p) => deviceFixture({ id: `${p}-${uniqueDevice()}` }));
+      const android = ['d', 'e'].map((p) =>
+        deviceFixture({ id: `${p}-${uniqueDevice()}`, operatingSystem: 'Android', osVersion: '6.0' }),
+      );
+      for (const device of [...android, ...ios]) await store().put(device);
+
+      const iosPages = await allPages((skipToken) =>
+        store().list({ operatingSystem: 'iOS', top: 2, ...(skipToken !== undefined && { skipToken }) }),
+      );
+      expect(iosPages[0]).toHaveLength(2);
+      expect(
+        iosPages
+          .flat()
+          .map((d) => d.id)
+          .sort(),
+      ).toEqual(ios.map((d) => d.id).sort());
+      expect(iosPages.flat().every((d) => d.operatingSystem === 'iOS')).toBe(true);
+
+      const everything = await allPages((skipToken) =>
+        store().list({ top: 2, ...(skipToken !== undefined && { skipToken }) }),
+      );
+      expect(everything.flat()).toHaveLength(5);
+      expect(new Set(everything.flat().map((d) => d.id)).size).toBe(5);
+    });
+
+    it('rejects an invalid $skipToken with ApiError 400', async () => {
+      const error = await store()
+        .list({ top: 2, skipToken: 'not-a-token' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ApiError);
+      expect(error).toMatchObject({ status: 400, code: 'invalidRequest' });
+    });
+  });
+}
+
+/** The AuditLog port contract, for one implementation. */
+export function describeAuditLogContract(name: string, create: () => Promise<UnderTest<AuditLog>>): void {
+  describe(`AuditLog contract: ${name}`, () => {
+    const current = useSubject(create);
+    const log = () => current().subject;
+
+    const event = (minutes: number, deviceId: string, overrides: Partial<AuditEvent> = {}): AuditEvent => ({
+      id: (++sequence).toString(16).padStart(24, '0'),
+      eventDateTime: at(minutes).toISOString(),
+      eventType: 'resetRequested',
+      callerId: 'caller-1',
+      callerName: 'ana@contoso.com',
+      deviceId,
+      outcome: 'success',
+      ...overrides,
+    });
+
+    async function recordSome() {
+      const d1 = uniqueDevice();
+      const d2 = uniqueDevice();
+      const events = [
+        event(0, d1, { actionId: idAt(0), reason: 'ticket 1' }),
+        event(10, d2, { eventType: 'deviceCreated' }),
+        event(20, d1, { eventType: 'resetCanceled', actionId: idAt(0) }),
+        event(30, d1, { outcome: 'failure', detail: 'tooManyRequests' }),
+      ];
+      for (const e of events) await log().record(e);
+      return { d1, d2, events };
+    }
+
+    it('lists what was recorded, newest first, with paging', async () => {
+      const { events } = await recordSome();
+      const pages = await allPages((skipToken) =>
+        log().list({ top: 3, ...(skipToken !== undefined && { skipToken }) }),
+      );
+      expect(pages[0]).toHaveLength(3);
+      expect(pages.flat()).toEqual([...events].reverse());
+    });
+
+    it('filters by deviceId', async () => {
+      const { d1, d2, events } = await recordSome();
+      const forD1 = await log().list({ top: 10, deviceId: d1 });
+      expect(forD1.items.map((e) => e.id)).toEqual(
+        events
+          .filter((e) => e.deviceId === d1)
+          .map((e) => e.id)
+          .reverse(),
+      );
+      expect((await log().list({ top: 10, deviceId: d2 })).items).toEqual([events[1]]);
+    });
+
+    it('filters by from and to, both inclusive', async () => {
+      const { events } = await recordSome();
+      const between = await log().list({ top: 10, from: at(10), to: at(20) });
+      expect(between.items).toEqual([events[2], events[1]]);
+      expect((await log().list({ top: 10, from: at(21) })).items).toEqual([events[3]]);
+      expect((await log().list({ top: 10, to: at(5) })).items).toEqual([events[0]]);
+      expect((await log().list({ top: 10, from: at(31) })).items).toEqual([]);
+    });
+  });
+}
+
+/** The ActionQueue port contract, for one implementation. */
+export function describeActionQueueContract(name: string, create: () => Promise<ActionQueueUnderTest>): void {
+  describe(`ActionQueue contract: ${name}`, () => {
+    const current = useSubject(create);
+
+    it('delivers exactly the messages enqueued, ids only', async () => {
+      const messages: ResetMessage[] = [
+        { v: 1, actionId: idAt(0), deviceId: uniqueDevice() },
+        { v: 1, actionId: idAt(1), deviceId: uniqueDevice() },
+      ];
+      for (const message of messages) await current().subject.enqueue(message);
+
+      const received = await current().receive();
+
+      expect(received).toHaveLength(2);
+      expect(received).toEqual(expect.arrayContaining(messages));
+      for (const message of received) expect(Object.keys(message).sort()).toEqual(['actionId', 'deviceId', 'v']);
+    });
+  });
+}

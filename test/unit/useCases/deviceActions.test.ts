@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../../lib/core/errors';
+import type { Caller } from '../../../lib/security/caller';
+import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
+import { cancelAction, getAction, listActions } from '../../../lib/useCases/deviceActions';
+import { getDeviceOverview, registerDevice } from '../../../lib/useCases/devices';
+import { requestPasscodeReset } from '../../../lib/useCases/requestPasscodeReset';
+import type { ActionView } from '../../../lib/useCases/views';
+import { callerWith, deviceFixture, makeTestServices, type TestServices } from '../../support/services';
+
+const reader = callerWith('Devices.Read');
+const passcodeReader: Caller = {
+  id: 'caller-7',
+  name: 'bo@contoso.com',
+  roles: new Set(['Devices.Read', 'Passcode.Read']),
+};
+const resetter = callerWith('Passcode.Reset');
+
+function setup() {
+  const t = makeTestServices();
+  t.devices.devices.set('device-1', deviceFixture());
+  t.devices.devices.set('device-2', deviceFixture({ id: 'device-2' }));
+  return t;
+}
+
+/** A reset of `deviceId` that the worker finished (done), with its passcode as the device received it. */
+async function doneReset(t: TestServices, deviceId = 'device-1') {
+  const { action } = await requestPasscodeReset(t.services, { deviceId, caller: resetter });
+  const message = t.queue.messages.shift();
+  if (!message) throw new Error('nothing was queued');
+  await expect(applyPasscodeReset(t.services, message)).resolves.toBe('done');
+  const passcode = t.channel.received.find((r) => r.actionId === action.id)?.passcode;
+  if (!passcode) throw new Error('nothing was applied');
+  return { actionId: action.id, passcode };
+}
+
+/** Every view a caller can get a passcode from: the status monitor, both lists and the device overview. */
+async function everyView(t: TestServices, caller: Caller, actionId: string): Promise<ActionView[]> {
+  const status = await getAction(t.services, 'device-1', actionId, caller);
+  const forDevice = await listActions(t.services, caller, { deviceId: 'device-1', top: 10 });
+  const all = await listActions(t.services, caller, { top: 10 });
+  const overview = await getDeviceOverview(t.services, caller, 'device-1');
+  const views = [status, ...forDevice.items, ...all.items.filter((v) => v.deviceId === 'device-1')];
+  if (overview.lastResetPasscode) views.push(overview.lastResetPasscode);
+  expect(views).toHaveLength(4);
+  for (const view of views) expect(view.id).toBe(actionId);
+  return views;
+}
+
+const viewedEvents = (t: TestServices) => t.audit.events.filter((e) => e.eventType === 'passcodeViewed');
+
+describe('passcode visibility', () => {
+  it('leaves the passcode field out of every view without Passcode.Read, and audits no view', async () => {
+    const t = setup();
+    const { actionId } = await doneReset(t);
+    for (const view of await everyView(t, reader, actionId)) {
+      expect(view).not.toHaveProperty('passcode');
+      expect(view.actionState).toBe('done');
+      expect(view.passcodeExpirationDateTime).toBe('2026-12-03T10:00:00.000Z');
+    }
+    expect(viewedEvents(t)).toEqual([]);
+  });
+
+  it('shows the applied passcode with Passcode.Read while the window is open, auditing each view with the caller', async () => {
+    const t = setup();
+    const { actionId, passcode } = await doneReset(t);
+    t.clock.advance({ hours: 1 });
+
+    const views = await everyView(t, passcodeReader, actionId);
+
+    for (const view of views) expect(view.passcode).toBe(passcode);
+    expect(viewedEvents(t)).toHaveLength(views.length);
+    for (const event of viewedEvents(t)) {
+      expect(event).toMatchObject({
+        eventType: 'passcodeViewed',
+        callerId: 'caller-7',
+        callerName: 'bo@contoso.com',
+        deviceId: 'device-1',
+        actionId,
+        outcome: 'success',
+        eventDateTime: '2026-11-26T11:00:00.000Z',
+      });
+      expect(JSON.stringify(event)).not.toContain(passcode);
+    }
+  });
+
+  it('leaves the passcode out once the display window closed, even before the sweeper purged it', async () => {
+    const t = setup();
+    const { actionId } = await doneReset(t);
+    t.clock.advance({ hours: t.services.settings.passcodeDisplayHours });
+
+    for (const view of await everyView(t, passcodeReader, actionId)) expect(view).not.toHaveProperty('passcode');
+    expect(viewedEvents(t)).toEqual([]);
+    // It is still stored (sealed) until the sweep.
+    expect((await t.actions.get('device-1', actionId))?.value.sealedPasscode).toBeDefined();
+  });
+
+  it('shows no passcode on a status read authorised by a signed link (no caller)', async () => {
+    const t = setup();
+    const { actionId } = await doneReset(t);
+    const view = await getAction(t.services, 'device-1', actionId, undefined);
+    expect(view).not.toHaveProperty('passcode');
+    expect(viewedEvents(t)).toEqual([]);
+  });
+
+  it('shows no passcode for an action that is not done, whatever the roles', async () => {
+    const t = setup();
+    const { action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: resetter });
+    const message = t.queue.messages.shift();
+    if (!message) throw new Error('nothing was queued');
+    t.channel.script = [new Error('crash while applying')];
+    await expect(applyPasscodeReset(t.services, message)).rejects.toThrow();
+    const view = await getAction(t.services, 'device-1', action.id, passcodeReader);
+    expect(view.actionState).toBe('active');
+    expect(view).not.toHaveProperty('passcode');
+    expect(view).not.toHaveProperty('passcodeExpirationDateTime');
+    expect(viewedEvents(t)).toEqual([]);
+  });
+
+  it('answers 404 actionNotFound for an unknown action', async () => {
+    const t = setup();
+    await expect(getAction(t.services, 'device-1', 'nope', reader)).rejects.toMatchObject({
+      status: 404,
+      code: 'actionNotFound',
+    });
+  });
+});
+
+describe('listActions and the device overview', () => {
+  it("lists a device's actions newest first, pages them and filters by actionState", async () => {
+    const t = setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await doneReset(t)).actionId);
+      t.clock.advance({ minutes: 1 });
+    }
+    const { action: pending } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: resetter });
+    const newestFirst = [pending.id, ...ids.reverse()];
+
+    const first = await listActions(t.services, reader, { deviceId: 'device-1', top: 3 });
+    expect(first.items.map((v) => v.id)).toEqual(newestFirst.slice(0, 3));
+    expect(first.nextToken).toBeDefined();
+    const second = await listActions(t.services, reader, {
+      deviceId: 'device-1',
+      top: 3,
+      ...(first.nextToken && { skipToken: first.nextToken }),
+    });
+    expect(second.items.map((v) => v.id)).toEqual(newestFirst.slice(3));
+    expect(second.nextToken).toBeUndefined();
+
+    const pendingOnly = await listActions(t.services, reader, {
+      deviceId: 'device-1',
+      top: 10,
+      actionState: 'pending',
+    });
+    expect(pendingOnly.items.map((v) => v.id)).toEqual([pending.id]);
+  });
+
+  it('shows the latest reset on the device overview and 404 deviceNotFound for an unknown device', async () => {
+    const t = setup();
+    const before = await getDeviceOverview(t.services, reader, 'device-1');
+    expect(before).not.toHaveProperty('lastResetPasscode');
+    expect(before.resetPasscodeSupport).toEqual({ supported: true });
+    const { actionId } = await doneReset(t);
+    expect((await getDeviceOverview(t.services, reader, 'device-1')).lastResetPasscode?.id).toBe(actionId);
+    await expect(getDeviceOverview(t.services, reader, 'nope')).rejects.toMatchObject({
+      status: 404,
+      code: 'deviceNotFound',
+    });
+  });
+
+  it('registers a device (created, then updated) and audits both', async () => {
+    const t = makeTestServices();
+    const { id: _id, createdDateTime: _c, lastUpdatedDateTime: _u, ...input } = deviceFixture();
+    const created = await registerDevice(t.services, resetter, 'device-9', input);
+    t.clock.advance({ minutes: 5 });
+    const updated = await registerDevice(t.services, resetter, 'device-9', { ...input, deviceName: 'Renamed' });
+    expect(created.created).toBe(true);
+    expect(updated.created).toBe(false);
+    expect(updated.device).toMatchObject({
+      deviceName: 'Renamed',
+      createdDateTime: '2026-11-26T10:00:00.000Z',
+      lastUpdatedDateTime: '2026-11-26T10:05:00.000Z',
+    });
+    expect(t.audit.events.map((e) => e.eventType)).toEqual(['deviceCreated', 'deviceUpdated']);
+  });
+});
+
+describe('cancelAction', () => {
+  it('cancels a pending action, releases the guard and audits resetCanceled', async () => {
+    const t = setup();
+    const { action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: resetter });
+    t.clock.advance({ seconds: 3 });
+
+    const view = await cancelAction(t.services, 'device-1', action.id, resetter);
+
+    expect(view).toMatchObject({
+      id: action.id,
+      actionState: 'canceled',
+      lastUpdatedDateTime: '2026-11-26T10:00:03.000Z',
+    });
+    expect((await t.actions.get('device-1', action.id))?.value.actionState).toBe('canceled');
+    expect(await t.actions.listInFlight()).toEqual([]);
+    expect(t.audit.events.filter((e) => e.eventType === 'resetCanceled')).toEqual([
+      expect.objectContaining({
+        eventType: 'resetCanceled',
+        callerId: 'caller-1',
+        deviceId: 'device-1',
+        actionId: action.id,
+        outcome: 'success',
+      }),
+    ]);
+  });
+
+  it('refuses to cancel an active action with 409 actionNotCancelable', async () => {
+    const t = setup();
+    const { action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: resetter });
+    const message = t.queue.messages.shift();
+    if (!message) throw new Error('nothing was queued');
+    t.channel.script = [new Error('crash while applying')];
+    await expect(applyPasscodeReset(t.services, message)).rejects.toThrow();
+
+    const error = await cancelAction(t.services, 'device-1', action.id, resetter).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 409, code: 'actionNotCancelable' });
+    expect((await t.actions.get('device-1', action.id))?.value.actionState).toBe('active');
+    expect(t.audit.events.filter((e) => e.eventType === 'resetCanceled')).toEqual([]);
+  });
+
+  it('refuses to cancel a done action with 409 actionNotCancelable', async () => {
+    const t = setup();
+    const { actionId } = await doneReset(t);
+    await expect(cancelAction(t.services, 'device-1', actionId, resetter)).rejects.toMatchObject({
+      status: 409,
+      code: 'actionNotCancelable',
+    });
+    expect((await t.actions.get('device-1', actionId))?.value.actionState).toBe('done');
+  });
+
+  it('answers 404 actionNotFound for an unknown action', async () => {
+    const t = setup();
+    await expect(cancelAction(t.services, 'device-1', 'nope', resetter)).rejects.toMatchObject({
+      status: 404,
+      code: 'actionNotFound',
+    });
+  });
+});

@@ -1,0 +1,252 @@
+import { describe, expect, it } from 'vitest';
+import { ActionInProgressError, ApiError } from '../../../lib/core/errors';
+import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
+import { requestPasscodeReset } from '../../../lib/useCases/requestPasscodeReset';
+import { callerWith, deviceFixture, makeTestServices, type TestServices } from '../../support/services';
+
+const caller = callerWith('Passcode.Reset');
+
+function setup() {
+  const t = makeTestServices();
+  t.devices.devices.set('device-1', deviceFixture());
+  return t;
+}
+
+/** Runs every queued message through the worker, as the queue trigger would. */
+async function drainQueue(t: TestServices) {
+  while (t.queue.messages.length > 0) {
+    const message = t.queue.messages.shift();
+    if (message) await applyPasscodeReset(t.services, message);
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ApiError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ApiError);
+  return error as ApiError;
+}
+
+describe('requestPasscodeReset', () => {
+  it('answers 404 deviceNotFound for an unknown device and writes nothing', async () => {
+    const t = setup();
+    const error = await rejection(requestPasscodeReset(t.services, { deviceId: 'no-such-device', caller }));
+    expect(error).toMatchObject({ status: 404, code: 'deviceNotFound' });
+    expect(t.actions.writes).toBe(0);
+    expect(t.actions.all()).toEqual([]);
+    expect(t.queue.messages).toEqual([]);
+    // The refusal itself is audited: who tried, and why they were turned away.
+    expect(t.audit.events).toEqual([
+      expect.objectContaining({
+        eventType: 'resetRequested',
+        callerId: 'caller-1',
+        deviceId: 'no-such-device',
+        outcome: 'failure',
+        detail: 'deviceNotFound',
+      }),
+    ]);
+  });
+
+  it('answers 422 platformNotSupported with the reason for an unsupported platform and writes nothing', async () => {
+    const t = setup();
+    t.devices.devices.set('android-9', deviceFixture({ id: 'android-9', operatingSystem: 'Android', osVersion: '9' }));
+    const error = await rejection(
+      requestPasscodeReset(t.services, { deviceId: 'android-9', caller, idempotencyKey: 'k-1' }),
+    );
+    expect(error).toMatchObject({ status: 422, code: 'platformNotSupported' });
+    expect(error.message).toMatch(/Android 7/);
+    expect(t.actions.writes).toBe(0);
+    expect(t.queue.messages).toEqual([]);
+  });
+
+  it('accepts a reset: the action is pending and one message {v:1, actionId, deviceId} without a passcode is queued', async () => {
+    const t = setup();
+    const result = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller, reason: 'ticket 4411' });
+
+    expect(result.kind).toBe('accepted');
+    expect(result.action).toMatchObject({
+      deviceId: 'device-1',
+      actionName: 'resetPasscode',
+      actionState: 'pending',
+      startDateTime: '2026-11-26T10:00:00.000Z',
+      requestedBy: 'ana@contoso.com',
+      reason: 'ticket 4411',
+      attempts: 0,
+    });
+    expect(result.action.sealedPasscode).toBeUndefined();
+    const stored = await t.actions.get('device-1', result.action.id);
+    expect(stored?.value).toEqual(result.action);
+    expect(t.queue.messages).toEqual([{ v: 1, actionId: result.action.id, deviceId: 'device-1' }]);
+    expect(await t.actions.listInFlight()).toEqual([expect.objectContaining({ actionId: result.action.id })]);
+    // No passcode exists yet, so none can have leaked: the generator has not run.
+    expect(t.random.calls).toBe(0);
+    expect(t.cipher.sealed).toEqual([]);
+    expect(t.audit.events).toEqual([
+      expect.objectContaining({
+        eventType: 'resetRequested',
+        deviceId: 'device-1',
+        actionId: result.action.id,
+        reason: 'ticket 4411',
+        outcome: 'success',
+      }),
+    ]);
+  });
+
+  it('rejects a second request while the first is not terminal with ActionInProgressError naming the first', async () => {
+    const t = setup();
+    const first = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+    const error = await rejection(requestPasscodeReset(t.services, { deviceId: 'device-1', caller }));
+
+    expect(error).toBeInstanceOf(ActionInProgressError);
+    expect(error).toMatchObject({ status: 409, code: 'actionInProgress', actionId: first.action.id });
+    expect(t.audit.events.at(-1)).toMatchObject({
+      outcome: 'failure',
+      detail: 'actionInProgress',
+      actionId: first.action.id,
+    });
+    expect(t.actions.all()).toHaveLength(1);
+    expect(t.queue.messages).toHaveLength(1);
+  });
+
+  it('accepts a new request once the previous reset is done', async () => {
+    const t = setup();
+    const first = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+    await drainQueue(t);
+    t.clock.advance({ minutes: 1 });
+    const second = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+    expect(second.kind).toBe('accepted');
+    expect(second.action.id).not.toBe(first.action.id);
+  });
+
+  describe('Idempotency-Key', () => {
+    it('returns the same action for the same key and body, queues one message and says "repeated"', async () => {
+      const t = setup();
+      const request = { deviceId: 'device-1', caller, reason: 'locked out', idempotencyKey: 'key-1' };
+      const first = await requestPasscodeReset(t.services, request);
+      t.clock.advance({ seconds: 5 });
+      const again = await requestPasscodeReset(t.services, request);
+
+      expect(first.kind).toBe('accepted');
+      expect(again.kind).toBe('repeated');
+      expect(again.action.id).toBe(first.action.id);
+      expect(t.actions.all()).toHaveLength(1);
+      expect(t.queue.messages).toHaveLength(1);
+    });
+
+    it('returns the original action even after it finished', async () => {
+      const t = setup();
+      const request = { deviceId: 'device-1', caller, idempotencyKey: 'key-1' };
+      const first = await requestPasscodeReset(t.services, request);
+      await drainQueue(t);
+      const again = await requestPasscodeReset(t.services, request);
+      expect(again).toMatchObject({ kind: 'repeated', action: { id: first.action.id, actionState: 'done' } });
+      expect(t.queue.messages).toEqual([]);
+    });
+
+    it('answers 422 idempotencyKeyReused for the same key with another body', async () => {
+      const t = setup();
+      await requestPasscodeReset(t.services, { deviceId: 'device-1', caller, reason: 'a', idempotencyKey: 'key-1' });
+      const error = await rejection(
+        requestPasscodeReset(t.services, { deviceId: 'device-1', caller, reason: 'b', idempotencyKey: 'key-1' }),
+      );
+      expect(error).toMatchObject({ status: 422, code: 'idempotencyKeyReused' });
+      expect(t.actions.all()).toHaveLength(1);
+      expect(t.queue.messages).toHaveLength(1);
+    });
+
+    it('answers 422 idempotencyKeyReused for the same key with another device', async () => {
+      const t = setup();
+      t.devices.devices.set('device-2', deviceFixture({ id: 'device-2' }));
+      await requestPasscodeReset(t.services, { deviceId: 'device-1', caller, idempotencyKey: 'key-1' });
+      const error = await rejection(
+        requestPasscodeReset(t.services, { deviceId: 'device-2', caller, idempotencyKey: 'key-1' }),
+      );
+      expect(error).toMatchObject({ status: 422, code: 'idempotencyKeyReused' });
+      expect(t.actions.all().map((a) => a.deviceId)).toEqual(['device-1']);
+      expect(await t.actions.listInFlight()).toHaveLength(1);
+    });
+
+    it('keeps keys per caller: another caller with the same key gets its own answer', async () => {
+      const t = setup();
+      t.devices.devices.set('device-2', deviceFixture({ id: 'device-2' }));
+      await requestPasscodeReset(t.services, { deviceId: 'device-1', caller, idempotencyKey: 'key-1' });
+      const other = { ...callerWith('Passcode.Reset'), id: 'caller-2' };
+      const result = await requestPasscodeReset(t.services, {
+        deviceId: 'device-2',
+        caller: other,
+        idempotencyKey: 'key-1',
+      });
+      expect(result.kind).toBe('accepted');
+      expect(t.actions.all()).toHaveLength(2);
+    });
+  });
+
+  describe('daily limit', () => {
+    it('refuses the 11th reset in 24 hours with 429 and Retry-After, and allows it again after 24 hours', async () => {
+      const t = setup();
+      const firstAt = t.clock.now();
+      for (let i = 0; i < 10; i++) {
+        const result = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+        expect(result.kind).toBe('accepted');
+        await drainQueue(t); // frees the in-flight guard so only the daily limit can refuse the next one
+        t.clock.advance({ minutes: 30 });
+      }
+      const writesBefore = t.actions.writes;
+      const error = await rejection(requestPasscodeReset(t.services, { deviceId: 'device-1', caller }));
+
+      expect(error).toMatchObject({ status: 429, code: 'tooManyRequests' });
+      // The oldest of the ten leaves the 24-hour window at firstAt + 24 h.
+      const expected = Math.ceil((firstAt.getTime() + 24 * 3_600_000 - t.clock.now().getTime()) / 1000);
+      expect(error.extra.headers?.['Retry-After']).toBe(String(expected));
+      expect(Number(error.extra.headers?.['Retry-After'])).toBeGreaterThan(0);
+      expect(t.actions.writes).toBe(writesBefore);
+      expect(t.queue.messages).toEqual([]);
+
+      // One second before the oldest leaves the window it is still refused; once it left, one more is allowed.
+      t.clock.set(new Date(firstAt.getTime() + 24 * 3_600_000 - 1000));
+      await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller })).rejects.toMatchObject({
+        status: 429,
+      });
+      t.clock.set(new Date(firstAt.getTime() + 24 * 3_600_000 + 1000));
+      const allowed = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+      expect(allowed.kind).toBe('accepted');
+    });
+
+    it('counts per device: another device is not limited', async () => {
+      const t = makeTestServices({ settings: { maxResetsPerDevicePerDay: 1 } });
+      t.devices.devices.set('device-1', deviceFixture());
+      t.devices.devices.set('device-2', deviceFixture({ id: 'device-2' }));
+      await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+      await drainQueue(t);
+      await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller })).rejects.toMatchObject({
+        status: 429,
+      });
+      await expect(requestPasscodeReset(t.services, { deviceId: 'device-2', caller })).resolves.toMatchObject({
+        kind: 'accepted',
+      });
+    });
+  });
+
+  describe('concurrency', () => {
+    it('20 parallel requests for one device create exactly one action; 19 get ActionInProgressError', async () => {
+      const t = setup();
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => requestPasscodeReset(t.services, { deviceId: 'device-1', caller })),
+      );
+      const accepted = results.filter((r) => r.status === 'fulfilled');
+      const refused = results.filter((r) => r.status === 'rejected').map((r) => r.reason);
+
+      expect(accepted).toHaveLength(1);
+      expect(refused).toHaveLength(19);
+      const winner = accepted[0]?.status === 'fulfilled' ? accepted[0].value.action.id : undefined;
+      for (const reason of refused) {
+        expect(reason).toBeInstanceOf(ActionInProgressError);
+        expect((reason as ActionInProgressError).actionId).toBe(winner);
+      }
+      expect(t.actions.all()).toHaveLength(1);
+      expect(t.queue.messages).toEqual([{ v: 1, actionId: winner, deviceId: 'device-1' }]);
+    });
+  });
+});
