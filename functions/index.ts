@@ -12,6 +12,7 @@ import './getSupportMatrix';
 import './listAuditEvents';
 import './simulatorUnlock';
 import './health';
+import './apiDocuments';
 import './resetPasscodeWorker';
 import './resetPasscodePoison';
 import './sweepDeviceActions';

@@ -1,0 +1,47 @@
+import { app } from '@azure/functions';
+import { anonymousEndpoint } from '../lib/http/endpoint';
+import { buildOpenApiDocument, buildSwaggerDocument } from '../lib/http/openapi';
+import { json } from '../lib/http/responses';
+import { ROUTES } from '../lib/http/routes';
+
+// The documents point at the app that served them (its origin, as the request reached it), so the one build works
+// on localhost, on *.azurewebsites.net and behind a custom domain. Built once per origin: they never change at run time.
+const MAX_CACHED_ORIGINS = 16;
+const cache = new Map<string, object>();
+
+function cached(key: string, build: () => object): object {
+  let document = cache.get(key);
+  if (!document) {
+    if (cache.size >= MAX_CACHED_ORIGINS) cache.clear(); // a bound: Host headers come from callers
+    document = build();
+    cache.set(key, document);
+  }
+  return document;
+}
+
+app.http(ROUTES.openApi.name, {
+  methods: [ROUTES.openApi.method],
+  route: ROUTES.openApi.route,
+  authLevel: 'anonymous',
+  handler: anonymousEndpoint(async ({ request }) => {
+    const { origin } = new URL(request.url);
+    return json(
+      200,
+      cached(`openapi ${origin}`, () => buildOpenApiDocument({ serverUrl: origin })),
+    );
+  }),
+});
+
+app.http(ROUTES.swagger.name, {
+  methods: [ROUTES.swagger.method],
+  route: ROUTES.swagger.route,
+  authLevel: 'anonymous',
+  handler: anonymousEndpoint(async ({ request }) => {
+    const { host, protocol } = new URL(request.url);
+    const scheme = protocol.replace(/:$/, '');
+    return json(
+      200,
+      cached(`swagger ${scheme}://${host}`, () => buildSwaggerDocument({ host, schemes: [scheme] })),
+    );
+  }),
+});
