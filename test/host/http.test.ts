@@ -120,6 +120,17 @@ describe('local host configuration and lifecycle', () => {
     }
   });
 
+  it('skips a function disabled by the AzureWebJobs.<name>.Disabled app setting', async () => {
+    const custom = await startSampleHost({ script, connectionString, env: { 'AzureWebJobs.itemById.Disabled': 'true' } });
+    try {
+      expect((await fetch(`${custom.url}/api/items/5`)).status).toBe(404);
+      expect(await getJson(`${custom.url}/api/items/abc`)).toEqual({ handler: 'itemByName', name: 'abc' });
+      expect(custom.logs()).toMatch(/itemById: \S+ disabled/);
+    } finally {
+      await custom.stop();
+    }
+  });
+
   it('takes host.json overrides from AzureFunctionsJobHost__ variables (routePrefix)', async () => {
     const custom = await startSampleHost({
       script,

@@ -81,6 +81,12 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
     const pendingTimers: TimerListener[] = [];
     for (const fn of core.functions.values()) {
       const trigger = triggerOf(fn);
+      // The real host's switch: app setting AzureWebJobs.<FunctionName>.Disabled = true (or 1) disables a function.
+      // https://learn.microsoft.com/azure/azure-functions/disable-function
+      if (/^(true|1)$/i.test(env[`AzureWebJobs.${fn.name}.Disabled`] ?? '')) {
+        summaries.push({ name: fn.name, trigger: trigger.type, detail: 'disabled' });
+        continue;
+      }
       for (const [name, binding] of Object.entries(fn.bindings)) {
         const type = String(binding.type ?? '').toLowerCase();
         if (binding.direction === 'out' && !SUPPORTED_OUTPUTS.has(type)) {
