@@ -121,7 +121,11 @@ describe('local host configuration and lifecycle', () => {
   });
 
   it('skips a function disabled by the AzureWebJobs.<name>.Disabled app setting', async () => {
-    const custom = await startSampleHost({ script, connectionString, env: { 'AzureWebJobs.itemById.Disabled': 'true' } });
+    const custom = await startSampleHost({
+      script,
+      connectionString,
+      env: { 'AzureWebJobs.itemById.Disabled': 'true' },
+    });
     try {
       expect((await fetch(`${custom.url}/api/items/5`)).status).toBe(404);
       expect(await getJson(`${custom.url}/api/items/abc`)).toEqual({ handler: 'itemByName', name: 'abc' });
