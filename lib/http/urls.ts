@@ -15,5 +15,9 @@ export function nextLink(request: HttpRequest, nextToken: string | undefined): {
   if (!nextToken) return {};
   const url = new URL(request.url);
   url.searchParams.set('$skipToken', nextToken);
+  // Keep OData's "$" readable ($top, $skipToken), as Graph's nextLinks do; URLSearchParams would write %24.
+  url.search = [...url.searchParams]
+    .map(([key, value]) => `${encodeURIComponent(key).replace(/^%24/, '$')}=${encodeURIComponent(value)}`)
+    .join('&');
   return { '@odata.nextLink': url.toString() };
 }
