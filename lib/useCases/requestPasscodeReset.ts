@@ -135,6 +135,9 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
   };
   const created = await services.actions.create(action);
   if (!created.created) {
+    // Two concurrent requests with one Idempotency-Key share the reserved action id: the later one is a repeat.
+    const original = created.inFlightActionId === actionId ? await services.actions.get(deviceId, actionId) : undefined;
+    if (original) return { kind: 'repeated', action: original.value };
     throw new ActionInProgressError(deviceId, created.inFlightActionId);
   }
   await services.queue.enqueue({ v: 1, actionId, deviceId });

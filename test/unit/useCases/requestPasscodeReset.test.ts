@@ -248,5 +248,24 @@ describe('requestPasscodeReset', () => {
       expect(t.actions.all()).toHaveLength(1);
       expect(t.queue.messages).toEqual([{ v: 1, actionId: winner, deviceId: 'device-1' }]);
     });
+
+    it('two concurrent requests with one Idempotency-Key both get the one action: accepted, then repeated', async () => {
+      const t = setup();
+      // Slow writes, so that the second request looks for the action before the first has written it.
+      const create = t.actions.create.bind(t.actions);
+      t.actions.create = async (action) => {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return create(action);
+      };
+      const request = { deviceId: 'device-1', caller, idempotencyKey: 'same-key', reason: 'locked out' };
+      const results = await Promise.all([
+        requestPasscodeReset(t.services, request),
+        requestPasscodeReset(t.services, request),
+      ]);
+      expect(results.map((r) => r.kind).sort()).toEqual(['accepted', 'repeated']);
+      expect(results[0]?.action.id).toBe(results[1]?.action.id);
+      expect(t.actions.all()).toHaveLength(1);
+      expect(t.queue.messages).toHaveLength(1);
+    });
   });
 });
