@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
 import { ActionInProgressError, ApiError } from '../lib/core/errors';
-import { locationOf, RETRY_AFTER_SECONDS } from '../lib/http/actionResponses';
+import { locationOf, monitorHeaders } from '../lib/http/actionResponses';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow, readJsonBody } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
@@ -32,11 +32,8 @@ app.http(ROUTES.resetPasscode.name, {
       }
       throw error;
     });
-    const location = locationOf(request, deps, deviceId, action.id);
-    return json(202, toActionView(action, { showPasscode: false, services: deps.services }), {
-      Location: location,
-      'Operation-Location': location,
-      'Retry-After': String(RETRY_AFTER_SECONDS),
-    });
+    // Always 202, a repeated request too (API.md), whatever state the action has reached since.
+    const view = toActionView(action, { showPasscode: false, services: deps.services });
+    return json(202, view, monitorHeaders(request, deps, deviceId, action.id));
   }),
 });
