@@ -1,11 +1,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { AesGcmCipher, parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { SimulatedDeviceChannel } from './adapters/simulatedDeviceChannel';
 import { queueClient, StorageActionQueue } from './adapters/storageActionQueue';
 import { TableActionStore } from './adapters/tableActionStore';
 import { TableAuditLog } from './adapters/tableAuditLog';
-import { tableClient } from './adapters/tableClients';
+import { type StorageRequestObserver, tableClient } from './adapters/tableClients';
 import { TableDeviceStore } from './adapters/tableDeviceStore';
 import { WebhookDeviceChannel } from './adapters/webhookDeviceChannel';
 import { type Config, parseConfig } from './config';
@@ -47,16 +46,16 @@ export const consoleLogger: Logger = {
 };
 
 export interface BuildDepsOptions {
-  /** Extra per-call pipeline policies on every storage client (the benchmark counts round trips with one). */
-  pipelinePolicies?: PipelinePolicy[];
+  /** Sees every request of every storage client (the benchmark counts round trips with one). */
+  onStorageRequest?: StorageRequestObserver;
 }
 
 /** Builds every client and adapter from the settings. */
 export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, options: BuildDepsOptions = {}): AppDeps {
   const config = parseConfig(env);
   const storage = config.AzureWebJobsStorage;
-  const policies = options.pipelinePolicies ?? [];
-  const table = (name: string) => tableClient(storage, name, policies);
+  const observe = options.onStorageRequest;
+  const table = (name: string) => tableClient(storage, name, observe);
   const keys = parseEncryptionKeys(config.PASSCODE_ENCRYPTION_KEYS);
   const simulator =
     config.DEVICE_CHANNEL === 'simulated'
@@ -86,7 +85,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
       feed: table(STORAGE_NAMES.tables.feed),
       idempotency: table(STORAGE_NAMES.tables.idempotency),
     }),
-    queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue, policies)),
+    queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue, observe)),
     channel,
     audit: new TableAuditLog(table(STORAGE_NAMES.tables.audit)),
     log: consoleLogger,

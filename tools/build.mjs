@@ -24,7 +24,12 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { host: 'tools/host/cli.ts', start: 'tools/start.ts', connector: 'tools/connector.ts' },
+  entryPoints: {
+    host: 'tools/host/cli.ts',
+    start: 'tools/start.ts',
+    connector: 'tools/connector.ts',
+    bench: 'tools/bench/run.ts',
+  },
   outdir: 'dist/tools',
   // Tools run from the checkout: keep dev dependencies (azurite, esbuild) as real packages.
   packages: 'external',

@@ -1,25 +1,31 @@
-import type { AdditionalPolicyConfig } from '@azure/core-client';
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import { QueueClient, type StoragePipelineOptions } from '@azure/storage-queue';
+import { newPipeline, QueueClient, StorageSharedKeyCredential } from '@azure/storage-queue';
 import type { ResetMessage } from '../core/model';
 import type { ActionQueue } from '../ports';
 import { storageStatus, translateStorageError } from './storageErrors';
+import type { StorageRequestObserver } from './tableClients';
 
-/**
- * A QueueClient for a connection string (Azurite's http endpoint included). `policies` are extra per-call pipeline
- * policies (the benchmark counts storage round trips with one). StoragePipelineOptions does not declare
- * `additionalPolicies`, but the SDK hands its options to core-client's ServiceClient, which applies them.
- */
+/** A QueueClient for a connection string (Azurite's http endpoint included). */
 export function queueClient(
   connectionString: string,
   queueName: string,
-  policies: readonly PipelinePolicy[] = [],
+  observe?: StorageRequestObserver,
 ): QueueClient {
-  if (policies.length === 0) return new QueueClient(connectionString, queueName);
-  const options: StoragePipelineOptions & { additionalPolicies: AdditionalPolicyConfig[] } = {
-    additionalPolicies: policies.map((policy) => ({ policy, position: 'perCall' })),
-  };
-  return new QueueClient(connectionString, queueName, options);
+  const client = new QueueClient(connectionString, queueName);
+  if (!observe) return client;
+  // The queue SDK takes extra policies only as factories of a pipeline built from a credential (it re-adds
+  // `additionalPolicies` for every sub-client it makes), so rebuild the client on such a pipeline.
+  const key = /(?:^|;)AccountKey=([^;]+)/.exec(connectionString)?.[1];
+  if (!key) throw new Error('observing queue requests needs a connection string with an AccountKey');
+  const pipeline = newPipeline(new StorageSharedKeyCredential(client.accountName, key));
+  pipeline.factories.push({
+    create: (next) => ({
+      sendRequest: (request) => {
+        observe(request);
+        return next.sendRequest(request);
+      },
+    }),
+  });
+  return new QueueClient(client.url, pipeline);
 }
 
 /** Creates the queue if it is missing (start-up and tests; not on the request path). */

@@ -1,20 +1,32 @@
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { TableClient } from '@azure/data-tables';
 import { invalidRequest } from '../core/errors';
 import { storageStatus } from './storageErrors';
 
-/**
- * A TableClient for a connection string; plain http is allowed only because Azurite serves it. `policies` are extra
- * per-call pipeline policies (the benchmark counts storage round trips with one).
- */
+/** Sees every request a storage client sends (the benchmark counts round trips with one). */
+export type StorageRequestObserver = (request: { method: string; url: string }) => void;
+
+/** A TableClient for a connection string; plain http is allowed only because Azurite serves it. */
 export function tableClient(
   connectionString: string,
   tableName: string,
-  policies: readonly PipelinePolicy[] = [],
+  observe?: StorageRequestObserver,
 ): TableClient {
   return TableClient.fromConnectionString(connectionString, tableName, {
     allowInsecureConnection: /UseDevelopmentStorage=true|http:\/\/(127\.0\.0\.1|localhost)/.test(connectionString),
-    ...(policies.length > 0 && { additionalPolicies: policies.map((policy) => ({ policy, position: 'perCall' })) }),
+    ...(observe && {
+      additionalPolicies: [
+        {
+          policy: {
+            name: 'observeStorageRequests',
+            sendRequest: (request, next) => {
+              observe(request);
+              return next(request);
+            },
+          },
+          position: 'perCall',
+        },
+      ],
+    }),
   });
 }
 

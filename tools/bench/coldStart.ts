@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { build } from 'esbuild';
+import { z } from 'zod';
+import { median } from './stats';
+
+/**
+ * Runs in a fresh `node`: provides `@azure/functions-core` the way the Functions worker does (a require hook for that
+ * exact name) with a stand-in that records registerFunction calls, requires the app's entry point, and prints how
+ * long that took, since process start and since the require, plus what was loaded.
+ */
+const LOADER = `'use strict';
+const Module = require('node:module');
+const { statSync } = require('node:fs');
+const { performance } = require('node:perf_hooks');
+const entry = process.argv[2];
+const registered = [];
+class Disposable { static from() { return new Disposable(); } dispose() {} }
+const api = {
+  version: '3.10.1',
+  hostVersion: '4.1000.0-bench',
+  registerFunction(metadata) { registered.push(metadata.name); return new Disposable(); },
+  registerHook() { return new Disposable(); },
+  setProgrammingModel() {},
+  getProgrammingModel() { return undefined; },
+  log() {},
+  Disposable,
+};
+const load = Module._load;
+const resolve = Module._resolveFilename;
+Module._load = function (request, parent, isMain) {
+  return request === '@azure/functions-core' ? api : load.call(this, request, parent, isMain);
+};
+Module._resolveFilename = function (request, ...rest) {
+  return request === '@azure/functions-core' ? request : resolve.call(this, request, ...rest);
+};
+const before = performance.now();
+require(entry);
+const after = performance.now();
+const files = Object.keys(require.cache);
+let bytes = 0;
+for (const file of files) { try { bytes += statSync(file).size; } catch {} }
+process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, registered, filesLoaded: files.length, bytesLoaded: bytes }));
+`;
+
+const LoadSampleSchema = z.object({
+  sinceProcessStartMs: z.number(),
+  requireMs: z.number(),
+  registered: z.array(z.string()),
+  filesLoaded: z.number(),
+  bytesLoaded: z.number(),
+});
+type LoadSample = z.infer<typeof LoadSampleSchema>;
+
+export interface ColdStartVariant {
+  entry: string;
+  /** Size of the app's own output (the bundle, or every transpiled file), bytes. */
+  outputBytes: number;
+  outputFiles: number;
+  /** Median, over runs, of the time from process start until every function was registered. */
+  medianMs: number;
+  /** Median time spent in `require(entry)` alone. */
+  medianRequireMs: number;
+  minMs: number;
+  maxMs: number;
+  functionsRegistered: number;
+  filesLoaded: number;
+  bytesLoaded: number;
+}
+
+export interface ColdStartResult {
+  runs: number;
+  expectedFunctions: number;
+  bundled: ColdStartVariant;
+  unbundled: ColdStartVariant;
+  /** unbundled median / bundled median. */
+  speedup: number;
+}
+
+function listTs(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? listTs(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : [],
+  );
+}
+
+/** The number of `app.*(` registrations in functions/*.ts: what "every function registered" means. */
+function countRegistrations(repoDir: string): number {
+  const pattern =
+    /\bapp\.(http|get|post|put|patch|deleteRequest|storageQueue|storageBlob|timer|serviceBusQueue|generic)\(/g;
+  return listTs(join(repoDir, 'functions')).reduce(
+    (sum, file) => sum + (readFileSync(file, 'utf8').match(pattern)?.length ?? 0),
+    0,
+  );
+}
+
+/** lib/ and functions/ transpiled one file each (no bundling), requiring node_modules from the checkout. */
+async function buildUnbundled(repoDir: string): Promise<{ dir: string; files: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-unbundled-'));
+  const sources = [...listTs(join(repoDir, 'lib')), ...listTs(join(repoDir, 'functions'))];
+  await build({
+    entryPoints: sources,
+    outdir: dir,
+    outbase: repoDir,
+    bundle: false,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'warning',
+  });
+  symlinkSync(join(repoDir, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-unbundled', main: 'functions/index.js' }));
+  const files = sources.map((s) => join(dir, relative(repoDir, s).replace(/\.ts$/, '.js')));
+  return { dir, files };
+}
+
+async function loadOnce(loader: string, entry: string, env: Record<string, string>): Promise<LoadSample> {
+  const child = spawn(process.execPath, [loader, entry], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (t: string) => {
+    out += t;
+  });
+  child.stderr.setEncoding('utf8').on('data', (t: string) => {
+    err += t;
+  });
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`loading ${entry} failed (exit ${String(code)}):\n${err}`);
+  return LoadSampleSchema.parse(JSON.parse(out));
+}
+
+function variant(entry: string, samples: LoadSample[], outputFiles: string[]): ColdStartVariant {
+  const totals = samples.map((s) => s.sinceProcessStartMs);
+  const last = samples[samples.length - 1];
+  return {
+    entry,
+    outputBytes: outputFiles.reduce((sum, f) => sum + statSync(f).size, 0),
+    outputFiles: outputFiles.length,
+    medianMs: median(totals),
+    medianRequireMs: median(samples.map((s) => s.requireMs)),
+    minMs: Math.min(...totals),
+    maxMs: Math.max(...totals),
+    functionsRegistered: Math.min(...samples.map((s) => s.registered.length)),
+    filesLoaded: last?.filesLoaded ?? 0,
+    bytesLoaded: last?.bytesLoaded ?? 0,
+  };
+}
+
+/** Cold start of the bundle (dist/main.js) and of the unbundled compiled output, `runs` fresh processes each. */
+export async function measureColdStart(
+  repoDir: string,
+  env: Record<string, string>,
+  runs: number,
+): Promise<ColdStartResult> {
+  const work = mkdtempSync(join(tmpdir(), 'bench-cold-'));
+  mkdirSync(work, { recursive: true });
+  const loader = join(work, 'loader.cjs');
+  writeFileSync(loader, LOADER);
+  const bundle = join(repoDir, 'dist', 'main.js');
+  const unbundled = await buildUnbundled(repoDir);
+  const unbundledEntry = join(unbundled.dir, 'functions', 'index.js');
+  // One untimed load each warms the OS file cache, then the variants alternate so drift hits both alike.
+  await loadOnce(loader, bundle, env);
+  await loadOnce(loader, unbundledEntry, env);
+  const bundledSamples: LoadSample[] = [];
+  const unbundledSamples: LoadSample[] = [];
+  for (let i = 0; i < runs; i++) {
+    bundledSamples.push(await loadOnce(loader, bundle, env));
+    unbundledSamples.push(await loadOnce(loader, unbundledEntry, env));
+  }
+  const bundled = variant(bundle, bundledSamples, [bundle]);
+  const plain = variant(unbundledEntry, unbundledSamples, unbundled.files);
+  rmSync(work, { recursive: true, force: true });
+  rmSync(unbundled.dir, { recursive: true, force: true });
+  return {
+    runs,
+    expectedFunctions: countRegistrations(repoDir),
+    bundled,
+    unbundled: plain,
+    speedup: plain.medianMs / bundled.medianMs,
+  };
+}

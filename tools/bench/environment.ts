@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tableClient } from '../../lib/adapters/tableClients';
+import { TableDeviceStore } from '../../lib/adapters/tableDeviceStore';
+import type { DeviceInput } from '../../lib/core/model';
+import { STORAGE_NAMES } from '../../lib/deps';
+import type { Caller } from '../../lib/security/caller';
+import { forEachLimited } from './stats';
+
+/** App settings for the benchmark: fresh keys, no auth, an instant simulated channel, no daily limit in the way. */
+export function benchSettings(
+  connectionString: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    AzureWebJobsStorage: connectionString,
+    DEVICE_CHANNEL: 'simulated',
+    SIMULATOR_LATENCY_MS: '0',
+    SIMULATOR_TRANSIENT_FAILURE_RATE: '0',
+    PASSCODE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    STATUS_LINK_KEY: randomBytes(32).toString('base64'),
+    AUTH_MODE: 'none',
+    MAX_RESETS_PER_DEVICE_PER_DAY: '1000',
+    // host.json overrides (the real host's convention): poll an empty queue at most every 100 ms, retry at once.
+    AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.100',
+    AzureFunctionsJobHost__extensions__queues__visibilityTimeout: '00:00:00',
+    // The host's per-invocation log lines are part of what is measured; the bench does not print them.
+    ...overrides,
+  };
+}
+
+/** The caller AUTH_MODE=none gives every request, for in-process use case calls. */
+export const BENCH_CALLER: Caller = {
+  id: 'bench',
+  name: 'Benchmark',
+  roles: new Set(['Devices.Read', 'Devices.Manage', 'Passcode.Reset', 'Passcode.Read', 'Audit.Read']),
+};
+
+/** Trigger types the benchmark can leave out of a host run. */
+export type TriggerKind = 'httptrigger' | 'queuetrigger' | 'timertrigger';
+
+/**
+ * An app folder for the local host that loads the real bundle (dist/main.js) unchanged but leaves out the functions
+ * whose trigger is in `disabled`, as the real host's `AzureWebJobs.<name>.Disabled` setting does: the accept run
+ * must not share its two cores with the queue worker, and no run should meet the minute sweeper.
+ */
+export function appDirWithout(repoDir: string, disabled: readonly TriggerKind[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-app-'));
+  copyFileSync(join(repoDir, 'host.json'), join(dir, 'host.json'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-app', main: 'entry.js' }));
+  const entry = `'use strict';
+// Written by tools/bench: registers every function of the app except those with a disabled trigger type.
+const core = require('@azure/functions-core');
+const disabled = new Set(${JSON.stringify(disabled)});
+const register = core.registerFunction;
+core.registerFunction = (metadata, callback) => {
+  const skip = Object.values(metadata.bindings).some((b) => b.direction === 'in' && disabled.has(String(b.type).toLowerCase()));
+  return skip ? { dispose() {} } : register(metadata, callback);
+};
+require(${JSON.stringify(join(repoDir, 'dist', 'main.js'))});
+`;
+  writeFileSync(join(dir, 'entry.js'), entry);
+  return dir;
+}
+
+const BENCH_DEVICE: DeviceInput = {
+  deviceName: 'Benchmark iPhone',
+  operatingSystem: 'iOS',
+  osVersion: '17.5.1',
+  azureADJoined: false,
+  userPrincipalName: 'bench@contoso.com',
+  passcodePolicy: { minLength: 6, characters: 'numeric', complex: true },
+};
+
+/** Ids of `count` devices for one phase; distinct across phases so no request ever meets an in-flight guard. */
+export const deviceIds = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => `bench-${prefix}-${String(i).padStart(6, '0')}`);
+
+/** Registers devices through the app's own device store (so the entity format is the app's). */
+export async function registerDevices(connectionString: string, ids: readonly string[]): Promise<void> {
+  const store = new TableDeviceStore(tableClient(connectionString, STORAGE_NAMES.tables.devices));
+  const at = new Date().toISOString();
+  await forEachLimited(ids.length, 32, async (i) => {
+    const id = ids[i];
+    if (id !== undefined) await store.put({ id, ...BENCH_DEVICE, createdDateTime: at, lastUpdatedDateTime: at });
+  });
+}
