@@ -20,7 +20,6 @@ export const STORAGE_NAMES = {
   tables: {
     devices: 'devices',
     actions: 'deviceActions',
-    feed: 'deviceActionFeed',
     idempotency: 'idempotencyKeys',
     audit: 'auditEvents',
     simulator: 'simulatedDevices',
@@ -82,7 +81,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
     devices: new TableDeviceStore(table(STORAGE_NAMES.tables.devices)),
     actions: new TableActionStore({
       actions: table(STORAGE_NAMES.tables.actions),
-      feed: table(STORAGE_NAMES.tables.feed),
+      audit: table(STORAGE_NAMES.tables.audit),
       idempotency: table(STORAGE_NAMES.tables.idempotency),
     }),
     queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue, observe)),

@@ -57,11 +57,23 @@ export interface InFlightGuard {
 
 export type CreateActionResult = { created: true; etag: string } | { created: false; inFlightActionId: string };
 
-/** Device actions, the per-device in-flight guard and the cross-device feed, in Table Storage. */
+/** What accepting a reset needs to know about a device, kept beside its actions (written on every device PUT). */
+export type DeviceProfile = Pick<Device, 'operatingSystem' | 'osVersion' | 'azureADJoined' | 'passcodePolicy'>;
+
+/** What accepting a reset reads, in one round trip. */
+export interface ResetContext {
+  /** Absent when the device is not registered. */
+  profile?: DeviceProfile;
+  /** Start times of the device's actions started after `since`, newest first, at most `limit`. */
+  recentStarts: string[];
+}
+
+/** Device actions, each device's in-flight guard and reset profile, and the all-devices list. */
 export interface ActionStore {
   /**
-   * Writes the action (pending) and the device's in-flight guard in one atomic write.
-   * When the guard already exists, writes nothing and returns the action that holds it.
+   * Writes the action (pending) and the device's in-flight guard in one atomic write, then records its acceptance in
+   * the audit trail (`acceptedResetEvent`), which is also its entry in the all-devices list. When the guard already
+   * exists, writes nothing and returns the action that holds it.
    */
   create(action: DeviceAction): Promise<CreateActionResult>;
   get(deviceId: string, actionId: string): Promise<Versioned<DeviceAction> | undefined>;
@@ -77,8 +89,10 @@ export interface ActionStore {
   listInFlight(): Promise<InFlightGuard[]>;
   /** Actions whose passcode is still stored and whose display window ended before `before`. */
   listWithExpiredPasscodes(before: Date): Promise<Versioned<DeviceAction>[]>;
-  /** Start times of the device's actions started after `since`, newest first, at most `limit`. */
-  startTimesSince(deviceId: string, since: Date, limit: number): Promise<string[]>;
+  /** The device's reset profile and its recent start times (see ResetContext), in one read. */
+  resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext>;
+  /** Creates or replaces the device's reset profile. */
+  putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void>;
   /** Reserves an idempotency key; returns the existing record when the key was used before. */
   reserveIdempotencyKey(keyHash: string, record: IdempotencyRecord): Promise<IdempotencyRecord | undefined>;
 }
@@ -147,6 +161,7 @@ export interface AuditQuery {
 
 /** Append-only audit trail. */
 export interface AuditLog {
+  /** Appends an event; recording an event id that is already there changes nothing (a repair may repeat one). */
   record(event: AuditEvent): Promise<void>;
   list(query: AuditQuery): Promise<Page<AuditEvent>>;
 }

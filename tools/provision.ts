@@ -1,4 +1,5 @@
 import { ensureQueue, queueClient } from '../lib/adapters/storageActionQueue';
+import { TableActionStore } from '../lib/adapters/tableActionStore';
 import { ensureTable, tableClient } from '../lib/adapters/tableClients';
 import { TableDeviceStore } from '../lib/adapters/tableDeviceStore';
 import { STORAGE_NAMES } from '../lib/deps';
@@ -13,13 +14,21 @@ export async function provisionStorage(connectionString: string): Promise<void> 
   ]);
 }
 
-/** Adds the demo devices when the inventory is empty; returns how many were added. */
+/** Adds the demo devices, as a PUT would (inventory and reset profile), when the inventory is empty. */
 export async function seedDemoDevices(connectionString: string, now = new Date()): Promise<number> {
-  const store = new TableDeviceStore(tableClient(connectionString, STORAGE_NAMES.tables.devices));
-  if ((await store.list({ top: 1 })).items.length > 0) return 0;
+  const table = (name: string) => tableClient(connectionString, name);
+  const devices = new TableDeviceStore(table(STORAGE_NAMES.tables.devices));
+  if ((await devices.list({ top: 1 })).items.length > 0) return 0;
+  const actions = new TableActionStore({
+    actions: table(STORAGE_NAMES.tables.actions),
+    audit: table(STORAGE_NAMES.tables.audit),
+    idempotency: table(STORAGE_NAMES.tables.idempotency),
+  });
   const at = now.toISOString();
   for (const { id, ...input } of DEMO_DEVICES) {
-    await store.put({ id, ...input, createdDateTime: at, lastUpdatedDateTime: at });
+    const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = input;
+    await actions.putDeviceProfile(id, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
+    await devices.put({ id, ...input, createdDateTime: at, lastUpdatedDateTime: at });
   }
   return DEMO_DEVICES.length;
 }

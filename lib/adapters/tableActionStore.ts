@@ -2,30 +2,37 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { isTerminal } from '../core/actionState';
+import { acceptedResetEvent } from '../core/auditEvents';
 import { PreconditionFailedError } from '../core/errors';
 import { ActionStateSchema, type DeviceAction, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
 import type {
   ActionStore,
   CreateActionResult,
+  DeviceProfile,
   IdempotencyRecord,
   InFlightGuard,
   ListActionsQuery,
   Page,
+  ResetContext,
   Versioned,
 } from '../ports';
 import { storageStatus, translateStorageError } from './storageErrors';
+import { ACCEPTED_ACTIONS_FILTER, TableAuditLog } from './tableAuditLog';
 import { checkContinuationToken, odataString } from './tableClients';
 
 /** Row keys inside a device's partition of the actions table. */
 const GUARD_ROW = 'inflight';
+const PROFILE_ROW = 'profile';
 const actionRow = (actionId: string) => `action_${actionId}`;
-const FEED_PARTITION = 'feed';
 
 export interface ActionTables {
-  /** Partition = deviceId: the device's actions and its in-flight guard, so they change atomically together. */
+  /**
+   * Partition = deviceId: the device's actions, its in-flight guard (so they change atomically together) and its
+   * reset profile (so that accepting a reset is one read).
+   */
   actions: TableClient;
-  /** One partition, row key = actionId (time-descending), pointing at every action: the "Device actions" list. */
-  feed: TableClient;
+  /** The audit table: its accepted-request events are the all-devices list ("Device actions"), newest first. */
+  audit: TableClient;
   /** Partition = hash of caller and Idempotency-Key. */
   idempotency: TableClient;
 }
@@ -115,22 +122,34 @@ const IdempotencyEntitySchema = z.object({
   actionId: z.string(),
   createdDateTime: z.string(),
 });
-const FeedEntitySchema = z.object({ deviceId: z.string(), actionId: z.string() });
+const PointerSchema = z.object({ deviceId: z.string(), actionId: z.string() });
+const ProfileEntitySchema = z.object({
+  profile: z.string().transform((text, ctx) => {
+    const parsed = z
+      .object({
+        operatingSystem: OperatingSystemSchema,
+        osVersion: z.string(),
+        azureADJoined: z.boolean(),
+        passcodePolicy: PasscodePolicySchema,
+      })
+      .safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    ctx.addIssue({ code: 'custom', message: 'bad device profile' });
+    return z.NEVER;
+  }),
+});
 
 /** ActionStore on Azure Table Storage. */
 export class TableActionStore implements ActionStore {
-  constructor(private readonly tables: ActionTables) {}
+  private readonly auditLog: TableAuditLog;
+
+  constructor(private readonly tables: ActionTables) {
+    this.auditLog = new TableAuditLog(tables.audit);
+  }
 
   async create(action: DeviceAction): Promise<CreateActionResult> {
+    let etag: string | undefined;
     try {
-      // The feed pointer goes first: a pointer to an action that was never written is skipped when listing,
-      // whereas an action without a pointer would be missing from "Device actions".
-      await this.tables.feed.upsertEntity({
-        partitionKey: FEED_PARTITION,
-        rowKey: action.id,
-        deviceId: action.deviceId,
-        actionId: action.id,
-      });
       const guard = {
         partitionKey: action.deviceId,
         rowKey: GUARD_ROW,
@@ -142,11 +161,15 @@ export class TableActionStore implements ActionStore {
         ['create', guard],
       ]);
       // Sub-responses come in request order; update responses carry no row key, so go by position.
-      const etag = result.subResponses[0]?.etag;
-      if (!etag) throw new Error('the transaction response has no ETag for the action');
-      return { created: true, etag };
+      etag = result.subResponses[0]?.etag;
     } catch (error) {
       if (storageStatus(error) !== 409) return translateStorageError(error);
+    }
+    if (etag) {
+      // A crash right here leaves the action pending without its event and its message: the sweeper re-records the
+      // (identical) event and re-enqueues the action.
+      await this.auditLog.record(acceptedResetEvent(action));
+      return { created: true, etag };
     }
     const holder = await this.getGuard(action.deviceId);
     if (!holder) throw new PreconditionFailedError('the in-flight guard was released while creating; try again');
@@ -205,8 +228,8 @@ export class TableActionStore implements ActionStore {
   }
 
   async listAll(query: ListActionsQuery): Promise<Page<DeviceAction>> {
-    const page = await this.queryPage(this.tables.feed, `PartitionKey eq ${odataString(FEED_PARTITION)}`, query);
-    const pointers = page.items.map((e) => FeedEntitySchema.parse(e));
+    const page = await this.queryPage(this.tables.audit, ACCEPTED_ACTIONS_FILTER, query, ['deviceId', 'actionId']);
+    const pointers = page.items.map((e) => PointerSchema.parse(e));
     const actions = await Promise.all(pointers.map((p) => this.get(p.deviceId, p.actionId)));
     const items = actions
       .filter((a) => a !== undefined)
@@ -215,14 +238,35 @@ export class TableActionStore implements ActionStore {
     return { items, ...pick(page) };
   }
 
-  async startTimesSince(deviceId: string, since: Date, limit: number): Promise<string[]> {
-    const filter = [
-      `PartitionKey eq ${odataString(deviceId)}`,
-      `RowKey ge ${odataString(actionRow(''))}`,
-      `RowKey lt ${odataString(actionRow(actionIdUpperBoundFor(since)))}`,
-    ].join(' and ');
-    const page = await this.queryPage(this.tables.actions, filter, { top: limit }, ['startDateTime']);
-    return page.items.map((e) => z.object({ startDateTime: z.string() }).parse(e).startDateTime);
+  async resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext> {
+    // Action rows sort before the profile row ("action_" < "profile"); the daily limit keeps the window small.
+    const recent = `RowKey ge ${odataString(actionRow(''))} and RowKey lt ${odataString(actionRow(actionIdUpperBoundFor(since)))}`;
+    const filter = `PartitionKey eq ${odataString(deviceId)} and ((${recent}) or RowKey eq ${odataString(PROFILE_ROW)})`;
+    const rows: Record<string, unknown>[] = [];
+    try {
+      for await (const row of this.tables.actions.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+        rows.push(row);
+      }
+    } catch (error) {
+      return translateStorageError(error);
+    }
+    const profileRow = rows.find((r) => r.rowKey === PROFILE_ROW);
+    const recentStarts = rows
+      .filter((r) => r.rowKey !== PROFILE_ROW)
+      .slice(0, limit)
+      .map((r) => z.object({ startDateTime: z.string() }).parse(r).startDateTime);
+    return { ...(profileRow && { profile: ProfileEntitySchema.parse(profileRow).profile }), recentStarts };
+  }
+
+  async putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void> {
+    try {
+      await this.tables.actions.upsertEntity(
+        { partitionKey: deviceId, rowKey: PROFILE_ROW, profile: JSON.stringify(profile) },
+        'Replace',
+      );
+    } catch (error) {
+      translateStorageError(error);
+    }
   }
 
   async listInFlight(): Promise<InFlightGuard[]> {

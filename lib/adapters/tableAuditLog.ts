@@ -1,11 +1,23 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
+import { ACCEPTED } from '../core/auditEvents';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditLog, type AuditQuery, type Page } from '../ports';
-import { translateStorageError } from './storageErrors';
+import { storageStatus, translateStorageError } from './storageErrors';
 import { checkContinuationToken, odataString } from './tableClients';
 
-const PARTITION = 'audit';
+/** The one partition of the audit table. */
+export const AUDIT_PARTITION = 'audit';
+
+/** Row key = inverted event time, then the event id: the partition lists newest first. */
+function auditEntity(event: AuditEvent) {
+  const { id, ...rest } = event;
+  const rowKey = `${actionIdUpperBoundFor(new Date(event.eventDateTime))}-${id}`;
+  return { partitionKey: AUDIT_PARTITION, rowKey, eventId: id, ...rest };
+}
+
+/** The events that record an action's creation (acceptedResetEvent): the all-devices list reads these. */
+export const ACCEPTED_ACTIONS_FILTER = `PartitionKey eq ${odataString(AUDIT_PARTITION)} and eventType eq 'resetRequested' and detail eq ${odataString(ACCEPTED)}`;
 
 const AuditEntitySchema = z.object({
   eventId: z.string(),
@@ -25,17 +37,16 @@ export class TableAuditLog implements AuditLog {
   constructor(private readonly table: TableClient) {}
 
   async record(event: AuditEvent): Promise<void> {
-    const { id, ...rest } = event;
-    const rowKey = `${actionIdUpperBoundFor(new Date(event.eventDateTime))}-${id}`;
     try {
-      await this.table.createEntity({ partitionKey: PARTITION, rowKey, eventId: id, ...rest });
+      await this.table.createEntity(auditEntity(event));
     } catch (error) {
-      translateStorageError(error);
+      // The same event again (same time and id): append-only, so the first one stands.
+      if (storageStatus(error) !== 409) translateStorageError(error);
     }
   }
 
   async list(query: AuditQuery): Promise<Page<AuditEvent>> {
-    const filters = [`PartitionKey eq ${odataString(PARTITION)}`];
+    const filters = [`PartitionKey eq ${odataString(AUDIT_PARTITION)}`];
     // Row keys are inverted times: later events have smaller keys.
     if (query.to) filters.push(`RowKey ge ${odataString(actionIdUpperBoundFor(query.to))}`);
     if (query.from) filters.push(`RowKey lt ${odataString(`${actionIdUpperBoundFor(query.from)}.`)}`);

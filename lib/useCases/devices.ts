@@ -21,6 +21,10 @@ export async function registerDevice(
     createdDateTime: existing?.createdDateTime ?? now,
     lastUpdatedDateTime: now,
   };
+  // The profile first: a device whose profile is written but whose inventory write failed can be reset but is not
+  // listed until the PUT is retried; the other way round it would be listed but refused.
+  const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = device;
+  await services.actions.putDeviceProfile(deviceId, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
   const result = await services.devices.put(device);
   await services.audit.record({
     id: services.randomHex(12),

@@ -21,18 +21,18 @@ export type ResetResult =
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
- * Accepts a reset: checks the device and the support matrix, applies the daily limit, writes the pending action
- * with the device's in-flight guard atomically, then enqueues it. A crash between the write and the enqueue is
- * repaired by the sweeper, which re-enqueues pending actions that make no progress.
+ * Accepts a reset: one read for the device's profile and recent resets (support matrix, daily limit), one atomic
+ * write of the pending action with the device's in-flight guard (the store then records the accepted event, which
+ * also lists the action under "Device actions"), then the enqueue. A crash before the enqueue is repaired by the
+ * sweeper, which re-enqueues pending actions that make no progress.
  */
 export async function requestPasscodeReset(services: Services, request: ResetRequest): Promise<ResetResult> {
   try {
     const result = await acceptReset(services, request);
-    await auditRequest(services, request, {
-      outcome: 'success',
-      actionId: result.action.id,
-      ...(result.kind === 'repeated' && { detail: 'repeated' }),
-    });
+    // An accepted request's event is written by the action store with the action (acceptedResetEvent).
+    if (result.kind === 'repeated') {
+      await auditRequest(services, request, { outcome: 'success', actionId: result.action.id, detail: 'repeated' });
+    }
     return result;
   } catch (error) {
     // Refusals are audited too (who tried, and why they were turned away); storage outages are not outcomes.
@@ -64,14 +64,11 @@ function auditRequest(
 async function acceptReset(services: Services, request: ResetRequest): Promise<ResetResult> {
   const { deviceId, caller } = request;
   const now = services.clock.now();
-  const [device, recentStarts] = await Promise.all([
-    services.devices.get(deviceId),
-    services.actions.startTimesSince(
-      deviceId,
-      new Date(now.getTime() - 24 * 3600_000),
-      services.settings.maxResetsPerDevicePerDay,
-    ),
-  ]);
+  const { profile: device, recentStarts } = await services.actions.resetContext(
+    deviceId,
+    new Date(now.getTime() - 24 * 3600_000),
+    services.settings.maxResetsPerDevicePerDay,
+  );
   if (!device) throw notFound('deviceNotFound', `No managed device with id '${deviceId}'.`, 'deviceId');
   const support = resetPasscodeSupport(device);
   if (!support.supported) {

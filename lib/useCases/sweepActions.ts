@@ -1,4 +1,5 @@
 import { isTerminal } from '../core/actionState';
+import { acceptedResetEvent } from '../core/auditEvents';
 import { PreconditionFailedError } from '../core/errors';
 import type { DeviceAction } from '../core/model';
 import type { InFlightGuard } from '../ports';
@@ -47,8 +48,10 @@ async function sweepOne(services: Services, guard: InFlightGuard): Promise<'requ
       return 'expired';
     }
     if (idle > services.settings.stuckAfterSeconds * 1000) {
-      // Touch the action first (conditional) so that only one sweeper re-enqueues it.
+      // Touch the action first (conditional) so that only one sweeper re-enqueues it. The accepted event is written
+      // again (the same event: a no-op when it exists) in case the request died before writing it.
       await services.actions.update({ ...action, lastUpdatedDateTime: now.toISOString() }, found);
+      await services.audit.record(acceptedResetEvent(action));
       await services.queue.enqueue({ v: 1, actionId: action.id, deviceId: action.deviceId });
       return 'requeued';
     }

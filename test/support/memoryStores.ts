@@ -1,5 +1,6 @@
 import { actionIdUpperBoundFor } from '../../lib/core/actionId';
 import { isTerminal } from '../../lib/core/actionState';
+import { acceptedResetEvent } from '../../lib/core/auditEvents';
 import { invalidRequest, PreconditionFailedError } from '../../lib/core/errors';
 import type { Device, DeviceAction, ResetMessage, SealedSecret } from '../../lib/core/model';
 import type {
@@ -13,11 +14,13 @@ import type {
   Cipher,
   CreateActionResult,
   DeviceChannel,
+  DeviceProfile,
   DeviceStore,
   IdempotencyRecord,
   InFlightGuard,
   ListActionsQuery,
   Page,
+  ResetContext,
   Versioned,
 } from '../../lib/ports';
 
@@ -42,6 +45,10 @@ export class MemoryActionStore implements ActionStore {
   private readonly actions = new Map<string, Versioned<DeviceAction>>();
   private readonly guards = new Map<string, InFlightGuard>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
+  readonly profiles = new Map<string, DeviceProfile>();
+
+  /** `audit`, when given, receives the accepted event of each created action, as the Table adapter writes it. */
+  constructor(private readonly audit?: AuditLog) {}
   private version = 0;
   /** Every write, for tests that assert what was (not) written. */
   writes = 0;
@@ -60,6 +67,7 @@ export class MemoryActionStore implements ActionStore {
       actionId: action.id,
       createdDateTime: action.startDateTime,
     });
+    await this.audit?.record(acceptedResetEvent(action));
     return { created: true, etag };
   }
 
@@ -101,11 +109,18 @@ export class MemoryActionStore implements ActionStore {
     return page(this.sorted((a) => !query.actionState || a.actionState === query.actionState).map(clone), query);
   }
 
-  async startTimesSince(deviceId: string, since: Date, limit: number) {
+  async resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext> {
     const bound = actionIdUpperBoundFor(since);
-    return this.sorted((a) => a.deviceId === deviceId && a.id < bound)
+    const recentStarts = this.sorted((a) => a.deviceId === deviceId && a.id < bound)
       .slice(0, limit)
       .map((a) => a.startDateTime);
+    const profile = this.profiles.get(deviceId);
+    return { ...(profile && { profile: clone(profile) }), recentStarts };
+  }
+
+  async putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void> {
+    this.writes++;
+    this.profiles.set(deviceId, clone(profile));
   }
 
   async listInFlight() {
@@ -171,6 +186,7 @@ export class MemoryAuditLog implements AuditLog {
   readonly events: AuditEvent[] = [];
 
   async record(event: AuditEvent) {
+    if (this.events.some((e) => e.id === event.id && e.eventDateTime === event.eventDateTime)) return;
     this.events.push(clone(event));
   }
 

@@ -107,6 +107,7 @@ export interface TestServices {
   channel: ScriptedChannel;
   audit: MemoryAuditLog;
   log: RecordingLogger;
+  addDevice(device: Device): void;
 }
 
 /** Services built from in-memory fakes, a fixed clock and scripted randomness; `settings` overrides the defaults. */
@@ -115,10 +116,10 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
   const random = new ScriptedRandom();
   const cipher = new RecordingCipher();
   const devices = new MemoryDeviceStore();
-  const actions = new MemoryActionStore();
+  const audit = new MemoryAuditLog();
+  const actions = new MemoryActionStore(audit);
   const queue = new MemoryQueue();
   const channel = new ScriptedChannel();
-  const audit = new MemoryAuditLog();
   const log = new RecordingLogger();
   const services: Services = {
     clock,
@@ -133,7 +134,25 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
     log,
     settings: { ...TEST_SETTINGS, ...options.settings },
   };
-  return { services, clock, random, cipher, devices, actions, queue, channel, audit, log } satisfies TestServices;
+  /** Registers a device as a PUT would: inventory and reset profile. */
+  const addDevice = (device: Device) => {
+    devices.devices.set(device.id, device);
+    const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = device;
+    actions.profiles.set(device.id, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
+  };
+  return {
+    services,
+    clock,
+    random,
+    cipher,
+    devices,
+    actions,
+    queue,
+    channel,
+    audit,
+    log,
+    addDevice,
+  } satisfies TestServices;
 }
 
 /** A caller holding `roles`. */

@@ -303,22 +303,30 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       );
     });
 
-    it('startTimesSince gives the start times after `since`, newest first, at most `limit`', async () => {
+    it('resetContext gives the profile and the start times after `since`, newest first, at most `limit`', async () => {
       const deviceId = uniqueDevice();
+      const profile = {
+        operatingSystem: 'iOS' as const,
+        osVersion: '17.5',
+        azureADJoined: false,
+        passcodePolicy: { minLength: 6, characters: 'numeric' as const, complex: true },
+      };
+      await expect(store().resetContext(deviceId, at(0), 10)).resolves.toEqual({ recentStarts: [] });
+      await store().putDeviceProfile(deviceId, profile);
       for (let minute = 0; minute < 5; minute++) await seed(actionAt(deviceId, minute * 10), 'done');
       await seed(actionAt(uniqueDevice(), 45), 'done');
 
-      await expect(store().startTimesSince(deviceId, at(15), 10)).resolves.toEqual([
-        at(40).toISOString(),
-        at(30).toISOString(),
-        at(20).toISOString(),
-      ]);
-      await expect(store().startTimesSince(deviceId, at(15), 2)).resolves.toEqual([
-        at(40).toISOString(),
-        at(30).toISOString(),
-      ]);
-      await expect(store().startTimesSince(deviceId, at(41), 10)).resolves.toEqual([]);
-      await expect(store().startTimesSince(deviceId, at(-1), 10)).resolves.toHaveLength(5);
+      await expect(store().resetContext(deviceId, at(15), 10)).resolves.toEqual({
+        profile,
+        recentStarts: [at(40).toISOString(), at(30).toISOString(), at(20).toISOString()],
+      });
+      const two = await store().resetContext(deviceId, at(15), 2);
+      expect(two.recentStarts).toEqual([at(40).toISOString(), at(30).toISOString()]);
+      await expect(store().resetContext(deviceId, at(41), 10)).resolves.toEqual({ profile, recentStarts: [] });
+      expect((await store().resetContext(deviceId, at(-1), 10)).recentStarts).toHaveLength(5);
+      const changed = { ...profile, osVersion: '18.0' };
+      await store().putDeviceProfile(deviceId, changed);
+      expect((await store().resetContext(deviceId, at(41), 10)).profile).toEqual(changed);
     });
 
     it('listInFlight lists the guard of every device with a non-terminal action', async () => {

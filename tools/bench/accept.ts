@@ -78,9 +78,7 @@ export async function runAcceptLoad(
 
 /** The storage clients the ceiling uses: the app's factories, so they have the same options and policies. */
 export interface AcceptCeilingClients {
-  devices: TableClient;
   actions: TableClient;
-  feed: TableClient;
   audit: TableClient;
   queue: QueueClient;
 }
@@ -88,9 +86,7 @@ export interface AcceptCeilingClients {
 export function acceptCeilingClients(connectionString: string, observe?: StorageRequestObserver) {
   const table = (name: string) => tableClient(connectionString, name, observe);
   return {
-    devices: table(STORAGE_NAMES.tables.devices),
     actions: table(STORAGE_NAMES.tables.actions),
-    feed: table(STORAGE_NAMES.tables.feed),
     audit: table(STORAGE_NAMES.tables.audit),
     queue: queueClient(connectionString, STORAGE_NAMES.queue, observe),
   };
@@ -98,28 +94,26 @@ export function acceptCeilingClients(connectionString: string, observe?: Storage
 
 /**
  * The storage operations of one accepted reset, issued directly with the SDKs and nothing else (no HTTP, host,
- * validation or mapping): read the device and the device's recent actions (in parallel), write the feed pointer,
- * write action + in-flight guard in one entity-group transaction, enqueue, append the audit event. Keep this in step
- * with lib/useCases/requestPasscodeReset.ts: the benchmark compares its round trips with the app's and warns.
+ * validation or mapping): read the device's profile row and its recent actions (one partition query), write action +
+ * in-flight guard in one entity-group transaction, append the accepted audit event, enqueue. Keep this in step with
+ * lib/useCases/requestPasscodeReset.ts: the benchmark compares its round trips with the app's and warns.
  */
 export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId: string): Promise<void> {
   const now = new Date();
   const actionId = newActionId(now, randomBytes(10).toString('hex'));
   const since = actionIdUpperBoundFor(new Date(now.getTime() - 24 * 3600_000));
-  const [device] = await Promise.all([
-    clients.devices.getEntity('device', deviceId),
-    clients.actions
-      .listEntities({
-        queryOptions: {
-          filter: `PartitionKey eq '${deviceId}' and RowKey ge 'action_' and RowKey lt 'action_${since}'`,
-          select: ['startDateTime'],
-        },
-      })
-      .byPage({ maxPageSize: 1000 })
-      .next(),
-  ]);
+  const rows: Record<string, unknown>[] = [];
+  for await (const row of clients.actions.listEntities<Record<string, unknown>>({
+    queryOptions: {
+      filter: `PartitionKey eq '${deviceId}' and ((RowKey ge 'action_' and RowKey lt 'action_${since}') or RowKey eq 'profile')`,
+    },
+  })) {
+    rows.push(row);
+  }
+  const profileRow = rows.find((r) => r.rowKey === 'profile');
+  if (!profileRow) throw new Error(`no profile for ${deviceId}`);
+  const profile = JSON.parse(String(profileRow.profile));
   const at = now.toISOString();
-  await clients.feed.upsertEntity({ partitionKey: 'feed', rowKey: actionId, deviceId, actionId });
   await clients.actions.submitTransaction([
     [
       'create',
@@ -133,9 +127,9 @@ export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId:
         requestedBy: 'Benchmark',
         requestedById: 'bench',
         target: JSON.stringify({
-          operatingSystem: device.operatingSystem,
-          osVersion: device.osVersion,
-          passcodePolicy: JSON.parse(String(device.passcodePolicy)),
+          operatingSystem: profile.operatingSystem,
+          osVersion: profile.osVersion,
+          passcodePolicy: profile.passcodePolicy,
         }),
         attempts: 0,
         hasPasscode: false,
@@ -144,20 +138,21 @@ export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId:
     ],
     ['create', { partitionKey: deviceId, rowKey: 'inflight', actionId, createdDateTime: at }],
   ]);
-  await clients.queue.sendMessage(Buffer.from(JSON.stringify({ v: 1, actionId, deviceId })).toString('base64'));
   await clients.audit.createEntity({
     partitionKey: 'audit',
-    rowKey: `${actionIdUpperBoundFor(now)}-${randomBytes(12).toString('hex')}`,
+    rowKey: `${actionIdUpperBoundFor(now)}-${actionId}`,
     eventId: actionId,
     eventDateTime: at,
     eventType: 'resetRequested',
     callerId: 'bench',
     callerName: 'Benchmark',
     deviceId,
+    actionId,
     reason: 'benchmark',
     outcome: 'success',
-    actionId,
+    detail: 'accepted',
   });
+  await clients.queue.sendMessage(Buffer.from(JSON.stringify({ v: 1, actionId, deviceId })).toString('base64'));
 }
 
 /** The ceiling under the same load shape as autocannon: `concurrency` loops, one device per call. */

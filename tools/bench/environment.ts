@@ -2,10 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tableClient } from '../../lib/adapters/tableClients';
-import { TableDeviceStore } from '../../lib/adapters/tableDeviceStore';
 import type { DeviceInput } from '../../lib/core/model';
-import { STORAGE_NAMES } from '../../lib/deps';
+import { buildDeps } from '../../lib/deps';
 import type { Caller } from '../../lib/security/caller';
 import { forEachLimited } from './stats';
 
@@ -78,12 +76,15 @@ const BENCH_DEVICE: DeviceInput = {
 export const deviceIds = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, i) => `bench-${prefix}-${String(i).padStart(6, '0')}`);
 
-/** Registers devices through the app's own device store (so the entity format is the app's). */
+/** Registers devices as a PUT does, through the app's own stores (so the entity formats are the app's). */
 export async function registerDevices(connectionString: string, ids: readonly string[]): Promise<void> {
-  const store = new TableDeviceStore(tableClient(connectionString, STORAGE_NAMES.tables.devices));
+  const { services } = buildDeps(benchSettings(connectionString));
   const at = new Date().toISOString();
+  const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = BENCH_DEVICE;
   await forEachLimited(ids.length, 32, async (i) => {
     const id = ids[i];
-    if (id !== undefined) await store.put({ id, ...BENCH_DEVICE, createdDateTime: at, lastUpdatedDateTime: at });
+    if (id === undefined) return;
+    await services.actions.putDeviceProfile(id, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
+    await services.devices.put({ id, ...BENCH_DEVICE, createdDateTime: at, lastUpdatedDateTime: at });
   });
 }

@@ -20,25 +20,28 @@ let actions: ActionStore;
 
 beforeAll(async () => {
   const connection = inject('storageConnectionString');
-  const [a, f, i] = ['act', 'feed', 'idem'].map((role) => tableClient(connection, tableName(role)));
+  const [a, f, i] = ['act', 'aud', 'idem'].map((role) => tableClient(connection, tableName(role)));
   if (!a || !f || !i) throw new Error('no tables');
   tables.push(a, f, i);
   await Promise.all(tables.map(ensureTable));
-  actions = new TableActionStore({ actions: a, feed: f, idempotency: i });
+  actions = new TableActionStore({ actions: a, audit: f, idempotency: i });
 });
 afterAll(async () => {
   await Promise.all(tables.map((t) => t.deleteTable()));
 });
 
-function setup(deviceId: string) {
+async function setup(deviceId: string) {
   const t = makeTestServices();
-  t.devices.devices.set(deviceId, deviceFixture({ id: deviceId }));
   const cipher = new AesGcmCipher({ currentKeyId: 'k1', keys: new Map([['k1', randomBytes(32)]]) });
   const services: Services = { ...t.services, actions, cipher };
+  const device = deviceFixture({ id: deviceId });
+  t.devices.devices.set(deviceId, device);
+  const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = device;
+  await actions.putDeviceProfile(deviceId, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
   return { ...t, services };
 }
 
-async function resetToDone(t: ReturnType<typeof setup>, deviceId: string) {
+async function resetToDone(t: Awaited<ReturnType<typeof setup>>, deviceId: string) {
   const { action } = await requestPasscodeReset(t.services, { deviceId, caller: admin });
   const message = t.queue.messages.shift();
   if (!message) throw new Error('nothing was queued');
@@ -49,7 +52,7 @@ async function resetToDone(t: ReturnType<typeof setup>, deviceId: string) {
 describe('reset flow on Table Storage', () => {
   it('shows the applied passcode, then the sweeper purges it after the display window', async () => {
     const deviceId = `purge-${Date.now()}`;
-    const t = setup(deviceId);
+    const t = await setup(deviceId);
     const actionId = await resetToDone(t, deviceId);
     const applied = t.channel.received[0]?.passcode;
     expect((await getAction(t.services, deviceId, actionId, admin)).passcode).toBe(applied);
@@ -64,7 +67,7 @@ describe('reset flow on Table Storage', () => {
 
   it("purging an old passcode keeps the newer reset's guard: a third request is still refused with 409", async () => {
     const deviceId = `guard-${Date.now()}`;
-    const t = setup(deviceId);
+    const t = await setup(deviceId);
     await resetToDone(t, deviceId);
     t.clock.advance({ hours: t.services.settings.passcodeDisplayHours, seconds: 1 });
     const { action: newer } = await requestPasscodeReset(t.services, { deviceId, caller: admin });
@@ -81,7 +84,7 @@ describe('reset flow on Table Storage', () => {
 
   it('expires an abandoned pending action and releases its guard', async () => {
     const deviceId = `expire-${Date.now()}`;
-    const t = setup(deviceId);
+    const t = await setup(deviceId);
     const { action } = await requestPasscodeReset(t.services, { deviceId, caller: admin });
     t.clock.advance({ hours: t.services.settings.actionExpiryHours, seconds: 1 });
 

@@ -25,7 +25,7 @@ interface Harness extends TestServices {
 
 function setup(): Harness {
   const t = makeTestServices();
-  t.devices.devices.set('device-1', deviceFixture());
+  t.addDevice(deviceFixture());
   const sent: ResetMessage[] = [];
   const enqueue = t.queue.enqueue.bind(t.queue);
   t.queue.enqueue = async (message) => {

@@ -18,8 +18,8 @@ const resetter = callerWith('Passcode.Reset');
 
 function setup() {
   const t = makeTestServices();
-  t.devices.devices.set('device-1', deviceFixture());
-  t.devices.devices.set('device-2', deviceFixture({ id: 'device-2' }));
+  t.addDevice(deviceFixture());
+  t.addDevice(deviceFixture({ id: 'device-2' }));
   return t;
 }
 

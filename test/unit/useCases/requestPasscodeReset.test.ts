@@ -8,7 +8,7 @@ const caller = callerWith('Passcode.Reset');
 
 function setup() {
   const t = makeTestServices();
-  t.devices.devices.set('device-1', deviceFixture());
+  t.addDevice(deviceFixture());
   return t;
 }
 
@@ -51,7 +51,7 @@ describe('requestPasscodeReset', () => {
 
   it('answers 422 platformNotSupported with the reason for an unsupported platform and writes nothing', async () => {
     const t = setup();
-    t.devices.devices.set('android-9', deviceFixture({ id: 'android-9', operatingSystem: 'Android', osVersion: '9' }));
+    t.addDevice(deviceFixture({ id: 'android-9', operatingSystem: 'Android', osVersion: '9' }));
     const error = await rejection(
       requestPasscodeReset(t.services, { deviceId: 'android-9', caller, idempotencyKey: 'k-1' }),
     );
@@ -158,7 +158,7 @@ describe('requestPasscodeReset', () => {
 
     it('answers 422 idempotencyKeyReused for the same key with another device', async () => {
       const t = setup();
-      t.devices.devices.set('device-2', deviceFixture({ id: 'device-2' }));
+      t.addDevice(deviceFixture({ id: 'device-2' }));
       await requestPasscodeReset(t.services, { deviceId: 'device-1', caller, idempotencyKey: 'key-1' });
       const error = await rejection(
         requestPasscodeReset(t.services, { deviceId: 'device-2', caller, idempotencyKey: 'key-1' }),
@@ -170,7 +170,7 @@ describe('requestPasscodeReset', () => {
 
     it('keeps keys per caller: another caller with the same key gets its own answer', async () => {
       const t = setup();
-      t.devices.devices.set('device-2', deviceFixture({ id: 'device-2' }));
+      t.addDevice(deviceFixture({ id: 'device-2' }));
       await requestPasscodeReset(t.services, { deviceId: 'device-1', caller, idempotencyKey: 'key-1' });
       const other = { ...callerWith('Passcode.Reset'), id: 'caller-2' };
       const result = await requestPasscodeReset(t.services, {
@@ -216,8 +216,8 @@ describe('requestPasscodeReset', () => {
 
     it('counts per device: another device is not limited', async () => {
       const t = makeTestServices({ settings: { maxResetsPerDevicePerDay: 1 } });
-      t.devices.devices.set('device-1', deviceFixture());
-      t.devices.devices.set('device-2', deviceFixture({ id: 'device-2' }));
+      t.addDevice(deviceFixture());
+      t.addDevice(deviceFixture({ id: 'device-2' }));
       await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
       await drainQueue(t);
       await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller })).rejects.toMatchObject({
