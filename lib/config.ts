@@ -18,6 +18,8 @@ export const ConfigSchema = z
     DEVICE_CHANNEL_TIMEOUT_MS: positiveInt(10_000),
     SIMULATOR_LATENCY_MS: z.coerce.number().int().min(0).default(200),
     SIMULATOR_TRANSIENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+    /** scrypt cost of the simulated devices' passcode verifiers (a power of 2). */
+    SIMULATOR_VERIFIER_COST: positiveInt(16_384),
     PASSCODE_ENCRYPTION_KEYS: z.string().min(1, 'is required (keyId:base64key, first is current)'),
     PASSCODE_DISPLAY_HOURS: positiveInt(168),
     STATUS_LINK_KEY: z.string().min(1, 'is required (base64, at least 32 bytes)'),

@@ -61,6 +61,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
       ? new SimulatedDeviceChannel(table(STORAGE_NAMES.tables.simulator), {
           latencyMs: config.SIMULATOR_LATENCY_MS,
           transientFailureRate: config.SIMULATOR_TRANSIENT_FAILURE_RATE,
+          verifierCost: config.SIMULATOR_VERIFIER_COST,
           randomInt,
           clock,
         })

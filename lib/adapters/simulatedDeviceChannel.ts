@@ -15,6 +15,8 @@ export interface SimulatedDeviceChannelOptions {
   randomInt: RandomInt;
   clock: Clock;
   sleep?: (ms: number) => Promise<void>;
+  /** scrypt N for the passcode verifier (a power of 2; default 16384). The benchmark lowers it: it measures the app. */
+  verifierCost?: number;
 }
 
 /** Per-device behaviour for tests and demos; each call replaces the device's previous script. */
@@ -102,6 +104,10 @@ export class SimulatedDeviceChannel implements DeviceChannel {
       throw new Error('transientFailureRate must be between 0 and 1');
     }
     if (!(options.latencyMs >= 0)) throw new Error('latencyMs must not be negative');
+    const cost = options.verifierCost ?? SCRYPT.N;
+    if (!(cost >= 2 && cost <= SCRYPT_MAX_N && (cost & (cost - 1)) === 0)) {
+      throw new Error('verifierCost must be a power of 2 within the verifier limits');
+    }
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
@@ -110,7 +116,8 @@ export class SimulatedDeviceChannel implements DeviceChannel {
     if (this.options.randomInt(0, FAILURE_SCALE) < this.options.transientFailureRate * FAILURE_SCALE) {
       throw new TransientError(NO_ANSWER);
     }
-    const result = await this.update(request.deviceId, (state) => decide(state, request, this.options.clock));
+    const cost = this.options.verifierCost ?? SCRYPT.N;
+    const result = await this.update(request.deviceId, (state) => decide(state, request, this.options.clock, cost));
     if (result instanceof TransientError) throw result;
     return result;
   }
@@ -196,7 +203,12 @@ export class SimulatedDeviceChannel implements DeviceChannel {
   }
 }
 
-async function decide(state: DeviceState, request: ApplyPasscodeRequest, clock: Clock): Promise<Decision> {
+async function decide(
+  state: DeviceState,
+  request: ApplyPasscodeRequest,
+  clock: Clock,
+  verifierCost: number,
+): Promise<Decision> {
   const next = { ...state, applyCalls: state.applyCalls + 1 };
   if (state.scriptTransientFailures > 0) {
     return { next: { ...next, scriptTransientFailures: state.scriptTransientFailures - 1 }, result: noAnswer() };
@@ -215,7 +227,7 @@ async function decide(state: DeviceState, request: ApplyPasscodeRequest, clock: 
   return {
     next: {
       ...next,
-      passcodeVerifier: await createVerifier(request.passcode),
+      passcodeVerifier: await createVerifier(request.passcode, verifierCost),
       lastActionId: request.actionId,
       lastAppliedDateTime: clock.now().toISOString(),
       appliedCount: state.appliedCount + 1,
@@ -243,10 +255,10 @@ function scryptKey(passcode: string, salt: Buffer, N: number, r: number, p: numb
 }
 
 /** `scrypt$N$r$p$<salt b64>$<key b64>`: parameters travel with the hash so the cost can change later. */
-async function createVerifier(passcode: string): Promise<string> {
+async function createVerifier(passcode: string, N: number): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptKey(passcode, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keyLength);
-  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
+  const key = await scryptKey(passcode, salt, N, SCRYPT.r, SCRYPT.p, SCRYPT.keyLength);
+  return ['scrypt', N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
 const VerifierSchema = z.tuple([

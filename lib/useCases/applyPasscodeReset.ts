@@ -48,11 +48,6 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
     if (error instanceof PreconditionFailedError) return 'lostRace';
     throw error;
   }
-  services.log.info('reset passcode action finished', {
-    actionId: action.id,
-    deviceId: action.deviceId,
-    outcome: outcome.outcome,
-  });
   return outcome.outcome === 'applied' ? 'done' : outcome.outcome;
 }
 

@@ -17,6 +17,8 @@ export function benchSettings(
     DEVICE_CHANNEL: 'simulated',
     SIMULATOR_LATENCY_MS: '0',
     SIMULATOR_TRANSIENT_FAILURE_RATE: '0',
+    // The simulated device's verifier is a test double's cost, not the app's: keep it small here.
+    SIMULATOR_VERIFIER_COST: '1024',
     PASSCODE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
     STATUS_LINK_KEY: randomBytes(32).toString('base64'),
     AUTH_MODE: 'none',
