@@ -1,6 +1,6 @@
 // The app's entry point (package.json "main" after the build): every function registers itself on import.
 import { app } from '@azure/functions';
-import { getDeps } from '../lib/deps';
+import { getConfig } from '../lib/deps';
 import './putManagedDevice';
 import './getManagedDevice';
 import './listManagedDevices';
@@ -20,4 +20,4 @@ import './sweepDeviceActions';
 app.setup({ enableHttpStream: false });
 
 // Settings are parsed while the app loads, so a bad one stops start-up with one message naming every bad key.
-getDeps();
+getConfig();

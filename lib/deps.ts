@@ -47,11 +47,13 @@ export const consoleLogger: Logger = {
 export interface BuildDepsOptions {
   /** Sees every request of every storage client (the benchmark counts round trips with one). */
   onStorageRequest?: StorageRequestObserver;
+  /** Settings already parsed from `env`. */
+  config?: Config;
 }
 
 /** Builds every client and adapter from the settings. */
 export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, options: BuildDepsOptions = {}): AppDeps {
-  const config = parseConfig(env);
+  const config = options.config ?? parseConfig(env);
   const storage = config.AzureWebJobsStorage;
   const observe = options.onStorageRequest;
   const table = (name: string) => tableClient(storage, name, observe);
@@ -114,10 +116,17 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
   return { config, services, authenticate, statusLinks, ...(simulator && { simulator }) };
 }
 
+let config: Config | undefined;
 let deps: AppDeps | undefined;
 
-/** The process-wide dependencies, built on first use (settings are read then, once). */
+/** The settings, parsed once. The app calls this while it loads, so that a bad setting stops start-up. */
+export function getConfig(): Config {
+  config ??= parseConfig(process.env);
+  return config;
+}
+
+/** The process-wide dependencies, built on first use (clients are not needed to start, only to serve). */
 export function getDeps(): AppDeps {
-  deps ??= buildDeps(process.env);
+  deps ??= buildDeps(process.env, systemClock, { config: getConfig() });
   return deps;
 }

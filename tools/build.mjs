@@ -35,9 +35,9 @@ await build({
   outfile: 'dist/main.js',
   external: ['@azure/functions-core'],
   plugins: [zodEnglishOnly],
-  // Whitespace and syntax only: identifiers keep their names, so stack traces stay readable without source maps.
-  minifyWhitespace: true,
-  minifySyntax: true,
+  // Smaller code compiles faster at cold start. keepNames keeps function and class names in stack traces; the linked
+  // source map gives the rest (set NODE_OPTIONS=--enable-source-maps in the app settings to use it).
+  minify: true,
 });
 await build({
   ...common,
