@@ -1,4 +1,4 @@
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { isTerminal } from '../core/actionState';
@@ -196,19 +196,26 @@ export class TableActionStore implements ActionStore {
   }
 
   async update(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
-    const batch: TransactionAction[] = [['update', toEntity(next), 'Replace', { etag: current.etag }]];
-    // The write that ends the action releases its guard in the same transaction: if the ETag check fails, neither
-    // happens. Later writes of a terminal action (a passcode purge) leave the guard alone: by then it is absent or
-    // held by a newer action of the device. (A transaction delete cannot carry an ETag; this one needs none, since
-    // while `current` is the stored, non-terminal version, the guard is this action's.)
-    if (isTerminal(next.actionState) && !isTerminal(current.value.actionState)) {
-      batch.push(['delete', { partitionKey: next.deviceId, rowKey: GUARD_ROW }]);
-    }
+    const entity = toEntity(next);
+    const ifMatch = { etag: current.etag };
     try {
-      const result = await this.tables.actions.submitTransaction(batch);
-      // Sub-responses come in request order; update responses carry no row key, so go by position.
-      const etag = result.subResponses[0]?.etag;
-      if (!etag) throw new Error('the transaction response has no ETag for the action');
+      // The write that ends the action releases its guard in the same transaction: if the ETag check fails, neither
+      // happens. Later writes of a terminal action (a passcode purge) leave the guard alone: by then it is absent or
+      // held by a newer action of the device. (A transaction delete cannot carry an ETag; this one needs none, since
+      // while `current` is the stored, non-terminal version, the guard is this action's.)
+      if (isTerminal(next.actionState) && !isTerminal(current.value.actionState)) {
+        const result = await this.tables.actions.submitTransaction([
+          ['update', entity, 'Replace', ifMatch],
+          ['delete', { partitionKey: next.deviceId, rowKey: GUARD_ROW }],
+        ]);
+        // Sub-responses come in request order; update responses carry no row key, so go by position.
+        const etag = result.subResponses[0]?.etag;
+        if (!etag) throw new Error('the transaction response has no ETag for the action');
+        return { value: next, etag };
+      }
+      // A single write needs no transaction (cheaper for the service).
+      const { etag } = await this.tables.actions.updateEntity(entity, 'Replace', ifMatch);
+      if (!etag) throw new Error('the update response has no ETag');
       return { value: next, etag };
     } catch (error) {
       if (storageStatus(error) === 404) throw new PreconditionFailedError('the action or its guard is gone');
