@@ -93,7 +93,11 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   }
   if (!options.verbose) args.push('--silent');
   const child = spawn(process.execPath, args, { stdio: ['ignore', options.verbose ? 'inherit' : 'ignore', 'inherit'] });
+  // If this process exits without stopping it (an uncaught error, a test runner that bails), take Azurite along.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.removeListener('exit', killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
