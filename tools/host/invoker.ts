@@ -37,6 +37,24 @@ export interface InvocationInput {
   traceParent?: string;
 }
 
+/** A pre/postInvocation hook context as the worker builds it: hookData, appHookData and the context are read-only. */
+function invocationHookContext(
+  appHookData: unknown,
+  hookData: Record<string, unknown>,
+  invocationContext: unknown,
+  fields: Record<string, unknown>,
+): Record<string, unknown> {
+  const hookContext: Record<string, unknown> = { ...fields };
+  for (const [name, value] of Object.entries({ hookData, appHookData, invocationContext })) {
+    Object.defineProperty(hookContext, name, {
+      enumerable: true,
+      get: () => value,
+      set: () => readOnly(name),
+    });
+  }
+  return hookContext;
+}
+
 function readOnly(name: string): never {
   throw new TypeError(`Cannot assign to read only property '${name}'`);
 }
@@ -156,28 +174,10 @@ export class Invoker {
     const hookData: Record<string, unknown> = {};
     const { context, inputs: initialInputs } = await invocationModel.getArguments();
 
-    const preContext: Record<string, unknown> = {
-      get hookData() {
-        return hookData;
-      },
-      set hookData(_v) {
-        readOnly('hookData');
-      },
-      get appHookData() {
-        return core.appHookData;
-      },
-      set appHookData(_v) {
-        readOnly('appHookData');
-      },
-      get invocationContext() {
-        return context;
-      },
-      set invocationContext(_v) {
-        readOnly('invocationContext');
-      },
+    const preContext = invocationHookContext(core.appHookData, hookData, context, {
       functionCallback: fn.callback,
       inputs: initialInputs,
-    };
+    });
     coreCtx.state = 'preInvocationHooks';
     try {
       await core.executeHooks('preInvocation', preContext);
@@ -187,29 +187,11 @@ export class Invoker {
     const inputs = Array.isArray(preContext.inputs) ? preContext.inputs : initialInputs;
     const callback = typeof preContext.functionCallback === 'function' ? preContext.functionCallback : fn.callback;
 
-    const postContext: Record<string, unknown> = {
-      get hookData() {
-        return hookData;
-      },
-      set hookData(_v) {
-        readOnly('hookData');
-      },
-      get appHookData() {
-        return core.appHookData;
-      },
-      set appHookData(_v) {
-        readOnly('appHookData');
-      },
-      get invocationContext() {
-        return context;
-      },
-      set invocationContext(_v) {
-        readOnly('invocationContext');
-      },
+    const postContext = invocationHookContext(core.appHookData, hookData, context, {
       inputs,
       result: null,
       error: null,
-    };
+    });
     coreCtx.state = 'invocation';
     try {
       postContext.result = await invocationModel.invokeFunction(context, inputs, (...args: unknown[]) =>
