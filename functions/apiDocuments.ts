@@ -2,7 +2,7 @@ import { app } from '@azure/functions';
 import { anonymousEndpoint } from '../lib/http/endpoint';
 import { buildOpenApiDocument, buildSwaggerDocument } from '../lib/http/openapi';
 import { json } from '../lib/http/responses';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 
 // The documents point at the app that served them (its origin, as the request reached it), so the one build works
 // on localhost, on *.azurewebsites.net and behind a custom domain. Built once per origin: they never change at run time.
@@ -20,9 +20,7 @@ function cached(key: string, build: () => object): object {
 }
 
 app.http(ROUTES.openApi.name, {
-  methods: [ROUTES.openApi.method],
-  route: ROUTES.openApi.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.openApi),
   handler: anonymousEndpoint(async ({ request }) => {
     const { origin } = new URL(request.url);
     return json(
@@ -33,9 +31,7 @@ app.http(ROUTES.openApi.name, {
 });
 
 app.http(ROUTES.swagger.name, {
-  methods: [ROUTES.swagger.method],
-  route: ROUTES.swagger.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.swagger),
   handler: anonymousEndpoint(async ({ request }) => {
     const { host, protocol } = new URL(request.url);
     const scheme = protocol.replace(/:$/, '');

@@ -2,14 +2,12 @@ import { app } from '@azure/functions';
 import { actionResponse } from '../lib/http/actionResponses';
 import { statusMonitorEndpoint } from '../lib/http/endpoint';
 import { parseOrThrow } from '../lib/http/parse';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 import { ActionParamsSchema } from '../lib/http/schemas';
 import { getAction } from '../lib/useCases/deviceActions';
 
 app.http(ROUTES.getDeviceActionResult.name, {
-  methods: [ROUTES.getDeviceActionResult.method],
-  route: ROUTES.getDeviceActionResult.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.getDeviceActionResult),
   handler: statusMonitorEndpoint(
     ROUTES.getDeviceActionResult.role,
     (request) => parseOrThrow(ActionParamsSchema, request.params, 'action id'),

@@ -2,14 +2,12 @@ import { app } from '@azure/functions';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 import { DeviceParamsSchema } from '../lib/http/schemas';
 import { getDeviceOverview } from '../lib/useCases/devices';
 
 app.http(ROUTES.getManagedDevice.name, {
-  methods: [ROUTES.getManagedDevice.method],
-  route: ROUTES.getManagedDevice.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.getManagedDevice),
   handler: endpoint(ROUTES.getManagedDevice.role, async ({ request, deps, caller }) => {
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
     const device = await getDeviceOverview(deps.services, caller, deviceId);

@@ -1,13 +1,11 @@
 import { app } from '@azure/functions';
 import { anonymousEndpoint } from '../lib/http/endpoint';
 import { json } from '../lib/http/responses';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 import { checkHealth } from '../lib/useCases/health';
 
 app.http(ROUTES.health.name, {
-  methods: [ROUTES.health.method],
-  route: ROUTES.health.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.health),
   handler: anonymousEndpoint(async ({ deps }) => {
     const report = await checkHealth(deps.services);
     return json(report.status === 'healthy' ? 200 : 503, report, { 'Cache-Control': 'no-store' });

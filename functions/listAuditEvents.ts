@@ -2,14 +2,12 @@ import { app } from '@azure/functions';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 import { ListAuditQuerySchema, queryObject } from '../lib/http/schemas';
 import { nextLink } from '../lib/http/urls';
 
 app.http(ROUTES.listAuditEvents.name, {
-  methods: [ROUTES.listAuditEvents.method],
-  route: ROUTES.listAuditEvents.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.listAuditEvents),
   handler: endpoint(ROUTES.listAuditEvents.role, async ({ request, deps }) => {
     const query = parseOrThrow(ListAuditQuerySchema, queryObject(request.query), 'query');
     const page = await deps.services.audit.list({

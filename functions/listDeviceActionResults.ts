@@ -2,7 +2,7 @@ import { app } from '@azure/functions';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 import { DeviceParamsSchema, ListActionsQuerySchema, queryObject } from '../lib/http/schemas';
 import { nextLink } from '../lib/http/urls';
 import { listActions } from '../lib/useCases/deviceActions';
@@ -24,15 +24,11 @@ const listHandler = (scope: 'device' | 'all') =>
   });
 
 app.http(ROUTES.listDeviceActionResults.name, {
-  methods: [ROUTES.listDeviceActionResults.method],
-  route: ROUTES.listDeviceActionResults.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.listDeviceActionResults),
   handler: listHandler('device'),
 });
 
 app.http(ROUTES.listAllDeviceActionResults.name, {
-  methods: [ROUTES.listAllDeviceActionResults.method],
-  route: ROUTES.listAllDeviceActionResults.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.listAllDeviceActionResults),
   handler: listHandler('all'),
 });

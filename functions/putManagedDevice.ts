@@ -3,14 +3,12 @@ import { DeviceInputSchema } from '../lib/core/model';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow, readJsonBody } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 import { DeviceParamsSchema } from '../lib/http/schemas';
 import { registerDevice } from '../lib/useCases/devices';
 
 app.http(ROUTES.putManagedDevice.name, {
-  methods: [ROUTES.putManagedDevice.method],
-  route: ROUTES.putManagedDevice.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.putManagedDevice),
   handler: endpoint(ROUTES.putManagedDevice.role, async ({ request, deps, caller }) => {
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
     const input = parseOrThrow(DeviceInputSchema, await readJsonBody(request), 'device');

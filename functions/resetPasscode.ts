@@ -4,15 +4,13 @@ import { locationOf, monitorHeaders } from '../lib/http/actionResponses';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow, readJsonBody } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 import { DeviceParamsSchema, IdempotencyKeySchema, ResetPasscodeBodySchema } from '../lib/http/schemas';
 import { requestPasscodeReset } from '../lib/useCases/requestPasscodeReset';
 import { toActionView } from '../lib/useCases/views';
 
 app.http(ROUTES.resetPasscode.name, {
-  methods: [ROUTES.resetPasscode.method],
-  route: ROUTES.resetPasscode.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.resetPasscode),
   handler: endpoint(ROUTES.resetPasscode.role, async ({ request, deps, caller }) => {
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
     const key = request.headers.get('idempotency-key');

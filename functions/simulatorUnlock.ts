@@ -3,14 +3,12 @@ import { ApiError, notFound } from '../lib/core/errors';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow, readJsonBody } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
-import { ROUTES } from '../lib/http/routes';
+import { ROUTES, routeOptions } from '../lib/http/routes';
 import { DeviceParamsSchema, UnlockBodySchema } from '../lib/http/schemas';
 
 // Proves that the passcode shown to the admin is the one the (simulated) device received.
 app.http(ROUTES.simulatorUnlock.name, {
-  methods: [ROUTES.simulatorUnlock.method],
-  route: ROUTES.simulatorUnlock.route,
-  authLevel: 'anonymous',
+  ...routeOptions(ROUTES.simulatorUnlock),
   handler: endpoint(ROUTES.simulatorUnlock.role, async ({ request, deps }) => {
     if (!deps.simulator) throw notFound('notFound', 'The simulator is only available with DEVICE_CHANNEL=simulated.');
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');

@@ -84,3 +84,13 @@ export const ROUTES = {
   openApi: { name: 'openApi', method: 'GET', route: 'openapi.json' },
   swagger: { name: 'swagger', method: 'GET', route: 'swagger.json' },
 } as const satisfies Record<string, RouteSpec>;
+
+/**
+ * The registration options of a route. authLevel is anonymous at the platform level because the app authenticates
+ * every caller itself (Entra ID, App Service auth) and checks roles per endpoint.
+ */
+export const routeOptions = (spec: RouteSpec) => ({
+  methods: [spec.method],
+  route: spec.route,
+  authLevel: 'anonymous' as const,
+});
