@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
@@ -10,7 +9,7 @@ import { ResetMessageSchema } from '../../lib/core/model';
 import { buildDeps, STORAGE_NAMES } from '../../lib/deps';
 import { requestPasscodeReset } from '../../lib/useCases/requestPasscodeReset';
 import { spawnHost } from '../host/spawnHost';
-import { appDirWithout, BENCH_CALLER } from './environment';
+import { BENCH_CALLER, disabled, TIMER_FUNCTIONS } from './environment';
 import { forEachLimited, percentile } from './stats';
 
 export interface DrainResult {
@@ -101,10 +100,13 @@ export async function runAppDrain(options: {
 }): Promise<DrainResult> {
   const connectionString = options.env.AzureWebJobsStorage ?? '';
   const queue = queueClient(connectionString, STORAGE_NAMES.queue);
-  const appDir = appDirWithout(options.repoDir, ['timertrigger']);
   const host = await spawnHost({
-    appDir,
-    env: { ...options.env, LOCAL_FUNCTIONS_HOST_QUEUE_LEASE_SECONDS: String(options.leaseSeconds) },
+    appDir: options.repoDir,
+    env: {
+      ...options.env,
+      ...disabled(...TIMER_FUNCTIONS),
+      LOCAL_FUNCTIONS_HOST_QUEUE_LEASE_SECONDS: String(options.leaseSeconds),
+    },
     hostScript: `${options.repoDir}/dist/tools/host.js`,
   });
   const startedMs = Date.now();
@@ -112,7 +114,6 @@ export async function runAppDrain(options: {
     await waitForEmptyQueue(queue, Math.max(120_000, options.count * 100));
   } finally {
     await host.stop();
-    rmSync(appDir, { recursive: true, force: true });
   }
   const times = await readActions(tableClient(connectionString, STORAGE_NAMES.tables.actions), options.prefix);
   return summarise(times, startedMs, options.count);

@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { DeviceInput } from '../../lib/core/model';
 import { buildDeps } from '../../lib/deps';
 import type { Caller } from '../../lib/security/caller';
@@ -41,32 +38,15 @@ export const BENCH_CALLER: Caller = {
   roles: new Set(['Devices.Read', 'Devices.Manage', 'Passcode.Reset', 'Passcode.Read', 'Audit.Read']),
 };
 
-/** Trigger types the benchmark can leave out of a host run. */
-export type TriggerKind = 'httptrigger' | 'queuetrigger' | 'timertrigger';
-
 /**
- * An app folder for the local host that loads the real bundle (dist/main.js) unchanged but leaves out the functions
- * whose trigger is in `disabled`, as the real host's `AzureWebJobs.<name>.Disabled` setting does: the accept run
- * must not share its two cores with the queue worker, and no run should meet the minute sweeper.
+ * App settings that switch functions off, the real host's way (`AzureWebJobs.<name>.Disabled`): the accept run must
+ * not share its two cores with the queue worker, and no run should meet the minute sweeper.
  */
-export function appDirWithout(repoDir: string, disabled: readonly TriggerKind[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-app-'));
-  copyFileSync(join(repoDir, 'host.json'), join(dir, 'host.json'));
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-app', main: 'entry.js' }));
-  const entry = `'use strict';
-// Written by tools/bench: registers every function of the app except those with a disabled trigger type.
-const core = require('@azure/functions-core');
-const disabled = new Set(${JSON.stringify(disabled)});
-const register = core.registerFunction;
-core.registerFunction = (metadata, callback) => {
-  const skip = Object.values(metadata.bindings).some((b) => b.direction === 'in' && disabled.has(String(b.type).toLowerCase()));
-  return skip ? { dispose() {} } : register(metadata, callback);
-};
-require(${JSON.stringify(join(repoDir, 'dist', 'main.js'))});
-`;
-  writeFileSync(join(dir, 'entry.js'), entry);
-  return dir;
-}
+export const disabled = (...functionNames: string[]): Record<string, string> =>
+  Object.fromEntries(functionNames.map((name) => [`AzureWebJobs.${name}.Disabled`, 'true']));
+
+export const QUEUE_FUNCTIONS = ['resetPasscodeWorker', 'resetPasscodePoison'];
+export const TIMER_FUNCTIONS = ['sweepDeviceActions'];
 
 const BENCH_DEVICE: DeviceInput = {
   deviceName: 'Benchmark iPhone',

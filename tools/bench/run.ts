@@ -1,6 +1,6 @@
 // `npm run bench`: starts Azurite and the local Functions host itself and measures the accept path, the queue
 // drain, storage round trips and cold start against ceilings measured in the same run (docs/PERFORMANCE.md).
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,7 +10,7 @@ import { provisionStorage } from '../provision';
 import { acceptCeilingClients, acceptCeilingOnce, type LoadResult, runAcceptCeiling, runAcceptLoad } from './accept';
 import { measureColdStart } from './coldStart';
 import { type DrainResult, enqueueActions, runAppDrain, runDrainCeiling, startStubGateway } from './drain';
-import { appDirWithout, benchSettings, deviceIds, registerDevices } from './environment';
+import { benchSettings, deviceIds, disabled, QUEUE_FUNCTIONS, registerDevices, TIMER_FUNCTIONS } from './environment';
 import { type BenchResult, evaluateTargets, type Machine, toMarkdown } from './report';
 import { countRoundTrips, RoundTripCounter } from './roundTrips';
 
@@ -139,14 +139,17 @@ async function main(): Promise<void> {
     // Every measured run starts from an empty Azurite holding just the devices it needs: Azurite's in-memory tables
     // slow down as they grow, so runs that shared one store would favour whichever ran first.
     const accept: BenchResult['accept'] = [];
-    const hostApp = appDirWithout(repoDir, ['queuetrigger', 'timertrigger']);
     for (const c of CONCURRENCIES) {
       const warm = deviceIds(`warm-c${c}`, Math.max(p.warmup, 4 * c));
       const ids = deviceIds(`accept-c${c}`, p.requests[c]);
       log(`accept: c=${c} app`);
       await storage.reset();
       await registerDevices(cs, [...warm, ...ids]);
-      const host = await spawnHost({ appDir: hostApp, env, hostScript: join(repoDir, 'dist', 'tools', 'host.js') });
+      const host = await spawnHost({
+        appDir: repoDir,
+        env: { ...env, ...disabled(...QUEUE_FUNCTIONS, ...TIMER_FUNCTIONS) },
+        hostScript: join(repoDir, 'dist', 'tools', 'host.js'),
+      });
       let app: LoadResult;
       try {
         await runAcceptLoad(host.url, warm, c);
@@ -165,8 +168,6 @@ async function main(): Promise<void> {
         `  app ${Math.round(app.requestsPerSecond)} req/s p99 ${app.p99Ms} ms, ceiling ${Math.round(ceiling.requestsPerSecond)} req/s p99 ${Math.round(ceiling.p99Ms)} ms`,
       );
     }
-
-    rmSync(hostApp, { recursive: true, force: true });
 
     const n = p.drainActions;
     const drainIds = deviceIds('drain', n);
