@@ -61,60 +61,28 @@ function auditRequest(
   });
 }
 
+const DAY_MS = 24 * 3600_000;
+
 async function acceptReset(services: Services, request: ResetRequest): Promise<ResetResult> {
   const { deviceId, caller } = request;
   const now = services.clock.now();
-  const { profile: device, recentStarts } = await services.actions.resetContext(
+  const limit = services.settings.maxResetsPerDevicePerDay;
+  const { profile, recentStarts } = await services.actions.resetContext(
     deviceId,
-    new Date(now.getTime() - 24 * 3600_000),
-    services.settings.maxResetsPerDevicePerDay,
+    new Date(now.getTime() - DAY_MS),
+    limit,
   );
-  if (!device) throw notFound('deviceNotFound', `No managed device with id '${deviceId}'.`, 'deviceId');
-  const support = resetPasscodeSupport(device);
+  if (!profile) throw notFound('deviceNotFound', `No managed device with id '${deviceId}'.`, 'deviceId');
+  const support = resetPasscodeSupport(profile);
   if (!support.supported) {
     throw new ApiError(422, 'platformNotSupported', support.message, { target: 'operatingSystem' });
   }
-
-  let actionId = newActionId(now, services.randomHex(10));
-  if (request.idempotencyKey !== undefined) {
-    const requestHash = sha256(JSON.stringify({ deviceId, reason: request.reason ?? null }));
-    const keyHash = sha256(`${caller.id}\n${request.idempotencyKey}`);
-    const earlier = await services.actions.reserveIdempotencyKey(keyHash, {
-      deviceId,
-      requestHash,
-      actionId,
-      createdDateTime: now.toISOString(),
-    });
-    if (earlier) {
-      if (earlier.deviceId !== deviceId || earlier.requestHash !== requestHash) {
-        throw new ApiError(
-          422,
-          'idempotencyKeyReused',
-          'This Idempotency-Key was already used for a different device or request body.',
-          { target: 'Idempotency-Key' },
-        );
-      }
-      const original = await services.actions.get(deviceId, earlier.actionId);
-      if (original) return { kind: 'repeated', action: original.value };
-      // The first request reserved the key but never wrote its action (it failed or crashed): finish it now.
-      actionId = earlier.actionId;
-    }
-  }
-
-  const limit = services.settings.maxResetsPerDevicePerDay;
-  if (recentStarts.length >= limit) {
-    const oldest = recentStarts[recentStarts.length - 1] ?? now.toISOString();
-    const retryAfter = Math.max(1, Math.ceil((new Date(oldest).getTime() + 24 * 3600_000 - now.getTime()) / 1000));
-    throw new ApiError(
-      429,
-      'tooManyRequests',
-      `This device's passcode was reset ${limit} times in the last 24 hours, the most allowed.`,
-      { headers: { 'Retry-After': String(retryAfter) } },
-    );
-  }
+  const key = await resolveIdempotencyKey(services, request, newActionId(now, services.randomHex(10)), now);
+  if ('repeated' in key) return { kind: 'repeated', action: key.repeated };
+  checkDailyLimit(recentStarts, limit, now);
 
   const action: DeviceAction = {
-    id: actionId,
+    id: key.actionId,
     deviceId,
     actionName: 'resetPasscode',
     actionState: 'pending',
@@ -124,19 +92,66 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
     requestedById: caller.id,
     ...(request.reason !== undefined && { reason: request.reason }),
     target: {
-      operatingSystem: device.operatingSystem,
-      osVersion: device.osVersion,
-      passcodePolicy: device.passcodePolicy,
+      operatingSystem: profile.operatingSystem,
+      osVersion: profile.osVersion,
+      passcodePolicy: profile.passcodePolicy,
     },
     attempts: 0,
   };
   const created = await services.actions.create(action);
   if (!created.created) {
     // Two concurrent requests with one Idempotency-Key share the reserved action id: the later one is a repeat.
-    const original = created.inFlightActionId === actionId ? await services.actions.get(deviceId, actionId) : undefined;
+    const original =
+      created.inFlightActionId === action.id ? await services.actions.get(deviceId, action.id) : undefined;
     if (original) return { kind: 'repeated', action: original.value };
     throw new ActionInProgressError(deviceId, created.inFlightActionId);
   }
-  await services.queue.enqueue({ v: 1, actionId, deviceId });
+  await services.queue.enqueue({ v: 1, actionId: action.id, deviceId });
   return { kind: 'accepted', action };
+}
+
+/**
+ * Reserves the request's Idempotency-Key for `actionId`, or finds what an earlier request with the same key did:
+ * its action (a repeat), or, when it reserved the key but never wrote its action, its action id to write now.
+ */
+async function resolveIdempotencyKey(
+  services: Services,
+  request: ResetRequest,
+  actionId: string,
+  now: Date,
+): Promise<{ actionId: string } | { repeated: DeviceAction }> {
+  if (request.idempotencyKey === undefined) return { actionId };
+  const { deviceId } = request;
+  const requestHash = sha256(JSON.stringify({ deviceId, reason: request.reason ?? null }));
+  const keyHash = sha256(`${request.caller.id}\n${request.idempotencyKey}`);
+  const earlier = await services.actions.reserveIdempotencyKey(keyHash, {
+    deviceId,
+    requestHash,
+    actionId,
+    createdDateTime: now.toISOString(),
+  });
+  if (!earlier) return { actionId };
+  if (earlier.deviceId !== deviceId || earlier.requestHash !== requestHash) {
+    throw new ApiError(
+      422,
+      'idempotencyKeyReused',
+      'This Idempotency-Key was already used for a different device or request body.',
+      { target: 'Idempotency-Key' },
+    );
+  }
+  const original = await services.actions.get(deviceId, earlier.actionId);
+  return original ? { repeated: original.value } : { actionId: earlier.actionId };
+}
+
+/** 429 once the device had `limit` resets in the last 24 hours; Retry-After = when the oldest leaves the window. */
+function checkDailyLimit(recentStarts: string[], limit: number, now: Date): void {
+  if (recentStarts.length < limit) return;
+  const oldest = recentStarts[recentStarts.length - 1] ?? now.toISOString();
+  const retryAfter = Math.max(1, Math.ceil((new Date(oldest).getTime() + DAY_MS - now.getTime()) / 1000));
+  throw new ApiError(
+    429,
+    'tooManyRequests',
+    `This device's passcode was reset ${limit} times in the last 24 hours, the most allowed.`,
+    { headers: { 'Retry-After': String(retryAfter) } },
+  );
 }
