@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { type Azurite, startAzurite } from '../../tools/azurite';
 import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
+import { throwawaySettings } from '../../tools/localSettings';
 import { provisionStorage } from '../../tools/provision';
 
 export interface Stack {
@@ -14,20 +14,15 @@ export interface Stack {
 
 /** Settings for a test host: fresh keys, fast queue polling, the simulated channel. */
 export function testSettings(overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    DEVICE_CHANNEL: 'simulated',
+  return throwawaySettings({
     SIMULATOR_LATENCY_MS: '20',
-    SIMULATOR_TRANSIENT_FAILURE_RATE: '0',
-    PASSCODE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-    STATUS_LINK_KEY: randomBytes(32).toString('base64'),
-    AUTH_MODE: 'none',
     MAX_RESETS_PER_DEVICE_PER_DAY: '10',
     PASSCODE_DISPLAY_HOURS: '168',
     // host.json overrides, the real host's convention: retry fast in tests.
     AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.500',
     AzureFunctionsJobHost__extensions__queues__visibilityTimeout: '00:00:00.500',
     ...overrides,
-  };
+  });
 }
 
 /** Azurite (own instance, so queue names never collide between files) and the local host running the built app. */

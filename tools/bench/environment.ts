@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { DeviceInput } from '../../lib/core/model';
 import { buildDeps } from '../../lib/deps';
 import type { Caller } from '../../lib/security/caller';
+import { throwawaySettings } from '../localSettings';
 import { forEachLimited } from './stats';
 
 /** App settings for the benchmark: fresh keys, no auth, an instant simulated channel, no daily limit in the way. */
@@ -9,16 +9,11 @@ export function benchSettings(
   connectionString: string,
   overrides: Record<string, string> = {},
 ): Record<string, string> {
-  return {
+  return throwawaySettings({
     AzureWebJobsStorage: connectionString,
-    DEVICE_CHANNEL: 'simulated',
     SIMULATOR_LATENCY_MS: '0',
-    SIMULATOR_TRANSIENT_FAILURE_RATE: '0',
     // The simulated device's verifier is a test double's cost, not the app's: keep it small here.
     SIMULATOR_VERIFIER_COST: '1024',
-    PASSCODE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-    STATUS_LINK_KEY: randomBytes(32).toString('base64'),
-    AUTH_MODE: 'none',
     MAX_RESETS_PER_DEVICE_PER_DAY: '1000',
     // host.json overrides (the real host's convention): poll an empty queue at most every 100 ms, retry at once.
     AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.100',
@@ -28,7 +23,7 @@ export function benchSettings(
     // The app's own warnings and errors are still written.
     AzureFunctionsJobHost__logging__logLevel__default: 'Warning',
     ...overrides,
-  };
+  });
 }
 
 /** The caller AUTH_MODE=none gives every request, for in-process use case calls. */
