@@ -66,6 +66,8 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: (key: k
     const value = text(key);
     if (value && !URL.canParse(value)) report(key, 'must be an absolute URL');
   }
+  // App Service sets WEBSITE_INSTANCE_ID on every instance of an app running in Azure:
+  // https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
   if (c.AUTH_MODE === 'none' && text('WEBSITE_INSTANCE_ID')) {
     report(
       'AUTH_MODE',

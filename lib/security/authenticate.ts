@@ -39,17 +39,6 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
   }
 }
 
-/** Refuses AUTH_MODE=none when the app runs in Azure, where App Service sets WEBSITE_INSTANCE_ID. */
-export function assertAuthModeAllowed(mode: AuthMode, env: NodeJS.ProcessEnv): void {
-  // https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
-  if (mode === 'none' && env.WEBSITE_INSTANCE_ID) {
-    throw new Error(
-      'AUTH_MODE=none is for local use only and is refused when the app runs in Azure (WEBSITE_INSTANCE_ID is set): ' +
-        'set AUTH_MODE to entra or appService.',
-    );
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // entra: the app validates the bearer token itself.
 

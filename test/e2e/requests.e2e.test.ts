@@ -154,6 +154,15 @@ describe('reset requests over HTTP: races, idempotency and bad input', () => {
     expect(await storageSnapshot()).toBe(before);
   });
 
+  it('refuses a body over 64 KiB with 413 payloadTooLarge and writes nothing', async () => {
+    await settle();
+    const before = await storageSnapshot();
+    const response = await reset('race-1', { json: { reason: 'x'.repeat(70_000) } });
+    expect(response.status).toBe(413);
+    expect(response.body.error.code).toBe('payloadTooLarge');
+    expect(await storageSnapshot()).toBe(before);
+  });
+
   it('host-level 404 and 405 use the same error shape', async () => {
     const notFound = await call(`${api}/nothing/here`);
     expect(notFound.status).toBe(404);

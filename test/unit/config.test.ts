@@ -65,6 +65,16 @@ describe('parseConfig', () => {
 
   it('refuses AUTH_MODE=none when the app runs in Azure', () => {
     expect(failure({ ...valid(), WEBSITE_INSTANCE_ID: 'abc123' })).toMatch(/AUTH_MODE: must not be "none"/);
+    const entra = {
+      AUTH_MODE: 'entra',
+      AUTH_ISSUER: 'i',
+      AUTH_AUDIENCE: 'a',
+      AUTH_JWKS_URL: 'https://login.example/k',
+    };
+    expect(parseConfig({ ...valid(), ...entra, WEBSITE_INSTANCE_ID: 'abc123' }).AUTH_MODE).toBe('entra');
+    expect(parseConfig({ ...valid(), AUTH_MODE: 'appService', WEBSITE_INSTANCE_ID: 'abc123' }).AUTH_MODE).toBe(
+      'appService',
+    );
   });
 
   it('says when a Key Vault reference was not resolved', () => {

@@ -3,12 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../../lib/core/errors';
-import {
-  assertAuthModeAllowed,
-  createAuthenticator,
-  type EntraAuthConfig,
-  type RequestHeaders,
-} from '../../../lib/security/authenticate';
+import { createAuthenticator, type EntraAuthConfig, type RequestHeaders } from '../../../lib/security/authenticate';
 import { ALL_ROLES, type Caller } from '../../../lib/security/caller';
 
 const ISSUER = 'https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0';
@@ -373,19 +368,5 @@ describe('none mode', () => {
     const caller = await createAuthenticator({ mode: 'none' })(new Headers());
     expect(caller).toMatchObject({ id: 'local-developer', name: 'Local developer' });
     expect([...caller.roles].sort()).toEqual([...ALL_ROLES].sort());
-  });
-});
-
-describe('assertAuthModeAllowed', () => {
-  it('refuses AUTH_MODE=none when the app runs in Azure', () => {
-    expect(() => assertAuthModeAllowed('none', { WEBSITE_INSTANCE_ID: 'abc123' })).toThrow(
-      /AUTH_MODE=none is for local use only/,
-    );
-  });
-
-  it('allows none locally and the other modes in Azure', () => {
-    expect(() => assertAuthModeAllowed('none', {})).not.toThrow();
-    expect(() => assertAuthModeAllowed('entra', { WEBSITE_INSTANCE_ID: 'abc123' })).not.toThrow();
-    expect(() => assertAuthModeAllowed('appService', { WEBSITE_INSTANCE_ID: 'abc123' })).not.toThrow();
   });
 });
