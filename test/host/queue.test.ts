@@ -135,7 +135,8 @@ describe('local host queue settings and shutdown', () => {
       return found[0]?.finishedAt ? found : undefined;
     }, 15_000);
     expect(record?.dequeueCount).toBe(1);
-    expect((record?.finishedAt ?? 0) - (record?.startedAt ?? 0)).toBeGreaterThanOrEqual(5_000);
+    // Timers may fire a millisecond early by Date.now(); what matters is that the run outlived the 2 s lease twice.
+    expect((record?.finishedAt ?? 0) - (record?.startedAt ?? 0)).toBeGreaterThanOrEqual(4_900);
     // The 2 s lease expired twice over without renewal; the message would have run again.
     expect(await records(tuned, 'lease')).toHaveLength(1);
     await waitFor(async () => ((await queueTexts(tuned.queue)).length === 0 ? true : undefined), 5_000, 'deletion');
