@@ -71,6 +71,8 @@ export class TimerListener {
       }
       this.#timer = setTimeout(
         () => {
+          // Node timers may fire a millisecond early by the wall clock: never run before the occurrence.
+          if (this.#clock().getTime() < due.getTime()) return wait();
           const started = this.#clock();
           this.#running = this.#fire(due, started).finally(() => {
             const now = this.#clock();
