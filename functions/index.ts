@@ -1,6 +1,6 @@
 // The app's entry point (package.json "main" after the build): every function registers itself on import.
 import { app } from '@azure/functions';
-import { getConfig } from '../lib/deps';
+import { consoleLogger, ensureStorage, getConfig } from '../lib/deps';
 import './putManagedDevice';
 import './getManagedDevice';
 import './listManagedDevices';
@@ -20,4 +20,16 @@ import './sweepDeviceActions';
 app.setup({ enableHttpStream: false });
 
 // Settings are parsed while the app loads, so a bad one stops start-up with one message naming every bad key.
-getConfig();
+const { AzureWebJobsStorage } = getConfig();
+
+// Tables and queues are created when missing. Storage being unreachable at start-up must not stop the app: requests
+// then answer 503 and the queue trigger retries, until it is back.
+app.hook.appStart(async () => {
+  try {
+    await ensureStorage(AzureWebJobsStorage);
+  } catch (error) {
+    consoleLogger.warn('could not check the storage tables and queues at start-up', {
+      errorName: error instanceof Error ? error.name : typeof error,
+    });
+  }
+});

@@ -1,10 +1,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { AesGcmCipher, parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { SimulatedDeviceChannel } from './adapters/simulatedDeviceChannel';
-import { queueClient, StorageActionQueue } from './adapters/storageActionQueue';
+import { ensureQueue, queueClient, StorageActionQueue } from './adapters/storageActionQueue';
 import { TableActionStore } from './adapters/tableActionStore';
 import { TableAuditLog } from './adapters/tableAuditLog';
-import { type StorageRequestObserver, tableClient } from './adapters/tableClients';
+import { ensureTable, type StorageRequestObserver, tableClient } from './adapters/tableClients';
 import { TableDeviceStore } from './adapters/tableDeviceStore';
 import { WebhookDeviceChannel } from './adapters/webhookDeviceChannel';
 import { type Config, parseConfig } from './config';
@@ -114,6 +114,18 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
     clock,
   });
   return { config, services, authenticate, statusLinks, ...(simulator && { simulator }) };
+}
+
+/**
+ * Creates every table and queue the app uses, when missing (idempotent). The app does it at start-up, so that a new
+ * storage account (Azurite under `func start`, or a first deployment) works without a separate provisioning step.
+ */
+export async function ensureStorage(connectionString: string): Promise<void> {
+  await Promise.all([
+    ...Object.values(STORAGE_NAMES.tables).map((name) => ensureTable(tableClient(connectionString, name))),
+    ensureQueue(queueClient(connectionString, STORAGE_NAMES.queue)),
+    ensureQueue(queueClient(connectionString, STORAGE_NAMES.poisonQueue)),
+  ]);
 }
 
 let config: Config | undefined;

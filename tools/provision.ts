@@ -1,18 +1,8 @@
-import { ensureQueue, queueClient } from '../lib/adapters/storageActionQueue';
 import { TableActionStore } from '../lib/adapters/tableActionStore';
-import { ensureTable, tableClient } from '../lib/adapters/tableClients';
+import { tableClient } from '../lib/adapters/tableClients';
 import { TableDeviceStore } from '../lib/adapters/tableDeviceStore';
 import { STORAGE_NAMES } from '../lib/deps';
 import { DEMO_DEVICES } from './demoDevices';
-
-/** Creates every table and queue the app uses (in Azure, infrastructure as code does this). */
-export async function provisionStorage(connectionString: string): Promise<void> {
-  await Promise.all([
-    ...Object.values(STORAGE_NAMES.tables).map((name) => ensureTable(tableClient(connectionString, name))),
-    ensureQueue(queueClient(connectionString, STORAGE_NAMES.queue)),
-    ensureQueue(queueClient(connectionString, STORAGE_NAMES.poisonQueue)),
-  ]);
-}
 
 /** Adds the demo devices, as a PUT would (inventory and reset profile), when the inventory is empty. */
 export async function seedDemoDevices(connectionString: string, now = new Date()): Promise<number> {

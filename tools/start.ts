@@ -2,9 +2,10 @@
 // Ctrl-C stops everything.
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureStorage } from '../lib/deps';
 import { type Azurite, startAzurite } from './azurite';
 import { spawnHost } from './host/spawnHost';
-import { provisionStorage, seedDemoDevices } from './provision';
+import { seedDemoDevices } from './provision';
 
 const root = process.cwd();
 const DEFAULT_PORTS = { blob: 10000, queue: 10001, table: 10002 };
@@ -34,7 +35,7 @@ async function main() {
   const authMode = process.env.AUTH_MODE ?? settings.AUTH_MODE ?? 'entra';
   console.log('Starting Azurite…');
   const azurite = await startStorage();
-  await provisionStorage(azurite.connectionString);
+  await ensureStorage(azurite.connectionString);
   const seeded = await seedDemoDevices(azurite.connectionString);
   console.log('Starting the local Functions host…');
   const host = await spawnHost({

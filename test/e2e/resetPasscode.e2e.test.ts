@@ -1,4 +1,7 @@
+import { TableServiceClient } from '@azure/data-tables';
+import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STORAGE_NAMES } from '../../lib/deps';
 import { call, pollLikeLogicApps, type Stack, startStack } from './stack';
 
 describe('reset passcode end to end over HTTP on the local host', () => {
@@ -8,6 +11,18 @@ describe('reset passcode end to end over HTTP on the local host', () => {
   });
   afterAll(async () => {
     await stack?.stop();
+  });
+
+  it('creates its tables and queues at start-up on an empty storage account', async () => {
+    const cs = stack.azurite.connectionString;
+    const tables: string[] = [];
+    for await (const t of TableServiceClient.fromConnectionString(cs, { allowInsecureConnection: true }).listTables()) {
+      if (t.name) tables.push(t.name);
+    }
+    const queues: string[] = [];
+    for await (const q of QueueServiceClient.fromConnectionString(cs).listQueues()) queues.push(q.name);
+    expect(tables).toEqual(expect.arrayContaining(Object.values(STORAGE_NAMES.tables)));
+    expect(queues).toEqual(expect.arrayContaining([STORAGE_NAMES.queue, STORAGE_NAMES.poisonQueue]));
   });
 
   it('registers a device, resets it, follows Location to done, and the passcode unlocks the device', async () => {

@@ -1,7 +1,6 @@
 import { type Azurite, startAzurite } from '../../tools/azurite';
 import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
 import { throwawaySettings } from '../../tools/localSettings';
-import { provisionStorage } from '../../tools/provision';
 
 export interface Stack {
   azurite: Azurite;
@@ -25,10 +24,10 @@ export function testSettings(overrides: Record<string, string> = {}): Record<str
   });
 }
 
-/** Azurite (own instance, so queue names never collide between files) and the local host running the built app. */
+/** A fresh Azurite (own instance, so queue names never collide between files) and the local host running the app. */
 export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
   const azurite = await startAzurite();
-  await provisionStorage(azurite.connectionString);
+  // No provisioning here: the app creates its tables and queues at start-up (resetPasscode.e2e checks it).
   const env = testSettings({ AzureWebJobsStorage: azurite.connectionString, ...overrides });
   let host: SpawnedHost;
   try {

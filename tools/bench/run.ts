@@ -4,9 +4,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensureStorage } from '../../lib/deps';
 import { type Azurite, startAzurite } from '../azurite';
 import { spawnHost } from '../host/spawnHost';
-import { provisionStorage } from '../provision';
 import { acceptCeilingClients, acceptCeilingOnce, type LoadResult, runAcceptCeiling, runAcceptLoad } from './accept';
 import { measureColdStart } from './coldStart';
 import { type DrainResult, enqueueActions, runAppDrain, runDrainCeiling, startStubGateway } from './drain';
@@ -94,7 +94,7 @@ class FreshStorage {
     await this.#azurite?.stop();
     this.#azurite = await startAzurite(this.#ports ? { ports: this.#ports } : {});
     this.#ports = this.#azurite.ports;
-    await provisionStorage(this.#azurite.connectionString);
+    await ensureStorage(this.#azurite.connectionString);
     return this.#azurite.connectionString;
   }
 
