@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { isTerminal } from '../core/actionState';
 import { acceptedResetEvent } from '../core/auditEvents';
-import { PreconditionFailedError } from '../core/errors';
+import { invalidRequest, PreconditionFailedError } from '../core/errors';
 import { ActionStateSchema, type DeviceAction, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
 import type {
   ActionStore,
@@ -122,7 +122,23 @@ const IdempotencyEntitySchema = z.object({
   actionId: z.string(),
   createdDateTime: z.string(),
 });
-const PointerSchema = z.object({ deviceId: z.string(), actionId: z.string() });
+const PointerSchema = z.object({ rowKey: z.string(), deviceId: z.string(), actionId: z.string() });
+
+/** The all-devices list's skip token: the audit row key of the last event read. */
+const encodeFeedToken = (rowKey: string) => Buffer.from(`after:${rowKey}`, 'utf8').toString('base64url');
+function decodeFeedToken(token: string | undefined): string | undefined {
+  if (token === undefined) return undefined;
+  const text = Buffer.from(token, 'base64url').toString('utf8');
+  const match = /^after:(\d{13}-[A-Za-z0-9._-]{1,128})$/.exec(text);
+  if (!match?.[1]) {
+    throw invalidRequest(
+      'The $skipToken is not valid; use the @odata.nextLink of the previous page as is.',
+      [],
+      '$skipToken',
+    );
+  }
+  return match[1];
+}
 const ProfileEntitySchema = z.object({
   profile: z.string().transform((text, ctx) => {
     const parsed = z
@@ -234,15 +250,41 @@ export class TableActionStore implements ActionStore {
     return { items: page.items.map((e) => toVersionedAction(e).value), ...pick(page) };
   }
 
+  /**
+   * Walks the accepted events newest first and joins each to its action. With an actionState filter it reads on until
+   * the page is full (or 10 pointer pages were read), so that filtered pages are not short; the skip token is the row
+   * key of the last event read (keyset paging).
+   */
   async listAll(query: ListActionsQuery): Promise<Page<DeviceAction>> {
-    const page = await this.queryPage(this.tables.audit, ACCEPTED_ACTIONS_FILTER, query, ['deviceId', 'actionId']);
-    const pointers = page.items.map((e) => PointerSchema.parse(e));
-    const actions = await Promise.all(pointers.map((p) => this.get(p.deviceId, p.actionId)));
-    const items = actions
-      .filter((a) => a !== undefined)
-      .map((a) => a.value)
-      .filter((a) => !query.actionState || a.actionState === query.actionState);
-    return { items, ...pick(page) };
+    let after = decodeFeedToken(query.skipToken);
+    // The service may answer a filtered query with an empty page and a continuation; follow it.
+    let continuation: string | undefined;
+    const items: DeviceAction[] = [];
+    for (let round = 0; round < 10 && items.length < query.top; round++) {
+      const filter = after ? `${ACCEPTED_ACTIONS_FILTER} and RowKey gt ${odataString(after)}` : ACCEPTED_ACTIONS_FILTER;
+      const page = await this.queryPage(
+        this.tables.audit,
+        filter,
+        { top: query.top, ...(continuation && { skipToken: continuation }) },
+        ['rowKey', 'deviceId', 'actionId'],
+      );
+      const pointers = page.items.map((e) => PointerSchema.parse(e));
+      if (pointers.length === 0) {
+        if (!page.nextToken) return { items };
+        continuation = page.nextToken;
+        continue;
+      }
+      continuation = undefined;
+      const actions = await Promise.all(pointers.map((p) => this.get(p.deviceId, p.actionId)));
+      for (const [i, pointer] of pointers.entries()) {
+        after = pointer.rowKey;
+        const action = actions[i]?.value;
+        if (action && (!query.actionState || action.actionState === query.actionState)) items.push(action);
+        if (items.length === query.top) break;
+      }
+      if (after === pointers.at(-1)?.rowKey && !page.nextToken) return { items };
+    }
+    return { items, ...(after && { nextToken: encodeFeedToken(after) }) };
   }
 
   async resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext> {

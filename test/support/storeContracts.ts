@@ -295,6 +295,10 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       const pending = await allPages((skipToken) =>
         store().listAll({ top: 2, actionState: 'pending', ...(skipToken !== undefined && { skipToken }) }),
       );
+      // A filtered page is filled from further actions rather than returned short.
+      expect(pending[0]).toHaveLength(2);
+      const done = await store().listAll({ top: 3, actionState: 'done' });
+      expect(done.items.map((a) => a.id)).toEqual(newestFirst.filter((_, i) => i % 2 === 0));
       expect(pending.flat().map((a) => a.id)).toEqual(
         expected
           .filter((a) => a.actionState === 'pending')
