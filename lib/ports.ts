@@ -2,6 +2,7 @@ import type {
   ActionState,
   Device,
   DeviceAction,
+  DeviceProfile,
   OperatingSystem,
   PasscodePolicy,
   ResetMessage,
@@ -57,8 +58,7 @@ export interface InFlightGuard {
 
 export type CreateActionResult = { created: true; etag: string } | { created: false; inFlightActionId: string };
 
-/** What accepting a reset needs to know about a device, kept beside its actions (written on every device PUT). */
-export type DeviceProfile = Pick<Device, 'operatingSystem' | 'osVersion' | 'azureADJoined' | 'passcodePolicy'>;
+export type { DeviceProfile } from './core/model';
 
 /** What accepting a reset reads, in one round trip. */
 export interface ResetContext {

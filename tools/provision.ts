@@ -1,6 +1,7 @@
 import { TableActionStore } from '../lib/adapters/tableActionStore';
 import { tableClient } from '../lib/adapters/tableClients';
 import { TableDeviceStore } from '../lib/adapters/tableDeviceStore';
+import { deviceProfile } from '../lib/core/model';
 import { STORAGE_NAMES } from '../lib/deps';
 import { DEMO_DEVICES } from './demoDevices';
 
@@ -16,8 +17,7 @@ export async function seedDemoDevices(connectionString: string, now = new Date()
   });
   const at = now.toISOString();
   for (const { id, ...input } of DEMO_DEVICES) {
-    const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = input;
-    await actions.putDeviceProfile(id, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
+    await actions.putDeviceProfile(id, deviceProfile(input));
     await devices.put({ id, ...input, createdDateTime: at, lastUpdatedDateTime: at });
   }
   return DEMO_DEVICES.length;

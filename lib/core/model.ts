@@ -55,6 +55,21 @@ export const DeviceInputSchema = z.strictObject({
 });
 export type DeviceInput = z.infer<typeof DeviceInputSchema>;
 
+/** What accepting a reset needs to know about a device, kept beside its actions (written on every device PUT). */
+export type DeviceProfile = Pick<DeviceInput, 'operatingSystem' | 'osVersion' | 'azureADJoined' | 'passcodePolicy'>;
+
+export const deviceProfile = ({
+  operatingSystem,
+  osVersion,
+  azureADJoined,
+  passcodePolicy,
+}: DeviceInput): DeviceProfile => ({
+  operatingSystem,
+  osVersion,
+  azureADJoined,
+  passcodePolicy,
+});
+
 export interface Device extends DeviceInput {
   id: string;
   createdDateTime: string;

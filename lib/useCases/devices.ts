@@ -1,5 +1,5 @@
 import { notFound } from '../core/errors';
-import type { Device, DeviceInput, OperatingSystem } from '../core/model';
+import { type Device, type DeviceInput, deviceProfile, type OperatingSystem } from '../core/model';
 import type { Page } from '../ports';
 import type { Caller } from '../security/caller';
 import { presentActions } from './deviceActions';
@@ -23,8 +23,7 @@ export async function registerDevice(
   };
   // The profile first: a device whose profile is written but whose inventory write failed can be reset but is not
   // listed until the PUT is retried; the other way round it would be listed but refused.
-  const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = device;
-  await services.actions.putDeviceProfile(deviceId, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
+  await services.actions.putDeviceProfile(deviceId, deviceProfile(device));
   const result = await services.devices.put(device);
   await services.audit.record({
     id: services.randomHex(12),

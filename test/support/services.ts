@@ -1,4 +1,4 @@
-import type { Device, DeviceAction, SealedSecret } from '../../lib/core/model';
+import { type Device, type DeviceAction, deviceProfile, type SealedSecret } from '../../lib/core/model';
 import type { Cipher, Clock, Logger, RandomInt } from '../../lib/ports';
 import type { Caller, Role } from '../../lib/security/caller';
 import type { Services } from '../../lib/useCases/services';
@@ -137,8 +137,7 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
   /** Registers a device as a PUT would: inventory and reset profile. */
   const addDevice = (device: Device) => {
     devices.devices.set(device.id, device);
-    const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = device;
-    actions.profiles.set(device.id, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
+    actions.profiles.set(device.id, deviceProfile(device));
   };
   return {
     services,

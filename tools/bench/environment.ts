@@ -1,4 +1,4 @@
-import type { DeviceInput } from '../../lib/core/model';
+import { type DeviceInput, deviceProfile } from '../../lib/core/model';
 import { buildDeps } from '../../lib/deps';
 import type { Caller } from '../../lib/security/caller';
 import { throwawaySettings } from '../localSettings';
@@ -60,11 +60,10 @@ export const deviceIds = (prefix: string, count: number) =>
 export async function registerDevices(connectionString: string, ids: readonly string[]): Promise<void> {
   const { services } = buildDeps(benchSettings(connectionString));
   const at = new Date().toISOString();
-  const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = BENCH_DEVICE;
   await forEachLimited(ids.length, 32, async (i) => {
     const id = ids[i];
     if (id === undefined) return;
-    await services.actions.putDeviceProfile(id, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
+    await services.actions.putDeviceProfile(id, deviceProfile(BENCH_DEVICE));
     await services.devices.put({ id, ...BENCH_DEVICE, createdDateTime: at, lastUpdatedDateTime: at });
   });
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AesGcmCipher } from '../../../lib/adapters/aesGcmCipher';
 import { TableActionStore } from '../../../lib/adapters/tableActionStore';
 import { ensureTable, tableClient } from '../../../lib/adapters/tableClients';
+import { deviceProfile } from '../../../lib/core/model';
 import type { ActionStore } from '../../../lib/ports';
 import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { getAction } from '../../../lib/useCases/deviceActions';
@@ -36,8 +37,7 @@ async function setup(deviceId: string) {
   const services: Services = { ...t.services, actions, cipher };
   const device = deviceFixture({ id: deviceId });
   t.devices.devices.set(deviceId, device);
-  const { operatingSystem, osVersion, azureADJoined, passcodePolicy } = device;
-  await actions.putDeviceProfile(deviceId, { operatingSystem, osVersion, azureADJoined, passcodePolicy });
+  await actions.putDeviceProfile(deviceId, deviceProfile(device));
   return { ...t, services };
 }
 
