@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseEncryptionKeys } from './adapters/aesGcmCipher';
+import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalText = z
@@ -7,8 +8,26 @@ const optionalText = z
   .trim()
   .transform((s) => (s === '' ? undefined : s))
   .optional();
+const flag = z
+  .string()
+  .trim()
+  .transform((s) => /^(true|1)$/i.test(s))
+  .default(false);
+const commaList = z
+  .string()
+  .trim()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+  )
+  .default([]);
 
-/** Every app setting the app reads (DESIGN.md "Configuration"), parsed once at start-up. */
+/** The most a status link may live in Azure: a captured link must not outlast the day its action can run. */
+export const MAX_STATUS_LINK_TTL_SECONDS = 86_400;
+
+/** Every app setting the app reads (docs/DESIGN.md "Configuration"), parsed once at start-up. */
 export const ConfigSchema = z
   .object({
     AzureWebJobsStorage: z.string({ error: 'is required (a storage connection string)' }).min(1, 'is required'),
@@ -16,28 +35,49 @@ export const ConfigSchema = z
     DEVICE_CHANNEL_URL: optionalText,
     DEVICE_CHANNEL_SECRET: optionalText,
     DEVICE_CHANNEL_TIMEOUT_MS: positiveInt(10_000),
+    /** How long a device that keeps answering "try later" is retried before its action fails (deviceUnreachable). */
+    DEVICE_RETRY_WINDOW_MINUTES: positiveInt(60),
     SIMULATOR_LATENCY_MS: z.coerce.number().int().min(0).default(200),
     SIMULATOR_TRANSIENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
     /** scrypt cost of the simulated devices' passcode verifiers (a power of 2). */
     SIMULATOR_VERIFIER_COST: positiveInt(16_384),
+    /** A demo deployment may run the simulated channel in Azure, but only when it says so on purpose. */
+    SIMULATOR_ALLOWED_IN_AZURE: flag,
     PASSCODE_ENCRYPTION_KEYS: z
       .string({ error: 'is required (keyId:base64key, first is current)' })
       .min(1, 'is required (keyId:base64key, first is current)'),
     PASSCODE_DISPLAY_HOURS: positiveInt(168),
-    STATUS_LINK_KEY: z
-      .string({ error: 'is required (base64, at least 32 bytes)' })
-      .min(1, 'is required (base64, at least 32 bytes)'),
-    STATUS_LINK_TTL_SECONDS: positiveInt(3600),
+    STATUS_LINK_KEYS: z
+      .string({ error: 'is required (keyId:base64key of at least 32 bytes, first is current)' })
+      .min(1, 'is required (keyId:base64key of at least 32 bytes, first is current)'),
+    /** Only to explain the rename: the single key of earlier versions. */
+    STATUS_LINK_KEY: optionalText,
+    STATUS_LINK_TTL_SECONDS: positiveInt(MAX_STATUS_LINK_TTL_SECONDS),
     AUTH_MODE: z.enum(['entra', 'appService', 'none']).default('entra'),
     AUTH_ISSUER: optionalText,
     AUTH_AUDIENCE: optionalText,
     AUTH_JWKS_URL: optionalText,
+    /** The delegated permission (scope) a user's token must carry. */
+    AUTH_REQUIRED_SCOPE: z.string().trim().min(1).default('access_as_user'),
+    /** When set, only these client applications (azp/appid) may call. */
+    AUTH_ALLOWED_CLIENT_IDS: commaList,
+    /** The admin console's single-page app registration (entra mode). */
+    CONSOLE_CLIENT_ID: optionalText,
+    /** The app's public origin; every absolute URL it returns is built from it. Required in Azure. */
+    PUBLIC_BASE_URL: optionalText,
     MAX_RESETS_PER_DEVICE_PER_DAY: positiveInt(10),
     /** Seconds an action may stay pending/active without progress before the sweeper re-enqueues it. */
     STUCK_AFTER_SECONDS: positiveInt(120),
     /** Hours after which a non-terminal action is failed as expired. */
     ACTION_EXPIRY_HOURS: positiveInt(24),
+    /** Days finished actions and audit events are kept before they are purged. */
+    RETENTION_DAYS: positiveInt(90),
+    /** `Development` under Core Tools and `npm start`; anything else is production behaviour. */
+    AZURE_FUNCTIONS_ENVIRONMENT: optionalText,
+    /** Set by the platform on every instance of an app running in Azure. */
     WEBSITE_INSTANCE_ID: optionalText,
+    /** Set by the platform when App Service Authentication is on. */
+    WEBSITE_AUTH_ENABLED: flag,
   })
   // Cross-setting rules run even when another setting is bad, so that one message names every bad key.
   .superRefine((c, ctx) => settingRules(c, (key, message) => ctx.addIssue({ code: 'custom', path: [key], message })), {
@@ -45,14 +85,31 @@ export const ConfigSchema = z
   });
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** Whether the app runs for a developer (Core Tools and `npm start` set AZURE_FUNCTIONS_ENVIRONMENT=Development). */
+export const isDevelopment = (c: Pick<Config, 'AZURE_FUNCTIONS_ENVIRONMENT'>) =>
+  /^development$/i.test(c.AZURE_FUNCTIONS_ENVIRONMENT ?? '');
+
+// App Service sets WEBSITE_INSTANCE_ID on every instance of an app running in Azure:
+// https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
+export const isInAzure = (c: Pick<Config, 'WEBSITE_INSTANCE_ID'>) => c.WEBSITE_INSTANCE_ID !== undefined;
+
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+type Report = (key: keyof Config, message: string) => void;
+
+/** A flag setting, parsed (boolean) or still raw (a string, when another setting failed). */
+const isOn = (c: Partial<Record<keyof Config, unknown>>, key: keyof Config) =>
+  c[key] === true || (typeof c[key] === 'string' && /^(true|1)$/i.test(c[key].trim()));
 
 /** Rules across settings. `c` may hold raw values here (another setting failed), so every value is checked for type. */
-function settingRules(c: Partial<Record<keyof Config, unknown>>, report: (key: keyof Config, message: string) => void) {
+function settingRules(c: Partial<Record<keyof Config, unknown>>, report: Report) {
   const text = (key: keyof Config) => (typeof c[key] === 'string' && c[key] !== '' ? (c[key] as string) : undefined);
   const need = (key: keyof Config, when: string) => {
     if (!text(key)) report(key, `is required when ${when}`);
   };
+  const inAzure = text('WEBSITE_INSTANCE_ID') !== undefined;
+  const development = isDevelopment({ AZURE_FUNCTIONS_ENVIRONMENT: text('AZURE_FUNCTIONS_ENVIRONMENT') });
   if (c.DEVICE_CHANNEL === 'webhook') {
     need('DEVICE_CHANNEL_URL', 'DEVICE_CHANNEL=webhook');
     need('DEVICE_CHANNEL_SECRET', 'DEVICE_CHANNEL=webhook');
@@ -66,15 +123,73 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: (key: k
     const value = text(key);
     if (value && !URL.canParse(value)) report(key, 'must be an absolute URL');
   }
-  // App Service sets WEBSITE_INSTANCE_ID on every instance of an app running in Azure:
-  // https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
-  if (c.AUTH_MODE === 'none' && text('WEBSITE_INSTANCE_ID')) {
+  const baseUrl = text('PUBLIC_BASE_URL');
+  if (baseUrl) {
+    const problem = publicBaseUrlProblem(baseUrl);
+    if (problem) report('PUBLIC_BASE_URL', problem);
+  }
+  if (c.AUTH_MODE === 'none' && !development) {
     report(
       'AUTH_MODE',
-      'must not be "none" when the app runs in Azure (WEBSITE_INSTANCE_ID is set); none is for local use only',
+      'must not be "none" unless AZURE_FUNCTIONS_ENVIRONMENT=Development (none lets anyone in; it is for local use only)',
     );
   }
-  // Secrets: never echo a value, only say what is wrong with it.
+  // Without App Service Authentication in front, anyone could send the x-ms-client-principal header it would set.
+  if (c.AUTH_MODE === 'appService' && !isOn(c, 'WEBSITE_AUTH_ENABLED')) {
+    report(
+      'AUTH_MODE',
+      'is "appService" but App Service Authentication is off (WEBSITE_AUTH_ENABLED is not True); turn it on, ' +
+        'with "Require authentication" and "HTTP 401" for unauthenticated requests',
+    );
+  }
+  if (text('STATUS_LINK_KEY') && !text('STATUS_LINK_KEYS')) {
+    report('STATUS_LINK_KEYS', 'is required; STATUS_LINK_KEY was renamed to STATUS_LINK_KEYS (kid:base64key, …)');
+  }
+  const ttl = Number(c.STATUS_LINK_TTL_SECONDS);
+  const retryMinutes = Number(c.DEVICE_RETRY_WINDOW_MINUTES);
+  const expiryHours = Number(c.ACTION_EXPIRY_HOURS);
+  if (retryMinutes >= expiryHours * 60) {
+    report('DEVICE_RETRY_WINDOW_MINUTES', 'must be shorter than ACTION_EXPIRY_HOURS');
+  }
+  if (inAzure) azureRules(c, text, report, ttl);
+  secretRules(c, text, report, inAzure);
+}
+
+/** Production rules for an app running in Azure: nothing that is only fit for a laptop. */
+function azureRules(
+  c: Partial<Record<keyof Config, unknown>>,
+  text: (key: keyof Config) => string | undefined,
+  report: Report,
+  ttl: number,
+) {
+  if (!text('PUBLIC_BASE_URL')) {
+    report(
+      'PUBLIC_BASE_URL',
+      'is required in Azure (the https origin callers use, e.g. https://<app>.azurewebsites.net)',
+    );
+  }
+  const jwks = text('AUTH_JWKS_URL');
+  if (jwks && URL.canParse(jwks) && new URL(jwks).protocol !== 'https:') {
+    report('AUTH_JWKS_URL', 'must be an https URL in Azure');
+  }
+  if (ttl > MAX_STATUS_LINK_TTL_SECONDS) {
+    report('STATUS_LINK_TTL_SECONDS', `must be at most ${MAX_STATUS_LINK_TTL_SECONDS} (one day) in Azure`);
+  }
+  if ((c.DEVICE_CHANNEL ?? 'simulated') === 'simulated' && !isOn(c, 'SIMULATOR_ALLOWED_IN_AZURE')) {
+    report(
+      'DEVICE_CHANNEL',
+      'is "simulated" in Azure: use "webhook" with your MDM gateway, or set SIMULATOR_ALLOWED_IN_AZURE=true for a demo',
+    );
+  }
+}
+
+/** Secrets: never echo a value, only say what is wrong with it. In Azure, published and weak keys are refused. */
+function secretRules(
+  c: Partial<Record<keyof Config, unknown>>,
+  text: (key: keyof Config) => string | undefined,
+  report: Report,
+  inAzure: boolean,
+) {
   const secret = (key: keyof Config, check: (value: string) => string | undefined) => {
     const value = text(key);
     if (!value) return;
@@ -83,24 +198,47 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: (key: k
       : check(value);
     if (problem) report(key, problem);
   };
-  secret('PASSCODE_ENCRYPTION_KEYS', (value) => {
+  const keyList = (parse: () => KeyList) => {
     try {
-      parseEncryptionKeys(value);
+      const list = parse();
+      if (!inAzure) return undefined;
+      for (const [kid, key] of list.keys) {
+        const weak = weakKeyReason(key);
+        if (weak) return `key '${kid}' ${weak}; generate a new one (see docs/deploy.md)`;
+      }
       return undefined;
     } catch (error) {
-      // parseEncryptionKeys never puts key material in its messages.
+      // The key list parser never puts key material in its messages.
       return (error as Error).message;
     }
-  });
-  secret('STATUS_LINK_KEY', (value) =>
-    Buffer.from(value, 'base64').length < 32 ? 'must be base64 of at least 32 bytes' : undefined,
-  );
+  };
+  secret('PASSCODE_ENCRYPTION_KEYS', (value) => keyList(() => parseEncryptionKeys(value)));
+  secret('STATUS_LINK_KEYS', (value) => keyList(() => parseStatusLinkKeys(value)));
   if (c.DEVICE_CHANNEL === 'webhook') {
-    secret('DEVICE_CHANNEL_SECRET', (value) =>
-      Buffer.byteLength(value) < 32 ? 'must be at least 32 bytes' : undefined,
-    );
+    secret('DEVICE_CHANNEL_SECRET', (value) => {
+      const bytes = Buffer.from(value, 'utf8');
+      if (bytes.length < 32) return 'must be at least 32 bytes';
+      const weak = inAzure ? weakKeyReason(bytes) : undefined;
+      return weak ? `${weak}; generate a new one` : undefined;
+    });
   }
 }
+
+/** `PUBLIC_BASE_URL`: an absolute origin, https unless it names the loopback. */
+function publicBaseUrlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return 'must be an absolute URL such as https://contoso-reset.azurewebsites.net';
+  const url = new URL(value);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    return 'must use https (http only for localhost)';
+  }
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+    return 'must be an origin only (scheme, host and port), without path, query or credentials';
+  }
+  return undefined;
+}
+
+/** Parses `STATUS_LINK_KEYS` (`kid:base64key,…`, first = current; HMAC keys of at least 32 bytes, RFC 2104 §3). */
+export const parseStatusLinkKeys = (text: string): KeyList => parseKeyList('STATUS_LINK_KEYS', text, { atLeast: 32 });
 
 /** Parses settings; throws one Error naming every bad key (never echoing values, which may be secrets). */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {

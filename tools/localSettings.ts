@@ -9,8 +9,10 @@ export function throwawaySettings(overrides: Record<string, string> = {}): Recor
     DEVICE_CHANNEL: 'simulated',
     SIMULATOR_TRANSIENT_FAILURE_RATE: '0',
     PASSCODE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-    STATUS_LINK_KEY: randomBytes(32).toString('base64'),
+    STATUS_LINK_KEYS: `s1:${randomBytes(32).toString('base64')}`,
     AUTH_MODE: 'none',
+    // AUTH_MODE=none is refused anywhere else.
+    AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
     ...overrides,
   };
 }

@@ -6,8 +6,26 @@ const key = () => randomBytes(32).toString('base64');
 const valid = () => ({
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
   PASSCODE_ENCRYPTION_KEYS: `k1:${key()}`,
-  STATUS_LINK_KEY: key(),
+  STATUS_LINK_KEYS: `s1:${key()}`,
   AUTH_MODE: 'none',
+  AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+});
+const entra = {
+  AUTH_MODE: 'entra',
+  AUTH_ISSUER: 'https://login.example/tenant/v2.0',
+  AUTH_AUDIENCE: 'api://reset',
+  AUTH_JWKS_URL: 'https://login.example/keys',
+};
+/** A production deployment in Azure that passes every rule. */
+const azure = () => ({
+  ...valid(),
+  ...entra,
+  AZURE_FUNCTIONS_ENVIRONMENT: undefined,
+  WEBSITE_INSTANCE_ID: 'abc123',
+  PUBLIC_BASE_URL: 'https://contoso-reset.azurewebsites.net',
+  DEVICE_CHANNEL: 'webhook',
+  DEVICE_CHANNEL_URL: 'https://gateway.contoso.com/apply',
+  DEVICE_CHANNEL_SECRET: randomBytes(32).toString('hex'),
 });
 
 function failure(env: NodeJS.ProcessEnv): string {
@@ -27,7 +45,11 @@ describe('parseConfig', () => {
       DEVICE_CHANNEL: 'simulated',
       PASSCODE_DISPLAY_HOURS: 168,
       MAX_RESETS_PER_DEVICE_PER_DAY: 10,
-      STATUS_LINK_TTL_SECONDS: 3600,
+      STATUS_LINK_TTL_SECONDS: 86400,
+      DEVICE_RETRY_WINDOW_MINUTES: 60,
+      RETENTION_DAYS: 90,
+      AUTH_REQUIRED_SCOPE: 'access_as_user',
+      AUTH_ALLOWED_CLIENT_IDS: [],
       SIMULATOR_VERIFIER_COST: 16384,
     });
     expect(
@@ -45,14 +67,14 @@ describe('parseConfig', () => {
     const secret = 'not-a-valid-key-but-secret';
     const message = failure({
       PASSCODE_ENCRYPTION_KEYS: `k1:${secret}`,
-      STATUS_LINK_KEY: 'c2hvcnQ=',
+      STATUS_LINK_KEYS: 's1:c2hvcnQ=',
       AUTH_MODE: 'entra',
       MAX_RESETS_PER_DEVICE_PER_DAY: '0',
     });
     for (const bad of [
       'AzureWebJobsStorage',
       'PASSCODE_ENCRYPTION_KEYS',
-      'STATUS_LINK_KEY',
+      'STATUS_LINK_KEYS',
       'AUTH_ISSUER',
       'AUTH_AUDIENCE',
       'AUTH_JWKS_URL',
@@ -63,17 +85,79 @@ describe('parseConfig', () => {
     expect(message).not.toContain(secret);
   });
 
-  it('refuses AUTH_MODE=none when the app runs in Azure', () => {
-    expect(failure({ ...valid(), WEBSITE_INSTANCE_ID: 'abc123' })).toMatch(/AUTH_MODE: must not be "none"/);
-    const entra = {
-      AUTH_MODE: 'entra',
-      AUTH_ISSUER: 'i',
-      AUTH_AUDIENCE: 'a',
-      AUTH_JWKS_URL: 'https://login.example/k',
-    };
-    expect(parseConfig({ ...valid(), ...entra, WEBSITE_INSTANCE_ID: 'abc123' }).AUTH_MODE).toBe('entra');
-    expect(parseConfig({ ...valid(), AUTH_MODE: 'appService', WEBSITE_INSTANCE_ID: 'abc123' }).AUTH_MODE).toBe(
+  it('refuses AUTH_MODE=none unless AZURE_FUNCTIONS_ENVIRONMENT=Development, wherever the app runs', () => {
+    expect(parseConfig(valid()).AUTH_MODE).toBe('none');
+    for (const environment of [undefined, 'Production', 'Staging']) {
+      expect(failure({ ...valid(), AZURE_FUNCTIONS_ENVIRONMENT: environment })).toMatch(
+        /AUTH_MODE: must not be "none"/,
+      );
+    }
+    expect(parseConfig(azure()).AUTH_MODE).toBe('entra');
+  });
+
+  it('starts appService mode only where App Service Authentication is on', () => {
+    expect(failure({ ...valid(), AUTH_MODE: 'appService' })).toMatch(/AUTH_MODE: .*WEBSITE_AUTH_ENABLED/);
+    expect(parseConfig({ ...valid(), AUTH_MODE: 'appService', WEBSITE_AUTH_ENABLED: 'True' }).AUTH_MODE).toBe(
       'appService',
+    );
+  });
+
+  it('accepts a complete production deployment in Azure', () => {
+    expect(parseConfig(azure())).toMatchObject({ WEBSITE_INSTANCE_ID: 'abc123', DEVICE_CHANNEL: 'webhook' });
+  });
+
+  it('refuses in Azure: example keys, weak keys, plain-http JWKS, long links, no public URL, the simulator', () => {
+    const example = 'local1:BO27zc+zCgpfwBJsDsOJNSNbHpELC2uraS801RGZ0MI=';
+    expect(failure({ ...azure(), PASSCODE_ENCRYPTION_KEYS: example })).toMatch(
+      /PASSCODE_ENCRYPTION_KEYS: key 'local1' is an example key/,
+    );
+    expect(failure({ ...azure(), STATUS_LINK_KEYS: `s1:${Buffer.alloc(32).toString('base64')}` })).toMatch(
+      /STATUS_LINK_KEYS: key 's1' has too little entropy/,
+    );
+    const counting = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+    expect(failure({ ...azure(), PASSCODE_ENCRYPTION_KEYS: `k1:${counting.toString('base64')}` })).toMatch(
+      /too little entropy/,
+    );
+    expect(failure({ ...azure(), DEVICE_CHANNEL_SECRET: 'example-shared-secret-0123456789' })).toMatch(
+      /DEVICE_CHANNEL_SECRET: is an example key/,
+    );
+    expect(failure({ ...azure(), AUTH_JWKS_URL: 'http://login.example/keys' })).toMatch(
+      /AUTH_JWKS_URL: must be an https/,
+    );
+    expect(failure({ ...azure(), STATUS_LINK_TTL_SECONDS: '3153600000' })).toMatch(
+      /STATUS_LINK_TTL_SECONDS: must be at most 86400/,
+    );
+    expect(failure({ ...azure(), PUBLIC_BASE_URL: undefined })).toMatch(/PUBLIC_BASE_URL: is required in Azure/);
+    expect(failure({ ...azure(), DEVICE_CHANNEL: 'simulated' })).toMatch(/DEVICE_CHANNEL: is "simulated" in Azure/);
+    expect(
+      parseConfig({ ...azure(), DEVICE_CHANNEL: 'simulated', SIMULATOR_ALLOWED_IN_AZURE: 'true' }).DEVICE_CHANNEL,
+    ).toBe('simulated');
+    // The same example keys are fine on a laptop.
+    expect(parseConfig({ ...valid(), PASSCODE_ENCRYPTION_KEYS: example }).PASSCODE_ENCRYPTION_KEYS).toBe(example);
+  });
+
+  it('checks PUBLIC_BASE_URL is an https origin (http only for localhost)', () => {
+    for (const bad of ['contoso.com', 'http://contoso.com', 'https://contoso.com/api', 'https://u:p@contoso.com']) {
+      expect(failure({ ...valid(), PUBLIC_BASE_URL: bad })).toMatch(/PUBLIC_BASE_URL: must/);
+    }
+    expect(parseConfig({ ...valid(), PUBLIC_BASE_URL: 'http://localhost:7071' }).PUBLIC_BASE_URL).toBe(
+      'http://localhost:7071',
+    );
+  });
+
+  it('explains the rename of STATUS_LINK_KEY', () => {
+    const { STATUS_LINK_KEYS: _, ...rest } = valid();
+    expect(failure({ ...rest, STATUS_LINK_KEY: key() })).toMatch(/STATUS_LINK_KEY was renamed to STATUS_LINK_KEYS/);
+  });
+
+  it('parses the client allow-list and keeps the retry window inside the expiry', () => {
+    expect(parseConfig({ ...valid(), AUTH_ALLOWED_CLIENT_IDS: ' a, b ,,c ' }).AUTH_ALLOWED_CLIENT_IDS).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
+    expect(failure({ ...valid(), DEVICE_RETRY_WINDOW_MINUTES: '1440', ACTION_EXPIRY_HOURS: '24' })).toMatch(
+      /DEVICE_RETRY_WINDOW_MINUTES: must be shorter/,
     );
   });
 
