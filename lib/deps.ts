@@ -7,9 +7,10 @@ import { TableAuditLog } from './adapters/tableAuditLog';
 import { ensureTable, type StorageRequestObserver, tableClient } from './adapters/tableClients';
 import { TableDeviceStore } from './adapters/tableDeviceStore';
 import { WebhookDeviceChannel } from './adapters/webhookDeviceChannel';
-import { type Config, parseConfig } from './config';
+import { type Config, parseConfig, parseStatusLinkKeys } from './config';
 import type { Clock, DeviceChannel, Logger } from './ports';
 import { type Authenticator, createAuthenticator } from './security/authenticate';
+import { createPageTokenSigner, type PageTokenSigner } from './security/pageToken';
 import { createStatusLinkSigner, type StatusLinkSigner } from './security/statusLink';
 import type { Services } from './useCases/services';
 
@@ -31,6 +32,7 @@ export interface AppDeps {
   services: Services;
   authenticate: Authenticator;
   statusLinks: StatusLinkSigner;
+  pageTokens: PageTokenSigner;
   /** Only with DEVICE_CHANNEL=simulated. */
   simulator?: SimulatedDeviceChannel;
 }
@@ -105,15 +107,15 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
           issuer: config.AUTH_ISSUER ?? '',
           audience: config.AUTH_AUDIENCE ?? '',
           jwksUrl: config.AUTH_JWKS_URL ?? '',
+          requiredScope: config.AUTH_REQUIRED_SCOPE,
+          allowedClientIds: config.AUTH_ALLOWED_CLIENT_IDS,
         }
       : { mode: config.AUTH_MODE },
   );
-  const statusLinks = createStatusLinkSigner({
-    key: Buffer.from(config.STATUS_LINK_KEY, 'base64'),
-    ttlSeconds: config.STATUS_LINK_TTL_SECONDS,
-    clock,
-  });
-  return { config, services, authenticate, statusLinks, ...(simulator && { simulator }) };
+  const linkKeys = parseStatusLinkKeys(config.STATUS_LINK_KEYS);
+  const statusLinks = createStatusLinkSigner({ keys: linkKeys, ttlSeconds: config.STATUS_LINK_TTL_SECONDS, clock });
+  const pageTokens = createPageTokenSigner(linkKeys);
+  return { config, services, authenticate, statusLinks, pageTokens, ...(simulator && { simulator }) };
 }
 
 /**

@@ -9,6 +9,10 @@ export interface EntraAuthConfig {
   issuer: string;
   audience: string;
   jwksUrl: string;
+  /** The delegated permission a user's token must carry in `scp` (AUTH_REQUIRED_SCOPE). */
+  requiredScope: string;
+  /** When non-empty, only these client applications (`azp`, or `appid` in v1 tokens) may call. */
+  allowedClientIds?: readonly string[];
   clockToleranceSeconds?: number;
   /** For tests; the global fetch otherwise. */
   fetch?: typeof fetch;
@@ -58,7 +62,15 @@ const EntraClaimsSchema = z.object({
   name: z.string().optional(),
   appid: z.string().optional(),
   azp: z.string().optional(),
+  /** Delegated permissions, space-separated; absent in app-only tokens. */
+  scp: z.string().optional(),
+  /** Only ID tokens carry the nonce of the sign-in request. */
+  nonce: z.unknown().optional(),
 });
+
+// An access token's `typ` header is JWT (Entra ID) or at+jwt (RFC 9068); anything else (an ID token's header may say
+// so, or a logout token) is not a credential for this API.
+const ACCESS_TOKEN_TYPES = new Set(['jwt', 'at+jwt', 'application/at+jwt']);
 
 /** The token was fine as far as we know, but the key set could not be fetched: a server-side outage. */
 class KeySetUnavailableError extends Error {
@@ -93,12 +105,18 @@ function createEntraAuthenticator(config: EntraAuthConfig): Authenticator {
     // x-ms-client-principal is deliberately not read here: without App Service Authentication in front, anyone can send it.
     const token = bearerToken(headers.get('authorization'));
     let payload: JWTPayload;
+    let type: string | undefined;
     try {
-      ({ payload } = await jwtVerify(token, getKey, options));
+      const verified = await jwtVerify(token, getKey, options);
+      payload = verified.payload;
+      type = verified.protectedHeader.typ;
     } catch (error) {
       throw verificationFailure(error);
     }
-    return callerFromEntraClaims(payload);
+    if (type !== undefined && !ACCESS_TOKEN_TYPES.has(type.toLowerCase())) {
+      throw unauthorized('The token is not an access token.', { tokenRejected: true });
+    }
+    return callerFromEntraClaims(payload, config);
   };
 }
 
@@ -155,14 +173,43 @@ function claimFailureReason(claim: string): string {
   }
 }
 
-function callerFromEntraClaims(payload: JWTPayload): Caller {
+/**
+ * The caller of a verified token. A delegated (user) token carries `scp` and must include the API's scope; an app-only
+ * token carries no `scp` and must hold app roles. Roles come from `roles` in both. ID tokens (they carry `nonce`) are
+ * refused: a client that got one for its own sign-in must not be able to call the API with it.
+ * https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
+ */
+function callerFromEntraClaims(payload: JWTPayload, config: EntraAuthConfig): Caller {
   const parsed = EntraClaimsSchema.safeParse(payload);
   if (!parsed.success) throw unauthorized('The access token has malformed claims.', { tokenRejected: true });
   const claims = parsed.data;
+  if (claims.nonce !== undefined) throw unauthorized('The token is not an access token.', { tokenRejected: true });
   const id = claims.oid ?? claims.sub;
   if (id === undefined) throw unauthorized('The access token does not identify its caller.', { tokenRejected: true });
+  const clientId = claims.azp ?? claims.appid;
+  const allowed = config.allowedClientIds ?? [];
+  if (allowed.length > 0 && (clientId === undefined || !allowed.includes(clientId))) {
+    throw new ApiError(403, 'forbidden', 'This client application is not allowed to call this API.');
+  }
+  const roles = knownRoles(claims.roles ?? []);
+  if (claims.scp !== undefined) {
+    if (!claims.scp.split(' ').includes(config.requiredScope)) throw insufficientScope(config.requiredScope);
+  } else if (roles.size === 0) {
+    // No scp: an app-only token, which is authorised by app roles alone.
+    throw insufficientScope(config.requiredScope);
+  }
   const name = firstNonEmpty(claims.preferred_username, claims.upn, claims.name, claims.appid, claims.azp) ?? id;
-  return { id, name, roles: knownRoles(claims.roles ?? []) };
+  return { id, name, roles };
+}
+
+/** RFC 6750 §3.1: a valid token without the privileges the request needs is a 403 naming the scope required. */
+function insufficientScope(scope: string): ApiError {
+  return new ApiError(
+    403,
+    'forbidden',
+    `The access token lacks the delegated permission '${scope}' (or, for an application, an app role of this API).`,
+    { headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope.replace(/["\\]/g, '')}"` } },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -203,9 +250,12 @@ function decodeClientPrincipal(encoded: string): ClientPrincipal {
   return parsed.data;
 }
 
+/**
+ * App roles arrive as `roles` claims. The principal's own `role_typ` is not trusted: it would let whoever wrote the
+ * principal declare any claim type (a group, a name) to count as a role.
+ */
 function roleClaims(principal: ClientPrincipal): string[] {
-  const roleTypes = new Set(['roles', ...(principal.role_typ ? [principal.role_typ] : [])]);
-  return principal.claims.filter((c) => roleTypes.has(c.typ)).map((c) => c.val);
+  return principal.claims.filter((c) => c.typ === 'roles').map((c) => c.val);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ describe('entra mode', () => {
     jwks.keys = [await publicJwk(key1, 'key-1')];
     jwks.fetches = 0;
     jwks.status = 200;
-    config = { mode: 'entra', issuer: ISSUER, audience: AUDIENCE, jwksUrl };
+    config = { mode: 'entra', issuer: ISSUER, audience: AUDIENCE, jwksUrl, requiredScope: 'access_as_user' };
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -139,9 +139,64 @@ describe('entra mode', () => {
     expect([...caller.roles]).toEqual(['Devices.Read']);
   });
 
-  it('grants no roles when the token has no roles claim', async () => {
-    const caller = await createAuthenticator(config)(bearer(await signToken(key1, 'key-1', {}, ['roles'])));
+  it('grants no roles to a user token with the scope but no roles claim', async () => {
+    const token = await signToken(key1, 'key-1', { scp: 'access_as_user' }, ['roles']);
+    const caller = await createAuthenticator(config)(bearer(token));
     expect(caller.roles.size).toBe(0);
+  });
+
+  it('needs the API scope in a delegated token: 403 insufficient_scope naming it otherwise', async () => {
+    const authenticate = createAuthenticator(config);
+    const withScope = await signToken(key1, 'key-1', { scp: 'User.Read access_as_user' });
+    expect([...(await authenticate(bearer(withScope))).roles].sort()).toEqual(['Devices.Read', 'Passcode.Reset']);
+    // A token a user consented to for another purpose (another client's scope) carries roles but not our scope.
+    const otherScope = await signToken(key1, 'key-1', { scp: 'User.Read access_as_user_not' });
+    const error = await rejection(authenticate(bearer(otherScope)));
+    expect(error).toMatchObject({ status: 403, code: 'forbidden' });
+    expect(error.extra.headers?.['WWW-Authenticate']).toBe('Bearer error="insufficient_scope", scope="access_as_user"');
+  });
+
+  it('needs app roles in an app-only token (no scp)', async () => {
+    const token = await signToken(key1, 'key-1', { azp: 'client-1' }, ['roles', 'oid', 'preferred_username']);
+    const error = await rejection(createAuthenticator(config)(bearer(token)));
+    expect(error).toMatchObject({ status: 403 });
+    expect(error.extra.headers?.['WWW-Authenticate']).toMatch(/insufficient_scope/);
+  });
+
+  it('accepts only allowed client applications when an allow-list is set (azp, or appid in v1 tokens)', async () => {
+    const authenticate = createAuthenticator({ ...config, allowedClientIds: ['console-app', 'logic-app'] });
+    expect((await authenticate(bearer(await signToken(key1, 'key-1', { azp: 'console-app' })))).id).toBe(OID);
+    expect((await authenticate(bearer(await signToken(key1, 'key-1', { appid: 'logic-app' })))).id).toBe(OID);
+    for (const claims of [{ azp: 'some-other-app' }, {}]) {
+      const error = await rejection(authenticate(bearer(await signToken(key1, 'key-1', claims))));
+      expect(error).toMatchObject({ status: 403, code: 'forbidden' });
+    }
+  });
+
+  it('refuses ID tokens: a nonce claim, or a typ header other than JWT / at+jwt', async () => {
+    const authenticate = createAuthenticator(config);
+    const withNonce = await signToken(key1, 'key-1', { nonce: 'n-0S6_WzA2Mj' });
+    await expectTokenRejected(authenticate(bearer(withNonce)), /not an access token/, withNonce);
+    const idTyp = await new SignJWT({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      exp: nowSeconds() + 600,
+      oid: OID,
+      roles: ['Devices.Read'],
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'key-1', typ: 'id_token+jwt' })
+      .sign(key1.privateKey);
+    await expectTokenRejected(authenticate(bearer(idTyp)), /not an access token/, idTyp);
+    const atJwt = await new SignJWT({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      exp: nowSeconds() + 600,
+      oid: OID,
+      roles: ['Devices.Read'],
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'key-1', typ: 'at+jwt' })
+      .sign(key1.privateKey);
+    expect((await authenticate(bearer(atJwt))).id).toBe(OID);
   });
 
   it('answers a request without a token with 401 and a bare Bearer challenge', async () => {
@@ -313,13 +368,25 @@ describe('appService mode', () => {
       claims: [
         { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: OID },
         { typ: 'name', val: 'Ana' },
-        { typ: ROLE_TYP, val: 'Passcode.Reset' },
-        { typ: ROLE_TYP, val: 'Passcode.Read' },
-        { typ: ROLE_TYP, val: 'Unknown.Role' },
+        { typ: 'roles', val: 'Passcode.Reset' },
+        { typ: 'roles', val: 'Passcode.Read' },
+        { typ: 'roles', val: 'Unknown.Role' },
+        // The principal's role_typ names this claim type, but only "roles" claims are app roles.
+        { typ: ROLE_TYP, val: 'Audit.Read' },
+        { typ: 'groups', val: 'Devices.Manage' },
       ],
       name_typ: 'name',
       role_typ: ROLE_TYP,
     });
+    const forgedRoleType = clientPrincipal({
+      auth_typ: 'aad',
+      claims: [
+        { typ: 'oid', val: OID },
+        { typ: 'groups', val: 'Passcode.Read' },
+      ],
+      role_typ: 'groups',
+    });
+    expect((await authenticate(new Headers({ 'x-ms-client-principal': forgedRoleType }))).roles.size).toBe(0);
     const caller = await authenticate(
       new Headers({ 'x-ms-client-principal': principal, 'x-ms-client-principal-name': 'ana@contoso.com' }),
     );
