@@ -21,7 +21,7 @@ function cached(key: string, build: () => object): object {
 
 app.http(ROUTES.openApi.name, {
   ...routeOptions(ROUTES.openApi),
-  handler: anonymousEndpoint(async ({ request }) => {
+  handler: anonymousEndpoint(ROUTES.openApi, async ({ request }) => {
     const { origin } = new URL(request.url);
     return json(
       200,
@@ -32,7 +32,7 @@ app.http(ROUTES.openApi.name, {
 
 app.http(ROUTES.swagger.name, {
   ...routeOptions(ROUTES.swagger),
-  handler: anonymousEndpoint(async ({ request }) => {
+  handler: anonymousEndpoint(ROUTES.swagger, async ({ request }) => {
     const { host, protocol } = new URL(request.url);
     const scheme = protocol.replace(/:$/, '');
     return json(

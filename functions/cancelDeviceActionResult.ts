@@ -8,7 +8,7 @@ import { cancelAction } from '../lib/useCases/deviceActions';
 
 app.http(ROUTES.cancelDeviceActionResult.name, {
   ...routeOptions(ROUTES.cancelDeviceActionResult),
-  handler: endpoint(ROUTES.cancelDeviceActionResult.role, async ({ request, deps, caller }) => {
+  handler: endpoint(ROUTES.cancelDeviceActionResult, async ({ request, deps, caller }) => {
     const { deviceId, actionId } = parseOrThrow(ActionParamsSchema, request.params, 'action id');
     return json(200, await cancelAction(deps.services, deviceId, actionId, caller));
   }),

@@ -9,11 +9,11 @@ import { getAction } from '../lib/useCases/deviceActions';
 app.http(ROUTES.getDeviceActionResult.name, {
   ...routeOptions(ROUTES.getDeviceActionResult),
   handler: statusMonitorEndpoint(
-    ROUTES.getDeviceActionResult.role,
+    ROUTES.getDeviceActionResult,
     (request) => parseOrThrow(ActionParamsSchema, request.params, 'action id'),
-    async ({ request, deps, caller }) => {
-      const { deviceId, actionId } = parseOrThrow(ActionParamsSchema, request.params, 'action id');
-      return actionResponse(request, deps, await getAction(deps.services, deviceId, actionId, caller));
+    async (ctx) => {
+      const { deviceId, actionId } = parseOrThrow(ActionParamsSchema, ctx.request.params, 'action id');
+      return actionResponse(ctx, await getAction(ctx.deps.services, deviceId, actionId, ctx.caller));
     },
   ),
 });

@@ -8,7 +8,7 @@ import { getDeviceOverview } from '../lib/useCases/devices';
 
 app.http(ROUTES.getManagedDevice.name, {
   ...routeOptions(ROUTES.getManagedDevice),
-  handler: endpoint(ROUTES.getManagedDevice.role, async ({ request, deps, caller }) => {
+  handler: endpoint(ROUTES.getManagedDevice, async ({ request, deps, caller }) => {
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
     const device = await getDeviceOverview(deps.services, caller, deviceId);
     return json(200, device, device.lastResetPasscode?.passcode ? { 'Cache-Control': 'no-store' } : {});

@@ -6,5 +6,5 @@ import { ROUTES, routeOptions } from '../lib/http/routes';
 
 app.http(ROUTES.getSupportMatrix.name, {
   ...routeOptions(ROUTES.getSupportMatrix),
-  handler: endpoint(ROUTES.getSupportMatrix.role, async () => json(200, SUPPORT_MATRIX)),
+  handler: endpoint(ROUTES.getSupportMatrix, async () => json(200, SUPPORT_MATRIX)),
 });

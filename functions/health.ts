@@ -6,7 +6,7 @@ import { checkHealth } from '../lib/useCases/health';
 
 app.http(ROUTES.health.name, {
   ...routeOptions(ROUTES.health),
-  handler: anonymousEndpoint(async ({ deps }) => {
+  handler: anonymousEndpoint(ROUTES.health, async ({ deps }) => {
     const report = await checkHealth(deps.services);
     return json(report.status === 'healthy' ? 200 : 503, report, { 'Cache-Control': 'no-store' });
   }),

@@ -1,34 +1,38 @@
 import { app } from '@azure/functions';
 import { endpoint } from '../lib/http/endpoint';
+import { openSkipToken, pageResponse } from '../lib/http/paging';
 import { parseOrThrow } from '../lib/http/parse';
-import { json } from '../lib/http/responses';
 import { ROUTES, routeOptions } from '../lib/http/routes';
 import { DeviceParamsSchema, ListActionsQuerySchema, queryObject } from '../lib/http/schemas';
-import { nextLink } from '../lib/http/urls';
 import { listActions } from '../lib/useCases/deviceActions';
 
 /** One device's actions, or every device's ("Device actions"), newest first. */
-const listHandler = (scope: 'device' | 'all') =>
-  endpoint(ROUTES.listDeviceActionResults.role, async ({ request, deps, caller }) => {
+const listHandler = (route: typeof ROUTES.listDeviceActionResults | typeof ROUTES.listAllDeviceActionResults) =>
+  endpoint(route, async (ctx) => {
+    const { request, deps, caller } = ctx;
     const deviceId =
-      scope === 'device' ? parseOrThrow(DeviceParamsSchema, request.params, 'device id').deviceId : undefined;
+      route === ROUTES.listDeviceActionResults
+        ? parseOrThrow(DeviceParamsSchema, request.params, 'device id').deviceId
+        : undefined;
     const query = parseOrThrow(ListActionsQuerySchema, queryObject(request.query), 'query');
+    const scope = deviceId ? `actions/${deviceId}` : 'actions';
+    const skipToken = openSkipToken(ctx, scope, query.$skipToken);
     const page = await listActions(deps.services, caller, {
       top: query.$top,
       ...(deviceId && { deviceId }),
-      ...(query.$skipToken && { skipToken: query.$skipToken }),
+      ...(skipToken && { skipToken }),
       ...(query.actionState && { actionState: query.actionState }),
     });
     const noStore: Record<string, string> = page.items.some((a) => a.passcode) ? { 'Cache-Control': 'no-store' } : {};
-    return json(200, { value: page.items, ...nextLink(request, page.nextToken) }, noStore);
+    return pageResponse(ctx, scope, page, noStore);
   });
 
 app.http(ROUTES.listDeviceActionResults.name, {
   ...routeOptions(ROUTES.listDeviceActionResults),
-  handler: listHandler('device'),
+  handler: listHandler(ROUTES.listDeviceActionResults),
 });
 
 app.http(ROUTES.listAllDeviceActionResults.name, {
   ...routeOptions(ROUTES.listAllDeviceActionResults),
-  handler: listHandler('all'),
+  handler: listHandler(ROUTES.listAllDeviceActionResults),
 });

@@ -9,7 +9,7 @@ import { registerDevice } from '../lib/useCases/devices';
 
 app.http(ROUTES.putManagedDevice.name, {
   ...routeOptions(ROUTES.putManagedDevice),
-  handler: endpoint(ROUTES.putManagedDevice.role, async ({ request, deps, caller }) => {
+  handler: endpoint(ROUTES.putManagedDevice, async ({ request, deps, caller }) => {
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
     const input = parseOrThrow(DeviceInputSchema, await readJsonBody(request), 'device');
     const { created, device } = await registerDevice(deps.services, caller, deviceId, input);

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
 import { ActionInProgressError, ApiError } from '../lib/core/errors';
-import { locationOf, monitorHeaders } from '../lib/http/actionResponses';
+import { monitorHeaders, plainLocationOf } from '../lib/http/actionResponses';
 import { endpoint } from '../lib/http/endpoint';
 import { parseOrThrow, readJsonBody } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
@@ -11,7 +11,8 @@ import { toActionView } from '../lib/useCases/views';
 
 app.http(ROUTES.resetPasscode.name, {
   ...routeOptions(ROUTES.resetPasscode),
-  handler: endpoint(ROUTES.resetPasscode.role, async ({ request, deps, caller }) => {
+  handler: endpoint(ROUTES.resetPasscode, async (ctx) => {
+    const { request, deps, caller } = ctx;
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
     const key = request.headers.get('idempotency-key');
     const idempotencyKey =
@@ -25,13 +26,13 @@ app.http(ROUTES.resetPasscode.name, {
     }).catch((error: unknown) => {
       // API.md: a 409 actionInProgress points at the action that holds the device.
       if (error instanceof ActionInProgressError) {
-        const location = locationOf(request, deps, error.deviceId, error.actionId);
+        const location = plainLocationOf(ctx, error.deviceId, error.actionId);
         throw new ApiError(409, error.code, error.message, { ...error.extra, headers: { Location: location } });
       }
       throw error;
     });
     // Always 202, a repeated request too (API.md), whatever state the action has reached since.
     const view = toActionView(action, { showPasscode: false, services: deps.services });
-    return json(202, view, monitorHeaders(request, deps, deviceId, action.id));
+    return json(202, view, monitorHeaders(ctx, action));
   }),
 });

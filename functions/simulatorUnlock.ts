@@ -9,7 +9,7 @@ import { DeviceParamsSchema, UnlockBodySchema } from '../lib/http/schemas';
 // Proves that the passcode shown to the admin is the one the (simulated) device received.
 app.http(ROUTES.simulatorUnlock.name, {
   ...routeOptions(ROUTES.simulatorUnlock),
-  handler: endpoint(ROUTES.simulatorUnlock.role, async ({ request, deps }) => {
+  handler: endpoint(ROUTES.simulatorUnlock, async ({ request, deps }) => {
     if (!deps.simulator) throw notFound('notFound', 'The simulator is only available with DEVICE_CHANNEL=simulated.');
     const { deviceId } = parseOrThrow(DeviceParamsSchema, request.params, 'device id');
     const { passcode } = parseOrThrow(UnlockBodySchema, await readJsonBody(request), 'request body');

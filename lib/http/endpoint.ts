@@ -3,23 +3,30 @@ import { ApiError } from '../core/errors';
 import { type AppDeps, getDeps } from '../deps';
 import { type Caller, type Role, requireRole } from '../security/caller';
 import { errorResponse } from './responses';
+import type { RouteSpec } from './routes';
 
 export interface RequestContext<C> {
   request: HttpRequest;
   context: InvocationContext;
   deps: AppDeps;
   caller: C;
+  /** The route this request matched (absolute URLs are built relative to it). */
+  route: RouteSpec;
 }
 
 type Handler<C> = (ctx: RequestContext<C>) => Promise<HttpResponseInit>;
 
 /** The one error mapping of the API: handlers throw ApiErrors; anything else becomes a 500 that reveals nothing. */
-function wrap<C>(authorise: (request: HttpRequest, deps: AppDeps) => Promise<C>, handler: Handler<C>): HttpHandler {
+function wrap<C>(
+  route: RouteSpec,
+  authorise: (request: HttpRequest, deps: AppDeps) => Promise<C>,
+  handler: Handler<C>,
+): HttpHandler {
   return async (request, context) => {
     try {
       const deps = getDeps();
       const caller = await authorise(request, deps);
-      return await handler({ request, context, deps, caller });
+      return await handler({ request, context, deps, caller, route });
     } catch (error) {
       return errorResponse(error, context.invocationId);
     }
@@ -32,32 +39,37 @@ async function authenticated(request: HttpRequest, deps: AppDeps, role: Role): P
   return caller;
 }
 
-/** An endpoint for callers that hold `role`. */
-export const endpoint = (role: Role, handler: Handler<Caller>) =>
-  wrap((request, deps) => authenticated(request, deps, role), handler);
+/** An endpoint for callers that hold the route's role. */
+export const endpoint = (route: RouteSpec & { role: Role }, handler: Handler<Caller>) =>
+  wrap(route, (request, deps) => authenticated(request, deps, route.role), handler);
 
 /** An endpoint anyone may call (health, API documents). */
-export const anonymousEndpoint = (handler: Handler<undefined>) => wrap(async () => undefined, handler);
+export const anonymousEndpoint = (route: RouteSpec, handler: Handler<undefined>) =>
+  wrap(route, async () => undefined, handler);
 
 /**
- * The status monitor: callers with `role`, or, when a request carries no usable credentials, anyone holding a valid
- * signed link (query `sig`) for this very action, since Power Automate polls the Location URL without credentials.
- * A link reader has no caller and so never sees the passcode.
+ * The status monitor: callers with the route's role, or, when a request carries no usable credentials, anyone holding
+ * a valid signed link (query `sig`) for this very action, since Power Automate polls the Location URL without
+ * credentials. A link reader has no caller and so never sees the passcode.
  */
 export const statusMonitorEndpoint = (
-  role: Role,
+  route: RouteSpec & { role: Role },
   target: (request: HttpRequest) => { deviceId: string; actionId: string },
   handler: Handler<Caller | undefined>,
 ) =>
-  wrap(async (request, deps) => {
-    const token = request.query.get('sig');
-    try {
-      return await authenticated(request, deps, role);
-    } catch (error) {
-      const unauthenticated = error instanceof ApiError && error.status === 401;
-      if (!token || !unauthenticated) throw error;
-      const { deviceId, actionId } = target(request);
-      if (deps.statusLinks.verify(token, deviceId, actionId)) return undefined;
-      throw error;
-    }
-  }, handler);
+  wrap(
+    route,
+    async (request, deps) => {
+      const token = request.query.get('sig');
+      try {
+        return await authenticated(request, deps, route.role);
+      } catch (error) {
+        const unauthenticated = error instanceof ApiError && error.status === 401;
+        if (!token || !unauthenticated) throw error;
+        const { deviceId, actionId } = target(request);
+        if (deps.statusLinks.verify(token, deviceId, actionId)) return undefined;
+        throw error;
+      }
+    },
+    handler,
+  );

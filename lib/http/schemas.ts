@@ -8,7 +8,7 @@ export const ActionParamsSchema = z.strictObject({ deviceId: IdSchema, actionId:
 const SkipTokenSchema = z
   .string()
   .max(2048)
-  .regex(/^[A-Za-z0-9+/=_-]+$/, 'must be the $skipToken of an @odata.nextLink');
+  .regex(/^[A-Za-z0-9._-]+$/, 'must be the $skipToken of an @odata.nextLink');
 const TopSchema = z.coerce.number().int().min(1).max(100).default(50);
 
 export const ListDevicesQuerySchema = z.strictObject({

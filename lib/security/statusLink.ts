@@ -1,23 +1,26 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../ports';
+import type { KeyList } from './keyList';
+import { macMatches, macOf } from './mac';
 
-const VERSION = 'v1';
-const MIN_KEY_BYTES = 32;
-// v1.<expiry unix seconds>.<HMAC-SHA256 as base64url, 43 chars>: every character is URL-safe (RFC 3986 unreserved).
-const TOKEN_PATTERN = /^v1\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+// v2.<key id>.<expiry unix seconds>.<HMAC-SHA256 as base64url, 43 chars>: every character is URL-safe (RFC 3986).
+const TOKEN_PATTERN = /^v2\.([A-Za-z0-9_-]{1,32})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
 
-/** Signs and checks the short-lived tokens carried by status monitor URLs. */
+/** Signs and checks the tokens carried by status monitor URLs. */
 export interface StatusLinkSigner {
-  /** A URL-safe token that lets its bearer read this one action's state until it expires. */
-  sign(deviceId: string, actionId: string): string;
-  /** True only for an unexpired, untampered token made by `sign` for this very device and action. */
+  /**
+   * A URL-safe token that lets its bearer read this one action's state. Its expiry is fixed by the action's
+   * acceptance time (`acceptedAt` + the lifetime), so signing again for the same action gives the same expiry:
+   * polling never extends a link.
+   */
+  sign(deviceId: string, actionId: string, acceptedAt: Date): string;
+  /** True only for an unexpired, untampered token made by `sign` (with any listed key) for this device and action. */
   verify(token: string, deviceId: string, actionId: string): boolean;
 }
 
 export interface StatusLinkOptions {
-  /** HMAC key, at least 32 bytes (RFC 2104 §3: no shorter than the hash output). */
-  key: Buffer;
-  ttlSeconds?: number;
+  /** HMAC keys by id (STATUS_LINK_KEYS): the current one signs, every one verifies, so keys rotate without breaking links. */
+  keys: KeyList;
+  ttlSeconds: number;
   clock: Clock;
 }
 
@@ -27,32 +30,26 @@ export interface StatusLinkOptions {
  * https://learn.microsoft.com/azure/logic-apps/logic-apps-workflow-actions-triggers#asynchronous-patterns
  */
 export function createStatusLinkSigner(options: StatusLinkOptions): StatusLinkSigner {
-  const ttlSeconds = options.ttlSeconds ?? 3600;
-  if (options.key.length < MIN_KEY_BYTES)
-    throw new Error(`The status link key must be at least ${MIN_KEY_BYTES} bytes.`);
+  const { keys, ttlSeconds } = options;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
     throw new Error('The status link lifetime must be a positive number of seconds.');
-  const key = Buffer.from(options.key);
-  const nowSeconds = () => Math.floor(options.clock.now().getTime() / 1000);
-  const mac = (deviceId: string, actionId: string, expiry: number) =>
-    createHmac('sha256', key).update(`${VERSION}\n${deviceId}\n${actionId}\n${expiry}`, 'utf8').digest();
+  const input = (deviceId: string, actionId: string, expiry: number) =>
+    `statusLink\n${deviceId}\n${actionId}\n${expiry}`;
 
   return {
-    sign(deviceId, actionId) {
+    sign(deviceId, actionId, acceptedAt) {
       if (!isSafeId(deviceId) || !isSafeId(actionId))
         throw new Error('Ids in a status link must be non-empty and single-line.');
-      const expiry = nowSeconds() + ttlSeconds;
-      return `${VERSION}.${expiry}.${mac(deviceId, actionId, expiry).toString('base64url')}`;
+      const expiry = Math.floor(acceptedAt.getTime() / 1000) + ttlSeconds;
+      const kid = keys.currentKeyId;
+      return `v2.${kid}.${expiry}.${macOf(keys, kid, input(deviceId, actionId, expiry))}`;
     },
     verify(token, deviceId, actionId) {
       const match = TOKEN_PATTERN.exec(token);
-      if (!match?.[1] || !match[2] || !isSafeId(deviceId) || !isSafeId(actionId)) return false;
-      const expiry = Number(match[1]);
-      // Compare the encoded texts, not decoded bytes: the last base64url character has 2 unused bits, so decoding
-      // would accept 4 spellings of one MAC. Constant time, and before the expiry check, so timing tells nothing.
-      const expected = Buffer.from(mac(deviceId, actionId, expiry).toString('base64url'), 'ascii');
-      const authentic = timingSafeEqual(Buffer.from(match[2], 'ascii'), expected);
-      return authentic && nowSeconds() < expiry;
+      if (!match?.[1] || !match[2] || !match[3] || !isSafeId(deviceId) || !isSafeId(actionId)) return false;
+      const expiry = Number(match[2]);
+      const authentic = macMatches(keys, match[1], input(deviceId, actionId, expiry), match[3]);
+      return authentic && Math.floor(options.clock.now().getTime() / 1000) < expiry;
     },
   };
 }

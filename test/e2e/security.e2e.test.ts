@@ -143,7 +143,8 @@ describe('security end to end (AUTH_MODE=entra, JWKS on loopback)', () => {
     // The link is bound to its action: moved to another action id it is refused.
     const other = location.replace(accepted.body.id, '0000000000000-00000000000000000000');
     expect((await call(other)).status).toBe(401);
-    const tampered = location.replace(/sig=v1\.\d+/, 'sig=v1.9999999999');
+    const tampered = location.replace(/(sig=v2\.\w+)\.\d+/, '$1.9999999999');
+    expect(tampered).not.toBe(location);
     expect((await call(tampered)).status).toBe(401);
   });
 
