@@ -41,7 +41,11 @@ async function main() {
   const host = await spawnHost({
     appDir: root,
     port: Number(process.env.PORT ?? 7071),
-    env: { AzureWebJobsStorage: azurite.connectionString },
+    // Core Tools sets this for local runs too; the app allows AUTH_MODE=none only in Development.
+    env: {
+      AzureWebJobsStorage: azurite.connectionString,
+      AZURE_FUNCTIONS_ENVIRONMENT: process.env.AZURE_FUNCTIONS_ENVIRONMENT ?? 'Development',
+    },
     onOutput: (text) => process.stdout.write(text),
   });
 
