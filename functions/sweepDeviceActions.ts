@@ -7,6 +7,10 @@ app.timer('sweepDeviceActions', {
   runOnStartup: false,
   handler: async (_timer, context) => {
     const report = await sweepActions(getDeps().services);
-    context.log(`sweep: ${report.requeued} requeued, ${report.expired} expired, ${report.purged} passcodes purged`);
+    context.log(
+      `sweep: ${report.reviewed} reviewed, ${report.requeued} requeued, ${report.expired} expired, ` +
+        `${report.passcodesPurged} passcodes and ${report.keysPurged} keys purged, ` +
+        `${report.actionsPurged} actions and ${report.eventsPurged} events past retention removed`,
+    );
   },
 });

@@ -66,6 +66,8 @@ export const ConfigSchema = z
     /** The app's public origin; every absolute URL it returns is built from it. Required in Azure. */
     PUBLIC_BASE_URL: optionalText,
     MAX_RESETS_PER_DEVICE_PER_DAY: positiveInt(10),
+    /** How long a worker's claim on an action holds without renewal; after a crash, the next attempt waits this long. */
+    WORKER_LEASE_SECONDS: positiveInt(30),
     /** Seconds an action may stay pending/active without progress before the sweeper re-enqueues it. */
     STUCK_AFTER_SECONDS: positiveInt(120),
     /** Hours after which a non-terminal action is failed as expired. */

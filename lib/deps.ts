@@ -2,10 +2,12 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { AesGcmCipher, parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { SimulatedDeviceChannel } from './adapters/simulatedDeviceChannel';
 import { ensureQueue, queueClient, StorageActionQueue } from './adapters/storageActionQueue';
+import { TableActionSchedule } from './adapters/tableActionSchedule';
 import { TableActionStore } from './adapters/tableActionStore';
 import { TableAuditLog } from './adapters/tableAuditLog';
 import { ensureTable, type StorageRequestObserver, tableClient } from './adapters/tableClients';
 import { TableDeviceStore } from './adapters/tableDeviceStore';
+import { TableIdempotencyKeys } from './adapters/tableIdempotencyKeys';
 import { WebhookDeviceChannel } from './adapters/webhookDeviceChannel';
 import { type Config, parseConfig, parseStatusLinkKeys } from './config';
 import type { Clock, DeviceChannel, Logger } from './ports';
@@ -23,6 +25,7 @@ export const STORAGE_NAMES = {
     actions: 'deviceActions',
     idempotency: 'idempotencyKeys',
     audit: 'auditEvents',
+    schedule: 'actionSchedule',
     simulator: 'simulatedDevices',
   },
 } as const;
@@ -87,17 +90,21 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
     actions: new TableActionStore({
       actions: table(STORAGE_NAMES.tables.actions),
       audit: table(STORAGE_NAMES.tables.audit),
-      idempotency: table(STORAGE_NAMES.tables.idempotency),
     }),
+    schedule: new TableActionSchedule(table(STORAGE_NAMES.tables.schedule)),
+    idempotencyKeys: new TableIdempotencyKeys(table(STORAGE_NAMES.tables.idempotency)),
     queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue, observe)),
     channel,
     audit: new TableAuditLog(table(STORAGE_NAMES.tables.audit)),
     log: consoleLogger,
     settings: {
+      leaseSeconds: config.WORKER_LEASE_SECONDS,
       passcodeDisplayHours: config.PASSCODE_DISPLAY_HOURS,
+      retryWindowMinutes: config.DEVICE_RETRY_WINDOW_MINUTES,
       maxResetsPerDevicePerDay: config.MAX_RESETS_PER_DEVICE_PER_DAY,
       stuckAfterSeconds: config.STUCK_AFTER_SECONDS,
       actionExpiryHours: config.ACTION_EXPIRY_HOURS,
+      retentionDays: config.RETENTION_DAYS,
     },
   };
   const authenticate = createAuthenticator(

@@ -42,7 +42,7 @@ export interface DeviceStore {
   list(query: { operatingSystem?: OperatingSystem; top: number; skipToken?: string }): Promise<Page<Device>>;
 }
 
-/** A pointer from an idempotency key to the action it created (API.md: Idempotency-Key). */
+/** A pointer from an idempotency key to the action it created (docs/API.md: Idempotency-Key). */
 export interface IdempotencyRecord {
   deviceId: string;
   requestHash: string;
@@ -50,10 +50,16 @@ export interface IdempotencyRecord {
   createdDateTime: string;
 }
 
-export interface InFlightGuard {
-  deviceId: string;
-  actionId: string;
-  createdDateTime: string;
+/** Idempotency-Key reservations, by hash of caller and key. */
+export interface IdempotencyKeys {
+  find(keyHash: string): Promise<Versioned<IdempotencyRecord> | undefined>;
+  /**
+   * Reserves the key for `record`: creates it, or replaces `replacing` (a stale reservation) if it is unchanged.
+   * False when another request holds the key.
+   */
+  reserve(keyHash: string, record: IdempotencyRecord, replacing?: Versioned<IdempotencyRecord>): Promise<boolean>;
+  /** Removes the key if it still points at `actionId` (a refused race, or the key's time is up). */
+  remove(keyHash: string, actionId: string): Promise<void>;
 }
 
 export type CreateActionResult = { created: true; etag: string } | { created: false; inFlightActionId: string };
@@ -66,35 +72,59 @@ export interface ResetContext {
   profile?: DeviceProfile;
   /** Start times of the device's actions started after `since`, newest first, at most `limit`. */
   recentStarts: string[];
+  /** The action holding the device's in-flight guard, if any. */
+  inFlightActionId?: string;
 }
 
 /** Device actions, each device's in-flight guard and reset profile, and the all-devices list. */
 export interface ActionStore {
   /**
-   * Writes the action (pending) and the device's in-flight guard in one atomic write, then records its acceptance in
-   * the audit trail (`acceptedResetEvent`), which is also its entry in the all-devices list. When the guard already
-   * exists, writes nothing and returns the action that holds it.
+   * Writes the action (pending) and the device's in-flight guard in one atomic write. When the guard already exists,
+   * writes nothing and returns the action that holds it.
    */
   create(action: DeviceAction): Promise<CreateActionResult>;
   get(deviceId: string, actionId: string): Promise<Versioned<DeviceAction> | undefined>;
   /**
    * Replaces `current` (the version the caller read) with `next`, if it still has that ETag (throws
-   * PreconditionFailedError otherwise). When `next` ends the action (terminal, and `current` was not), the device's
-   * in-flight guard is released in the same atomic write: a non-terminal action always holds its device's guard.
+   * PreconditionFailedError otherwise) and the lifecycle allows the change (throws ForbiddenTransitionError). When
+   * `next` ends the action, the device's in-flight guard is released in the same atomic write.
    */
   update(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>>;
+  /** Deletes a finished action past its retention (nothing when it changed or is gone). */
+  remove(current: Versioned<DeviceAction>): Promise<void>;
   listForDevice(deviceId: string, query: ListActionsQuery): Promise<Page<DeviceAction>>;
+  /**
+   * Every device's actions, newest first, joined from the accepted events of the audit trail. A filtered page reads at
+   * most a bounded number of events; it may then be short, with a continuation.
+   */
   listAll(query: ListActionsQuery): Promise<Page<DeviceAction>>;
-  /** Every device's in-flight guard (for the sweeper). */
-  listInFlight(): Promise<InFlightGuard[]>;
-  /** Actions whose passcode is still stored and whose display window ended before `before`. */
-  listWithExpiredPasscodes(before: Date): Promise<Versioned<DeviceAction>[]>;
-  /** The device's reset profile and its recent start times (see ResetContext), in one read. */
+  /** The device's reset profile, recent start times and in-flight guard (see ResetContext), in one read. */
   resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext>;
   /** Creates or replaces the device's reset profile. */
   putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void>;
-  /** Reserves an idempotency key; returns the existing record when the key was used before. */
-  reserveIdempotencyKey(keyHash: string, record: IdempotencyRecord): Promise<IdempotencyRecord | undefined>;
+}
+
+/** When the sweeper looks at an action next: one entry per action that is in flight or has something due. */
+export interface ScheduleEntry {
+  deviceId: string;
+  actionId: string;
+  dueDateTime: string;
+  /** How many times the sweeper looked at it already. */
+  visits: number;
+}
+
+/**
+ * The sweeper's worklist. Entries sort by due time, so a run reads only what is due, however long the history: the
+ * cost of background work follows what is in flight or due (docs/DESIGN.md invariant 8).
+ */
+export interface ActionSchedule {
+  /** Adds an entry (before the action is created: an entry without an action is removed at its first visit). */
+  add(entry: ScheduleEntry): Promise<void>;
+  /** Entries due at `now`, earliest first, at most `limit`. */
+  listDue(now: Date, limit: number): Promise<ScheduleEntry[]>;
+  /** Moves an entry to `due`, one more visit; PreconditionFailedError when another sweeper moved or removed it. */
+  reschedule(entry: ScheduleEntry, due: Date): Promise<void>;
+  remove(entry: ScheduleEntry): Promise<void>;
 }
 
 export interface ListActionsQuery {
@@ -104,6 +134,7 @@ export interface ListActionsQuery {
 }
 
 export interface ActionQueue {
+  /** Sends the message, visible after `delaySeconds` (at most 7 days). */
   enqueue(message: ResetMessage, options?: { delaySeconds?: number }): Promise<void>;
 }
 
@@ -133,6 +164,7 @@ export const AUDIT_EVENT_TYPES = [
   'passcodeViewed',
   'deviceCreated',
   'deviceUpdated',
+  'unlockAttempted',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -147,7 +179,7 @@ export interface AuditEvent {
   actionId?: string;
   reason?: string;
   outcome: 'success' | 'failure';
-  /** For failures: the API error code the caller got. */
+  /** For failures: the API error code the caller got; for accepted requests `accepted`. */
   detail?: string;
 }
 
@@ -159,11 +191,15 @@ export interface AuditQuery {
   to?: Date;
 }
 
-/** Append-only audit trail. */
+/** Append-only audit trail, purged after its retention. */
 export interface AuditLog {
   /** Appends an event; recording an event id that is already there changes nothing (a repair may repeat one). */
   record(event: AuditEvent): Promise<void>;
   list(query: AuditQuery): Promise<Page<AuditEvent>>;
+  /** The oldest events from before `cutoff`, oldest first, at most `limit`. */
+  listOlderThan(cutoff: Date, limit: number): Promise<AuditEvent[]>;
+  /** Deletes events (past their retention). */
+  remove(events: AuditEvent[]): Promise<void>;
 }
 
 /** Structured log lines; fields must never hold secrets. */

@@ -13,7 +13,6 @@ export async function seedDemoDevices(connectionString: string, now = new Date()
   const actions = new TableActionStore({
     actions: table(STORAGE_NAMES.tables.actions),
     audit: table(STORAGE_NAMES.tables.audit),
-    idempotency: table(STORAGE_NAMES.tables.idempotency),
   });
   const at = now.toISOString();
   for (const { id, ...input } of DEMO_DEVICES) {

@@ -1,4 +1,4 @@
-import { PreconditionFailedError, TransientError } from '../core/errors';
+import { PreconditionFailedError, StorageUnavailableError } from '../core/errors';
 
 /** HTTP status of a storage SDK error (RestError from either SDK), if it carries one. */
 export function storageStatus(error: unknown): number | undefined {
@@ -23,6 +23,6 @@ export function isTransientStorageError(error: unknown): boolean {
 export function translateStorageError(error: unknown): never {
   const status = storageStatus(error);
   if (status === 409 || status === 412) throw new PreconditionFailedError();
-  if (isTransientStorageError(error)) throw new TransientError('storage is unavailable, try again');
+  if (isTransientStorageError(error)) throw new StorageUnavailableError();
   throw error;
 }

@@ -1,23 +1,21 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
-import { isTerminal } from '../core/actionState';
-import { acceptedResetEvent } from '../core/auditEvents';
-import { invalidRequest, PreconditionFailedError } from '../core/errors';
+import { checkChange, isTerminal } from '../core/actionLifecycle';
+import { PreconditionFailedError } from '../core/errors';
 import { ActionStateSchema, type DeviceAction, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
 import type {
   ActionStore,
   CreateActionResult,
   DeviceProfile,
-  IdempotencyRecord,
-  InFlightGuard,
   ListActionsQuery,
   Page,
   ResetContext,
   Versioned,
 } from '../ports';
+import { invalidSkipToken } from '../security/pageToken';
 import { storageStatus, translateStorageError } from './storageErrors';
-import { ACCEPTED_ACTIONS_FILTER, TableAuditLog } from './tableAuditLog';
+import { ACCEPTED_ACTIONS_FILTER } from './tableAuditLog';
 import { checkContinuationToken, odataString } from './tableClients';
 
 /** Row keys inside a device's partition of the actions table. */
@@ -33,8 +31,6 @@ export interface ActionTables {
   actions: TableClient;
   /** The audit table: its accepted-request events are the all-devices list ("Device actions"), newest first. */
   audit: TableClient;
-  /** Partition = hash of caller and Idempotency-Key. */
-  idempotency: TableClient;
 }
 
 const TargetSchema = z.object({
@@ -60,6 +56,11 @@ const ActionEntitySchema = z.object({
     ctx.addIssue({ code: 'custom', message: 'bad target' });
     return z.NEVER;
   }),
+  claimedUntil: z.string().optional(),
+  nextAttemptDateTime: z.string().optional(),
+  lastErrorCode: z.string().optional(),
+  lastErrorMessage: z.string().optional(),
+  idempotencyKeyHash: z.string().optional(),
   passcodeKeyId: z.string().optional(),
   passcodeCiphertext: z.string().optional(),
   appliedDateTime: z.string().optional(),
@@ -82,6 +83,10 @@ function toVersionedAction(entity: unknown): Versioned<DeviceAction> {
     target: e.target,
     attempts: e.attempts,
     ...(e.reason !== undefined && { reason: e.reason }),
+    ...(e.claimedUntil !== undefined && { claimedUntil: e.claimedUntil }),
+    ...(e.nextAttemptDateTime !== undefined && { nextAttemptDateTime: e.nextAttemptDateTime }),
+    ...(e.lastErrorCode !== undefined && { lastError: { code: e.lastErrorCode, message: e.lastErrorMessage ?? '' } }),
+    ...(e.idempotencyKeyHash !== undefined && { idempotencyKeyHash: e.idempotencyKeyHash }),
     ...(e.passcodeKeyId !== undefined &&
       e.passcodeCiphertext !== undefined && {
         sealedPasscode: { keyId: e.passcodeKeyId, value: e.passcodeCiphertext },
@@ -106,8 +111,11 @@ function toEntity(a: DeviceAction) {
     requestedById: a.requestedById,
     target: JSON.stringify(a.target),
     attempts: a.attempts,
-    hasPasscode: a.sealedPasscode !== undefined,
     ...(a.reason !== undefined && { reason: a.reason }),
+    ...(a.claimedUntil !== undefined && { claimedUntil: a.claimedUntil }),
+    ...(a.nextAttemptDateTime !== undefined && { nextAttemptDateTime: a.nextAttemptDateTime }),
+    ...(a.lastError && { lastErrorCode: a.lastError.code, lastErrorMessage: a.lastError.message }),
+    ...(a.idempotencyKeyHash !== undefined && { idempotencyKeyHash: a.idempotencyKeyHash }),
     ...(a.sealedPasscode && { passcodeKeyId: a.sealedPasscode.keyId, passcodeCiphertext: a.sealedPasscode.value }),
     ...(a.appliedDateTime !== undefined && { appliedDateTime: a.appliedDateTime }),
     ...(a.passcodeExpirationDateTime !== undefined && { passcodeExpirationDateTime: a.passcodeExpirationDateTime }),
@@ -115,13 +123,7 @@ function toEntity(a: DeviceAction) {
   };
 }
 
-const GuardEntitySchema = z.object({ partitionKey: z.string(), actionId: z.string(), createdDateTime: z.string() });
-const IdempotencyEntitySchema = z.object({
-  deviceId: z.string(),
-  requestHash: z.string(),
-  actionId: z.string(),
-  createdDateTime: z.string(),
-});
+const GuardEntitySchema = z.object({ actionId: z.string() });
 const PointerSchema = z.object({ rowKey: z.string(), deviceId: z.string(), actionId: z.string() });
 
 /** The all-devices list's skip token: the audit row key of the last event read. */
@@ -130,13 +132,7 @@ function decodeFeedToken(token: string | undefined): string | undefined {
   if (token === undefined) return undefined;
   const text = Buffer.from(token, 'base64url').toString('utf8');
   const match = /^after:(\d{13}-[A-Za-z0-9._-]{1,128})$/.exec(text);
-  if (!match?.[1]) {
-    throw invalidRequest(
-      'The $skipToken is not valid; use the @odata.nextLink of the previous page as is.',
-      [],
-      '$skipToken',
-    );
-  }
+  if (!match?.[1]) throw invalidSkipToken();
   return match[1];
 }
 const ProfileEntitySchema = z.object({
@@ -155,47 +151,35 @@ const ProfileEntitySchema = z.object({
   }),
 });
 
+/** The most audit events a page of the all-devices list reads (and so the most actions it looks up). */
+export const MAX_EVENTS_PER_PAGE = 100;
+
 /** ActionStore on Azure Table Storage. */
 export class TableActionStore implements ActionStore {
-  private readonly auditLog: TableAuditLog;
-
-  constructor(private readonly tables: ActionTables) {
-    this.auditLog = new TableAuditLog(tables.audit);
-  }
+  constructor(private readonly tables: ActionTables) {}
 
   async create(action: DeviceAction): Promise<CreateActionResult> {
-    let etag: string | undefined;
     try {
-      const guard = {
-        partitionKey: action.deviceId,
-        rowKey: GUARD_ROW,
-        actionId: action.id,
-        createdDateTime: action.startDateTime,
-      };
+      const guard = { partitionKey: action.deviceId, rowKey: GUARD_ROW, actionId: action.id };
       const result = await this.tables.actions.submitTransaction([
         ['create', toEntity(action)],
         ['create', guard],
       ]);
       // Sub-responses come in request order; update responses carry no row key, so go by position.
-      etag = result.subResponses[0]?.etag;
+      const etag = result.subResponses[0]?.etag;
+      if (!etag) throw new Error('the transaction response has no ETag for the action');
+      return { created: true, etag };
     } catch (error) {
       if (storageStatus(error) !== 409) return translateStorageError(error);
     }
-    if (etag) {
-      // A crash right here leaves the action pending without its event and its message: the sweeper re-records the
-      // (identical) event and re-enqueues the action.
-      await this.auditLog.record(acceptedResetEvent(action));
-      return { created: true, etag };
-    }
     const holder = await this.getGuard(action.deviceId);
     if (!holder) throw new PreconditionFailedError('the in-flight guard was released while creating; try again');
-    return { created: false, inFlightActionId: holder.actionId };
+    return { created: false, inFlightActionId: holder };
   }
 
-  private async getGuard(deviceId: string): Promise<InFlightGuard | undefined> {
+  private async getGuard(deviceId: string): Promise<string | undefined> {
     try {
-      const e = GuardEntitySchema.parse(await this.tables.actions.getEntity(deviceId, GUARD_ROW));
-      return { deviceId: e.partitionKey, actionId: e.actionId, createdDateTime: e.createdDateTime };
+      return GuardEntitySchema.parse(await this.tables.actions.getEntity(deviceId, GUARD_ROW)).actionId;
     } catch (error) {
       if (storageStatus(error) === 404) return undefined;
       return translateStorageError(error);
@@ -212,6 +196,7 @@ export class TableActionStore implements ActionStore {
   }
 
   async update(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
+    checkChange(current.value, next);
     const entity = toEntity(next);
     const ifMatch = { etag: current.etag };
     try {
@@ -239,6 +224,17 @@ export class TableActionStore implements ActionStore {
     }
   }
 
+  async remove(current: Versioned<DeviceAction>): Promise<void> {
+    if (!isTerminal(current.value.actionState)) throw new PreconditionFailedError('only a finished action is removed');
+    try {
+      await this.tables.actions.deleteEntity(current.value.deviceId, actionRow(current.value.id), {
+        etag: current.etag,
+      });
+    } catch (error) {
+      if (storageStatus(error) !== 404 && storageStatus(error) !== 412) translateStorageError(error);
+    }
+  }
+
   async listForDevice(deviceId: string, query: ListActionsQuery): Promise<Page<DeviceAction>> {
     const filters = [
       `PartitionKey eq ${odataString(deviceId)}`,
@@ -252,23 +248,26 @@ export class TableActionStore implements ActionStore {
 
   /**
    * Walks the accepted events newest first and joins each to its action. With an actionState filter it reads on until
-   * the page is full (or 10 pointer pages were read), so that filtered pages are not short; the skip token is the row
-   * key of the last event read (keyset paging).
+   * the page is full or MAX_EVENTS_PER_PAGE events were read (a filtered page may then be short, with a continuation);
+   * the skip token is the row key of the last event read (keyset paging).
    */
   async listAll(query: ListActionsQuery): Promise<Page<DeviceAction>> {
     let after = decodeFeedToken(query.skipToken);
     // The service may answer a filtered query with an empty page and a continuation; follow it.
     let continuation: string | undefined;
     const items: DeviceAction[] = [];
-    for (let round = 0; round < 10 && items.length < query.top; round++) {
+    let eventsRead = 0;
+    while (items.length < query.top && eventsRead < MAX_EVENTS_PER_PAGE) {
       const filter = after ? `${ACCEPTED_ACTIONS_FILTER} and RowKey gt ${odataString(after)}` : ACCEPTED_ACTIONS_FILTER;
+      const size = Math.min(query.top - items.length, MAX_EVENTS_PER_PAGE - eventsRead);
       const page = await this.queryPage(
         this.tables.audit,
         filter,
-        { top: query.top, ...(continuation && { skipToken: continuation }) },
+        { top: size, ...(continuation && { skipToken: continuation }) },
         ['rowKey', 'deviceId', 'actionId'],
       );
       const pointers = page.items.map((e) => PointerSchema.parse(e));
+      eventsRead += pointers.length;
       if (pointers.length === 0) {
         if (!page.nextToken) return { items };
         continuation = page.nextToken;
@@ -280,9 +279,8 @@ export class TableActionStore implements ActionStore {
         after = pointer.rowKey;
         const action = actions[i]?.value;
         if (action && (!query.actionState || action.actionState === query.actionState)) items.push(action);
-        if (items.length === query.top) break;
       }
-      if (after === pointers.at(-1)?.rowKey && !page.nextToken) return { items };
+      if (!page.nextToken && pointers.length < size) return { items };
     }
     return { items, ...(after && { nextToken: encodeFeedToken(after) }) };
   }
@@ -290,7 +288,7 @@ export class TableActionStore implements ActionStore {
   async resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext> {
     // Action rows sort before the profile row ("action_" < "profile"); the daily limit keeps the window small.
     const recent = `RowKey ge ${odataString(actionRow(''))} and RowKey lt ${odataString(actionRow(actionIdUpperBoundFor(since)))}`;
-    const filter = `PartitionKey eq ${odataString(deviceId)} and ((${recent}) or RowKey eq ${odataString(PROFILE_ROW)})`;
+    const filter = `PartitionKey eq ${odataString(deviceId)} and ((${recent}) or RowKey eq ${odataString(PROFILE_ROW)} or RowKey eq ${odataString(GUARD_ROW)})`;
     const rows: Record<string, unknown>[] = [];
     try {
       for await (const row of this.tables.actions.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
@@ -300,11 +298,16 @@ export class TableActionStore implements ActionStore {
       return translateStorageError(error);
     }
     const profileRow = rows.find((r) => r.rowKey === PROFILE_ROW);
+    const guardRow = rows.find((r) => r.rowKey === GUARD_ROW);
     const recentStarts = rows
-      .filter((r) => r.rowKey !== PROFILE_ROW)
+      .filter((r) => r.rowKey !== PROFILE_ROW && r.rowKey !== GUARD_ROW)
       .slice(0, limit)
       .map((r) => z.object({ startDateTime: z.string() }).parse(r).startDateTime);
-    return { ...(profileRow && { profile: ProfileEntitySchema.parse(profileRow).profile }), recentStarts };
+    return {
+      ...(profileRow && { profile: ProfileEntitySchema.parse(profileRow).profile }),
+      ...(guardRow && { inFlightActionId: GuardEntitySchema.parse(guardRow).actionId }),
+      recentStarts,
+    };
   }
 
   async putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void> {
@@ -315,48 +318,6 @@ export class TableActionStore implements ActionStore {
       );
     } catch (error) {
       translateStorageError(error);
-    }
-  }
-
-  async listInFlight(): Promise<InFlightGuard[]> {
-    const guards: InFlightGuard[] = [];
-    try {
-      for await (const entity of this.tables.actions.listEntities({
-        queryOptions: { filter: `RowKey eq ${odataString(GUARD_ROW)}` },
-      })) {
-        const e = GuardEntitySchema.parse(entity);
-        guards.push({ deviceId: e.partitionKey, actionId: e.actionId, createdDateTime: e.createdDateTime });
-      }
-    } catch (error) {
-      return translateStorageError(error);
-    }
-    return guards;
-  }
-
-  async listWithExpiredPasscodes(before: Date): Promise<Versioned<DeviceAction>[]> {
-    const filter = `hasPasscode eq true and passcodeExpirationDateTime lt ${odataString(before.toISOString())}`;
-    const found: Versioned<DeviceAction>[] = [];
-    try {
-      for await (const entity of this.tables.actions.listEntities({ queryOptions: { filter } })) {
-        found.push(toVersionedAction(entity));
-      }
-    } catch (error) {
-      return translateStorageError(error);
-    }
-    return found;
-  }
-
-  async reserveIdempotencyKey(keyHash: string, record: IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
-    try {
-      await this.tables.idempotency.createEntity({ partitionKey: keyHash, rowKey: '', ...record });
-      return undefined;
-    } catch (error) {
-      if (storageStatus(error) !== 409) return translateStorageError(error);
-    }
-    try {
-      return IdempotencyEntitySchema.parse(await this.tables.idempotency.getEntity(keyHash, ''));
-    } catch (error) {
-      return translateStorageError(error);
     }
   }
 

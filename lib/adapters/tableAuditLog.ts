@@ -32,6 +32,14 @@ const AuditEntitySchema = z.object({
   detail: z.string().optional(),
 });
 
+function toEvent(entity: unknown): AuditEvent {
+  const { eventId, ...rest } = AuditEntitySchema.parse(entity);
+  return { id: eventId, ...rest };
+}
+
+/** Entities per entity-group transaction (the Table service's limit). */
+const TRANSACTION_SIZE = 100;
+
 /** The audit trail in one append-only partition, row key = inverted time, so it lists newest first. */
 export class TableAuditLog implements AuditLog {
   constructor(private readonly table: TableClient) {}
@@ -57,14 +65,47 @@ export class TableAuditLog implements AuditLog {
         .listEntities({ queryOptions: { filter: filters.join(' and ') } })
         .byPage({ maxPageSize: query.top, ...(continuationToken && { continuationToken }) });
       const { value } = await pages.next();
-      const items = (value ?? []).map((entity: unknown): AuditEvent => {
-        const { eventId, ...rest } = AuditEntitySchema.parse(entity);
-        return { id: eventId, ...rest };
-      });
+      const items = (value ?? []).map(toEvent);
       const next: string | undefined = value?.continuationToken;
       return { items, ...(next && { nextToken: next }) };
     } catch (error) {
       return translateStorageError(error);
+    }
+  }
+
+  async listOlderThan(cutoff: Date, limit: number): Promise<AuditEvent[]> {
+    // Inverted times: events before the cutoff have larger row keys ('~' sorts after the '-' that follows the time).
+    const filter = `PartitionKey eq ${odataString(AUDIT_PARTITION)} and RowKey gt ${odataString(`${actionIdUpperBoundFor(cutoff)}~`)}`;
+    try {
+      const pages = this.table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: limit });
+      const { value } = await pages.next();
+      return (value ?? []).map(toEvent);
+    } catch (error) {
+      return translateStorageError(error);
+    }
+  }
+
+  async remove(events: AuditEvent[]): Promise<void> {
+    const keys = events.map((event) => auditEntity(event).rowKey);
+    for (let i = 0; i < keys.length; i += TRANSACTION_SIZE) {
+      const batch = keys.slice(i, i + TRANSACTION_SIZE);
+      try {
+        await this.table.submitTransaction(
+          batch.map((rowKey) => ['delete', { partitionKey: AUDIT_PARTITION, rowKey }]),
+        );
+      } catch (error) {
+        // One event already gone fails the whole transaction: delete them one by one then.
+        if (storageStatus(error) !== 404) translateStorageError(error);
+        await Promise.all(batch.map((rowKey) => this.deleteOne(rowKey)));
+      }
+    }
+  }
+
+  private async deleteOne(rowKey: string): Promise<void> {
+    try {
+      await this.table.deleteEntity(AUDIT_PARTITION, rowKey);
+    } catch (error) {
+      if (storageStatus(error) !== 404) translateStorageError(error);
     }
   }
 }

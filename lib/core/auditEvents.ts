@@ -20,3 +20,7 @@ export const acceptedResetEvent = (action: DeviceAction): AuditEvent => ({
   outcome: 'success',
   detail: ACCEPTED,
 });
+
+/** Whether an event records an action's acceptance (its id is the action's id). */
+export const isAcceptedEvent = (event: AuditEvent): boolean =>
+  event.eventType === 'resetRequested' && event.detail === ACCEPTED && event.outcome === 'success';

@@ -42,13 +42,27 @@ export class PreconditionFailedError extends Error {
   }
 }
 
-/** A failure worth retrying later: storage throttling or outage, a device gateway timeout or 5xx. */
+/**
+ * A failure worth retrying later: storage throttling or outage, a device gateway timeout or 5xx. `retryAfterSeconds`
+ * is the other side's own Retry-After when it gave one.
+ */
 export class TransientError extends Error {
   constructor(
     message: string,
-    readonly retryAfterSeconds = 5,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'TransientError';
+  }
+}
+
+/**
+ * The app's own storage did not answer in time or at all. Unlike a device's transient failure, it says nothing about
+ * the device: a worker waits for storage to come back instead of spending the action's attempts.
+ */
+export class StorageUnavailableError extends TransientError {
+  constructor(message = 'storage is unavailable, try again') {
+    super(message);
+    this.name = 'StorageUnavailableError';
   }
 }

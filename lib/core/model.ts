@@ -104,8 +104,16 @@ export interface DeviceAction {
   reason?: string;
   /** What the passcode must fit, captured when the reset was requested (the worker needs no device read). */
   target: { operatingSystem: OperatingSystem; osVersion: string; passcodePolicy: PasscodePolicy };
-  /** Delivery attempts made by workers (claims), for diagnostics. */
+  /** Delivery attempts made by workers (claims). */
   attempts: number;
+  /** While a worker applies the passcode: until when its claim holds (renewed while the device channel works). */
+  claimedUntil?: string;
+  /** After a transient device failure: when the next attempt is due. */
+  nextAttemptDateTime?: string;
+  /** The last transient failure while the action is still being retried. */
+  lastError?: ActionError;
+  /** SHA-256 of the caller and Idempotency-Key that created it, when the request had one. */
+  idempotencyKeyHash?: string;
   sealedPasscode?: SealedSecret;
   /** When the device confirmed the passcode; the display window starts here. */
   appliedDateTime?: string;

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { isTerminal } from '../core/actionState';
+import { isTerminal } from '../core/actionLifecycle';
 import type { ActionView } from '../useCases/views';
 import type { RequestContext } from './endpoint';
 import { json } from './responses';

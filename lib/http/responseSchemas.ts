@@ -58,6 +58,15 @@ export const DeviceActionResultSchema = z
       '2026-12-03T10:00:01.250Z',
     ).optional(),
     error: ActionErrorSchema.optional(),
+    lastError: ActionErrorSchema.optional().meta({
+      title: 'Last Error',
+      description: "While the action is active: the device's last transient failure (it is being retried).",
+    }),
+    nextAttemptDateTime: dateTime(
+      'Next Attempt',
+      'While the action is active after a transient failure: when the device is tried again.',
+      '2026-11-26T10:00:35.000Z',
+    ).optional(),
   })
   .meta({
     title: 'Device Action Result',

@@ -3,6 +3,8 @@ import { ApiError, type ErrorDetail, TransientError } from '../core/errors';
 import { consoleLogger } from '../deps';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** What a 503 asks a caller to wait when nothing better is known. */
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 /** A JSON response. */
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit => ({
@@ -45,7 +47,7 @@ export function errorResponse(error: unknown, requestId: string): HttpResponseIn
         'The service is briefly unavailable; retry after the indicated delay.',
         requestId,
       ),
-      { 'Retry-After': String(error.retryAfterSeconds) },
+      { 'Retry-After': String(error.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS) },
     );
   }
   // Log the kind of failure, not its message: SDK messages can echo request content.

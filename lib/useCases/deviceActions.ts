@@ -1,8 +1,9 @@
+import { cancel } from '../core/actionLifecycle';
 import { ApiError, notFound, PreconditionFailedError } from '../core/errors';
 import type { ActionState, DeviceAction } from '../core/model';
 import type { Page, Versioned } from '../ports';
 import type { Caller } from '../security/caller';
-import type { Services } from './services';
+import { bestEffort, type Services } from './services';
 import { type ActionView, toActionView } from './views';
 
 const actionNotFound = (actionId: string) =>
@@ -52,7 +53,8 @@ export async function getAction(services: Services, deviceId: string, actionId: 
 export async function cancelAction(services: Services, deviceId: string, actionId: string, caller: Caller) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const found = await load(services, deviceId, actionId);
-    if (found.value.actionState !== 'pending') {
+    const decision = cancel(found.value, services.clock.now());
+    if (decision.kind !== 'move') {
       throw new ApiError(
         409,
         'actionNotCancelable',
@@ -60,28 +62,25 @@ export async function cancelAction(services: Services, deviceId: string, actionI
         { target: 'actionId' },
       );
     }
-    const canceled: DeviceAction = {
-      ...found.value,
-      actionState: 'canceled',
-      lastUpdatedDateTime: services.clock.now().toISOString(),
-    };
     try {
-      await services.actions.update(canceled, found);
+      await services.actions.update(decision.next, found);
     } catch (error) {
       if (error instanceof PreconditionFailedError) continue;
       throw error;
     }
-    await services.audit.record({
-      id: services.randomHex(12),
-      eventDateTime: services.clock.now().toISOString(),
-      eventType: 'resetCanceled',
-      callerId: caller.id,
-      callerName: caller.name,
-      deviceId,
-      actionId,
-      outcome: 'success',
-    });
-    return toActionView(canceled, { showPasscode: false, services });
+    await bestEffort(services, 'auditing a cancel', () =>
+      services.audit.record({
+        id: services.randomHex(12),
+        eventDateTime: services.clock.now().toISOString(),
+        eventType: 'resetCanceled',
+        callerId: caller.id,
+        callerName: caller.name,
+        deviceId,
+        actionId,
+        outcome: 'success',
+      }),
+    );
+    return toActionView(decision.next, { showPasscode: false, services });
   }
   throw new ApiError(409, 'actionNotCancelable', 'The action changed while it was being canceled; try again.');
 }

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { newActionId } from '../core/actionId';
-import { ActionInProgressError, ApiError, notFound } from '../core/errors';
-import type { DeviceAction } from '../core/model';
+import { IDEMPOTENCY_KEY_HOURS } from '../core/actionLifecycle';
+import { acceptedResetEvent } from '../core/auditEvents';
+import { ActionInProgressError, ApiError, notFound, TransientError } from '../core/errors';
+import type { DeviceAction, DeviceProfile } from '../core/model';
 import { resetPasscodeSupport } from '../core/supportMatrix';
+import type { IdempotencyRecord, Versioned } from '../ports';
 import type { Caller } from '../security/caller';
-import type { Services } from './services';
+import { bestEffort, type Services } from './services';
 
 export interface ResetRequest {
   deviceId: string;
@@ -19,26 +23,33 @@ export type ResetResult =
   | { kind: 'repeated'; action: DeviceAction };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const DAY_MS = 24 * 3600_000;
+/** A reservation younger than this may belong to a request that is still writing its action. */
+const RESERVATION_IN_PROGRESS_MS = 30_000;
 
 /**
- * Accepts a reset: one read for the device's profile and recent resets (support matrix, daily limit), one atomic
- * write of the pending action with the device's in-flight guard (the store then records the accepted event, which
- * also lists the action under "Device actions"), then the enqueue. A crash before the enqueue is repaired by the
- * sweeper, which re-enqueues pending actions that make no progress.
+ * Accepts a reset. Every refusal (404, 422, 409, 429) is decided from one read of the device's partition, before
+ * anything is written. Then: the Idempotency-Key reservation (when given), the sweeper's schedule entry (written
+ * first, so that an action can never exist without one), one atomic write of the pending action with the device's
+ * in-flight guard, and finally the accepted event and the enqueue, which never change the answer: the sweeper
+ * re-records the event and re-enqueues an action that makes no progress.
  */
 export async function requestPasscodeReset(services: Services, request: ResetRequest): Promise<ResetResult> {
   try {
     const result = await acceptReset(services, request);
-    // An accepted request's event is written by the action store with the action (acceptedResetEvent).
     if (result.kind === 'repeated') {
-      await auditRequest(services, request, { outcome: 'success', actionId: result.action.id, detail: 'repeated' });
+      await bestEffort(services, 'auditing a repeated reset', () =>
+        auditRequest(services, request, { outcome: 'success', actionId: result.action.id, detail: 'repeated' }),
+      );
     }
     return result;
   } catch (error) {
-    // Refusals are audited too (who tried, and why they were turned away); storage outages are not outcomes.
+    // Refusals are audited too (who tried, and why they were turned away); a failing audit never hides the refusal.
     if (error instanceof ApiError) {
       const actionId = error instanceof ActionInProgressError ? error.actionId : undefined;
-      await auditRequest(services, request, { outcome: 'failure', detail: error.code, ...(actionId && { actionId }) });
+      await bestEffort(services, 'auditing a refused reset', () =>
+        auditRequest(services, request, { outcome: 'failure', detail: error.code, ...(actionId && { actionId }) }),
+      );
     }
     throw error;
   }
@@ -61,35 +72,95 @@ function auditRequest(
   });
 }
 
-const DAY_MS = 24 * 3600_000;
+interface KeyInfo {
+  keyHash: string;
+  requestHash: string;
+}
 
 async function acceptReset(services: Services, request: ResetRequest): Promise<ResetResult> {
-  const { deviceId, caller } = request;
+  const { deviceId } = request;
   const now = services.clock.now();
   const limit = services.settings.maxResetsPerDevicePerDay;
-  const { profile, recentStarts } = await services.actions.resetContext(
+  const key: KeyInfo | undefined =
+    request.idempotencyKey === undefined
+      ? undefined
+      : {
+          keyHash: sha256(`${request.caller.id}\n${request.idempotencyKey}`),
+          requestHash: sha256(JSON.stringify({ deviceId, reason: request.reason ?? null })),
+        };
+  const [context, earlier] = await Promise.all([
+    services.actions.resetContext(deviceId, new Date(now.getTime() - DAY_MS), limit),
+    key ? services.idempotencyKeys.find(key.keyHash) : undefined,
+  ]);
+  let replacing: Versioned<IdempotencyRecord> | undefined;
+  if (earlier && key) {
+    const repeat = await findRepeat(services, request, key, earlier.value, now);
+    if (repeat) return { kind: 'repeated', action: repeat };
+    replacing = earlier;
+  }
+  const profile = checkAcceptable(deviceId, context.profile, context.inFlightActionId);
+  checkDailyLimit(context.recentStarts, limit, now);
+
+  const action = newAction(services, request, profile, now, key?.keyHash);
+  if (key && !(await reserveKey(services, action, key, replacing))) {
+    // Another request with the same key reserved it in between: this one is its repeat.
+    const winner = await services.idempotencyKeys.find(key.keyHash);
+    const repeat = winner && (await findRepeat(services, request, key, winner.value, now));
+    if (repeat) return { kind: 'repeated', action: repeat };
+    throw new TransientError('A request with the same Idempotency-Key is in progress; retry.', 1);
+  }
+  await services.schedule.add({
     deviceId,
-    new Date(now.getTime() - DAY_MS),
-    limit,
-  );
+    actionId: action.id,
+    dueDateTime: new Date(now.getTime() + services.settings.stuckAfterSeconds * 1000).toISOString(),
+    visits: 0,
+  });
+  const created = await services.actions.create(action);
+  if (!created.created) {
+    // Another request took the device since the read; its schedule entry goes at its first visit (no action).
+    if (key)
+      await bestEffort(services, 'releasing an Idempotency-Key', () =>
+        services.idempotencyKeys.remove(key.keyHash, action.id),
+      );
+    const holder = await services.actions.get(deviceId, created.inFlightActionId);
+    if (key && holder?.value.idempotencyKeyHash === key.keyHash) return { kind: 'repeated', action: holder.value };
+    throw new ActionInProgressError(deviceId, created.inFlightActionId);
+  }
+  await Promise.all([
+    bestEffort(services, 'recording the accepted event', () => services.audit.record(acceptedResetEvent(action))),
+    bestEffort(services, 'enqueueing the reset', () => services.queue.enqueue({ v: 1, actionId: action.id, deviceId })),
+  ]);
+  return { kind: 'accepted', action };
+}
+
+/** The refusals that need no write: unknown device, unsupported platform, a reset already in flight. */
+function checkAcceptable(deviceId: string, profile: DeviceProfile | undefined, inFlightActionId: string | undefined) {
   if (!profile) throw notFound('deviceNotFound', `No managed device with id '${deviceId}'.`, 'deviceId');
   const support = resetPasscodeSupport(profile);
   if (!support.supported) {
     throw new ApiError(422, 'platformNotSupported', support.message, { target: 'operatingSystem' });
   }
-  const key = await resolveIdempotencyKey(services, request, newActionId(now, services.randomHex(10)), now);
-  if ('repeated' in key) return { kind: 'repeated', action: key.repeated };
-  checkDailyLimit(recentStarts, limit, now);
+  if (inFlightActionId) throw new ActionInProgressError(deviceId, inFlightActionId);
+  return profile;
+}
 
-  const action: DeviceAction = {
-    id: key.actionId,
-    deviceId,
+/** A new pending action; its id is minted now, at acceptance, so ids order actions by when they were accepted. */
+function newAction(
+  services: Services,
+  request: ResetRequest,
+  profile: DeviceProfile,
+  now: Date,
+  idempotencyKeyHash: string | undefined,
+): DeviceAction {
+  return {
+    id: newActionId(now, services.randomHex(10)),
+    deviceId: request.deviceId,
     actionName: 'resetPasscode',
     actionState: 'pending',
     startDateTime: now.toISOString(),
     lastUpdatedDateTime: now.toISOString(),
-    requestedBy: caller.name,
-    requestedById: caller.id,
+    requestedBy: request.caller.name,
+    requestedById: request.caller.id,
     ...(request.reason !== undefined && { reason: request.reason }),
     target: {
       operatingSystem: profile.operatingSystem,
@@ -97,41 +168,35 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
       passcodePolicy: profile.passcodePolicy,
     },
     attempts: 0,
+    ...(idempotencyKeyHash && { idempotencyKeyHash }),
   };
-  const created = await services.actions.create(action);
-  if (!created.created) {
-    // Two concurrent requests with one Idempotency-Key share the reserved action id: the later one is a repeat.
-    const original =
-      created.inFlightActionId === action.id ? await services.actions.get(deviceId, action.id) : undefined;
-    if (original) return { kind: 'repeated', action: original.value };
-    throw new ActionInProgressError(deviceId, created.inFlightActionId);
-  }
-  await services.queue.enqueue({ v: 1, actionId: action.id, deviceId });
-  return { kind: 'accepted', action };
+}
+
+function reserveKey(services: Services, action: DeviceAction, key: KeyInfo, replacing?: Versioned<IdempotencyRecord>) {
+  const record: IdempotencyRecord = {
+    deviceId: action.deviceId,
+    requestHash: key.requestHash,
+    actionId: action.id,
+    createdDateTime: action.startDateTime,
+  };
+  return services.idempotencyKeys.reserve(key.keyHash, record, replacing);
 }
 
 /**
- * Reserves the request's Idempotency-Key for `actionId`, or finds what an earlier request with the same key did:
- * its action (a repeat), or, when it reserved the key but never wrote its action, its action id to write now.
+ * What an earlier request with the same key did: its action (this request is a repeat), nothing yet (it is still
+ * writing: wait a moment for it), or nothing ever (it died before writing its action, or the key is past its 48
+ * hours: undefined, and the key may be reserved anew). The same key for another device or body is a 422.
  */
-async function resolveIdempotencyKey(
+async function findRepeat(
   services: Services,
   request: ResetRequest,
-  actionId: string,
+  key: KeyInfo,
+  earlier: IdempotencyRecord,
   now: Date,
-): Promise<{ actionId: string } | { repeated: DeviceAction }> {
-  if (request.idempotencyKey === undefined) return { actionId };
-  const { deviceId } = request;
-  const requestHash = sha256(JSON.stringify({ deviceId, reason: request.reason ?? null }));
-  const keyHash = sha256(`${request.caller.id}\n${request.idempotencyKey}`);
-  const earlier = await services.actions.reserveIdempotencyKey(keyHash, {
-    deviceId,
-    requestHash,
-    actionId,
-    createdDateTime: now.toISOString(),
-  });
-  if (!earlier) return { actionId };
-  if (earlier.deviceId !== deviceId || earlier.requestHash !== requestHash) {
+): Promise<DeviceAction | undefined> {
+  const age = now.getTime() - new Date(earlier.createdDateTime).getTime();
+  if (age >= IDEMPOTENCY_KEY_HOURS * 3600_000) return undefined;
+  if (earlier.deviceId !== request.deviceId || earlier.requestHash !== key.requestHash) {
     throw new ApiError(
       422,
       'idempotencyKeyReused',
@@ -139,8 +204,13 @@ async function resolveIdempotencyKey(
       { target: 'Idempotency-Key' },
     );
   }
-  const original = await services.actions.get(deviceId, earlier.actionId);
-  return original ? { repeated: original.value } : { actionId: earlier.actionId };
+  for (let wait = 0; ; wait++) {
+    const original = await services.actions.get(earlier.deviceId, earlier.actionId);
+    if (original) return original.value;
+    if (age >= RESERVATION_IN_PROGRESS_MS) return undefined;
+    if (wait === 5) throw new TransientError('A request with the same Idempotency-Key is in progress; retry.', 1);
+    await sleep(50 * 2 ** wait);
+  }
 }
 
 /** 429 once the device had `limit` resets in the last 24 hours; Retry-After = when the oldest leaves the window. */

@@ -1,11 +1,14 @@
+import type { LifecycleSettings } from '../core/actionLifecycle';
 import type {
   ActionQueue,
+  ActionSchedule,
   ActionStore,
   AuditLog,
   Cipher,
   Clock,
   DeviceChannel,
   DeviceStore,
+  IdempotencyKeys,
   Logger,
   RandomInt,
 } from '../ports';
@@ -19,17 +22,31 @@ export interface Services {
   cipher: Cipher;
   devices: DeviceStore;
   actions: ActionStore;
+  schedule: ActionSchedule;
+  idempotencyKeys: IdempotencyKeys;
   queue: ActionQueue;
   channel: DeviceChannel;
   audit: AuditLog;
   log: Logger;
-  settings: {
-    passcodeDisplayHours: number;
+  settings: LifecycleSettings & {
     maxResetsPerDevicePerDay: number;
-    stuckAfterSeconds: number;
-    actionExpiryHours: number;
+    /** Days finished actions and audit events are kept. */
+    retentionDays: number;
   };
 }
 
 /** Associated data binding a sealed passcode to its device and action: a ciphertext cannot be moved. */
 export const passcodeAad = (deviceId: string, actionId: string) => `resetPasscode/${deviceId}/${actionId}`;
+
+/** Runs `write` for its effect only: a failure is logged, not thrown (audit and list entries never change an answer). */
+export async function bestEffort(services: Services, what: string, write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    services.log.warn(`${what} failed; it is repaired or retried later`, {
+      errorName: error instanceof Error ? error.name : typeof error,
+    });
+    return false;
+  }
+}

@@ -1,77 +1,156 @@
-import { isTerminal } from '../core/actionState';
-import { acceptedResetEvent } from '../core/auditEvents';
+import {
+  expire,
+  idempotencyKeyRemovalDue,
+  isStuck,
+  isTerminal,
+  nextReview,
+  purgePasscode,
+} from '../core/actionLifecycle';
+import { acceptedResetEvent, isAcceptedEvent } from '../core/auditEvents';
 import { PreconditionFailedError } from '../core/errors';
 import type { DeviceAction } from '../core/model';
-import type { InFlightGuard } from '../ports';
-import type { Services } from './services';
+import type { ScheduleEntry, Versioned } from '../ports';
+import { bestEffort, type Services } from './services';
 
 export interface SweepReport {
+  reviewed: number;
   requeued: number;
   expired: number;
-  purged: number;
+  passcodesPurged: number;
+  keysPurged: number;
+  /** Finished actions and audit events removed after RETENTION_DAYS. */
+  actionsPurged: number;
+  eventsPurged: number;
 }
 
+/** Schedule entries one run reviews at most; the rest are reviewed by the next runs (every minute). */
+export const SWEEP_BATCH = 500;
+/** Audit events one run purges at most. */
+export const RETENTION_BATCH = 200;
+const PARALLEL_REVIEWS = 16;
+
 /**
- * The timer's sweep: re-enqueues in-flight actions that made no progress for a while (their message was lost,
- * e.g. the process died between writing the action and enqueueing it), fails those that are too old, and
- * removes passcodes whose display window has ended. Every write is conditional, so a sweep racing a worker
- * loses harmlessly; a duplicate message is harmless because the worker is idempotent.
+ * The timer's sweep. It reads only what is due: the schedule entries whose time has come (actions that may be stuck
+ * or too old, passcodes and Idempotency-Keys whose time is up) and the audit events past their retention. So its cost
+ * follows what is in flight or due, never the length of the history.
  */
 export async function sweepActions(services: Services): Promise<SweepReport> {
-  const report: SweepReport = { requeued: 0, expired: 0, purged: 0 };
-  for (const guard of await services.actions.listInFlight()) {
-    const outcome = await sweepOne(services, guard);
-    if (outcome) report[outcome]++;
+  const now = services.clock.now();
+  const report: SweepReport = {
+    reviewed: 0,
+    requeued: 0,
+    expired: 0,
+    passcodesPurged: 0,
+    keysPurged: 0,
+    actionsPurged: 0,
+    eventsPurged: 0,
+  };
+  const due = await services.schedule.listDue(now, SWEEP_BATCH);
+  for (let i = 0; i < due.length; i += PARALLEL_REVIEWS) {
+    await Promise.all(due.slice(i, i + PARALLEL_REVIEWS).map((entry) => reviewSafely(services, entry, now, report)));
   }
-  report.purged = await purgeExpiredPasscodes(services);
-  if (report.requeued + report.expired + report.purged > 0) services.log.info('sweep finished', { ...report });
+  await purgeRetired(services, now, report);
+  const { reviewed, ...changes } = report;
+  if (Object.values(changes).some((n) => n > 0)) services.log.info('sweep finished', { reviewed, ...changes });
   return report;
 }
 
-async function sweepOne(services: Services, guard: InFlightGuard): Promise<'requeued' | 'expired' | undefined> {
-  const found = await services.actions.get(guard.deviceId, guard.actionId);
-  if (!found || isTerminal(found.value.actionState)) return undefined;
-  const now = services.clock.now();
-  const action = found.value;
-  const age = now.getTime() - new Date(action.startDateTime).getTime();
-  const idle = now.getTime() - new Date(action.lastUpdatedDateTime).getTime();
+async function reviewSafely(services: Services, entry: ScheduleEntry, now: Date, report: SweepReport) {
   try {
-    if (age > services.settings.actionExpiryHours * 3600_000) {
-      const { sealedPasscode: _dropped, ...rest } = action;
-      const expired: DeviceAction = {
-        ...rest,
-        actionState: 'failed',
-        lastUpdatedDateTime: now.toISOString(),
-        error: { code: 'expired', message: 'The action did not complete in time.' },
-      };
-      await services.actions.update(expired, found);
-      return 'expired';
-    }
-    if (idle > services.settings.stuckAfterSeconds * 1000) {
-      // Touch the action first (conditional) so that only one sweeper re-enqueues it. The accepted event is written
-      // again (the same event: a no-op when it exists) in case the request died before writing it.
-      await services.actions.update({ ...action, lastUpdatedDateTime: now.toISOString() }, found);
-      await services.audit.record(acceptedResetEvent(action));
-      await services.queue.enqueue({ v: 1, actionId: action.id, deviceId: action.deviceId });
-      return 'requeued';
-    }
+    await review(services, entry, now, report);
+    report.reviewed++;
   } catch (error) {
-    if (error instanceof PreconditionFailedError) return undefined;
-    throw error;
+    // A concurrent change or an outage: the entry stays due, and the next run reviews it again.
+    if (!(error instanceof PreconditionFailedError)) {
+      services.log.warn('reviewing a scheduled action failed', {
+        actionId: entry.actionId,
+        errorName: error instanceof Error ? error.name : typeof error,
+      });
+    }
   }
-  return undefined;
 }
 
-async function purgeExpiredPasscodes(services: Services): Promise<number> {
-  let purged = 0;
-  for (const found of await services.actions.listWithExpiredPasscodes(services.clock.now())) {
-    const { sealedPasscode: _dropped, ...rest } = found.value;
-    try {
-      await services.actions.update(rest, found);
-      purged++;
-    } catch (error) {
-      if (!(error instanceof PreconditionFailedError)) throw error;
+/**
+ * One action's review. Work first, then the entry moves to the action's next review (or goes), so a crash in between
+ * only repeats idempotent work. Conditional writes make a review that races a worker lose harmlessly.
+ */
+async function review(services: Services, entry: ScheduleEntry, now: Date, report: SweepReport) {
+  const stored = await services.actions.get(entry.deviceId, entry.actionId);
+  if (!stored) {
+    // The request died before writing its action, lost the device to another request, or retention removed it.
+    await services.schedule.remove(entry);
+    return;
+  }
+  // A request that died after writing its action may not have recorded it (the event is also its list entry).
+  if (entry.visits === 0) {
+    await bestEffort(services, 'recording the accepted event', () =>
+      services.audit.record(acceptedResetEvent(stored.value)),
+    );
+  }
+  let found = stored;
+  if (!isTerminal(found.value.actionState)) found = await reviewInFlight(services, found, now, report);
+  if (isTerminal(found.value.actionState)) found = await reviewFinished(services, found, now, report);
+  const next = nextReview(found.value, now, services.settings);
+  await (next ? services.schedule.reschedule(entry, next) : services.schedule.remove(entry));
+}
+
+/** Fails an action that is too old (never under a live claim), or sends a stuck one to a worker again. */
+async function reviewInFlight(
+  services: Services,
+  found: Versioned<DeviceAction>,
+  now: Date,
+  report: SweepReport,
+): Promise<Versioned<DeviceAction>> {
+  const expiry = expire(found.value, now, services.settings);
+  if (expiry.kind === 'move') {
+    const expired = await services.actions.update(expiry.next, found);
+    report.expired++;
+    return expired;
+  }
+  if (isStuck(found.value, now, services.settings)) {
+    // Its message was lost (the request died before enqueueing it) or its worker died: the worker is idempotent, so a
+    // duplicate message is harmless.
+    await services.queue.enqueue({ v: 1, actionId: found.value.id, deviceId: found.value.deviceId });
+    report.requeued++;
+  }
+  return found;
+}
+
+/** Removes a finished action's passcode after its display window and its Idempotency-Key after 48 hours. */
+async function reviewFinished(
+  services: Services,
+  found: Versioned<DeviceAction>,
+  now: Date,
+  report: SweepReport,
+): Promise<Versioned<DeviceAction>> {
+  let current = found;
+  const purge = purgePasscode(current.value, now);
+  if (purge.kind === 'move') {
+    current = await services.actions.update(purge.next, current);
+    report.passcodesPurged++;
+  }
+  const { idempotencyKeyHash } = current.value;
+  const keyDue = idempotencyKeyRemovalDue(current.value);
+  if (idempotencyKeyHash && keyDue && keyDue <= now) {
+    await services.idempotencyKeys.remove(idempotencyKeyHash, current.value.id);
+    report.keysPurged++;
+  }
+  return current;
+}
+
+/** Audit events past RETENTION_DAYS go, oldest first; an accepted event takes its (finished) action along. */
+async function purgeRetired(services: Services, now: Date, report: SweepReport) {
+  const cutoff = new Date(now.getTime() - services.settings.retentionDays * 24 * 3600_000);
+  const retired = await services.audit.listOlderThan(cutoff, RETENTION_BATCH);
+  for (const event of retired.filter(isAcceptedEvent)) {
+    const found = await services.actions.get(event.deviceId, event.actionId ?? event.id);
+    if (found && isTerminal(found.value.actionState)) {
+      await services.actions.remove(found);
+      report.actionsPurged++;
     }
   }
-  return purged;
+  if (retired.length > 0) {
+    await services.audit.remove(retired);
+    report.eventsPurged += retired.length;
+  }
 }

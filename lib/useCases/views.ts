@@ -1,4 +1,4 @@
-import { isTerminal } from '../core/actionState';
+import { isTerminal } from '../core/actionLifecycle';
 import type { ActionError, ActionState, Device, DeviceAction } from '../core/model';
 import { type ResetPasscodeSupport, resetPasscodeSupport } from '../core/supportMatrix';
 import { passcodeAad, type Services } from './services';
@@ -16,6 +16,9 @@ export interface ActionView {
   passcode?: string;
   passcodeExpirationDateTime?: string;
   error?: ActionError;
+  /** While a transient device failure is being retried: that failure, and when the next attempt is due. */
+  lastError?: ActionError;
+  nextAttemptDateTime?: string;
 }
 
 export interface DeviceView extends Device {
@@ -55,6 +58,9 @@ export function toActionView(
     view.passcodeExpirationDateTime = action.passcodeExpirationDateTime;
   }
   if (action.error && isTerminal(action.actionState)) view.error = action.error;
+  if (action.actionState === 'active' && action.lastError) view.lastError = action.lastError;
+  if (action.actionState === 'active' && action.nextAttemptDateTime)
+    view.nextAttemptDateTime = action.nextAttemptDateTime;
   return view;
 }
 

@@ -1,10 +1,10 @@
 import { actionIdUpperBoundFor } from '../../lib/core/actionId';
-import { isTerminal } from '../../lib/core/actionState';
-import { acceptedResetEvent } from '../../lib/core/auditEvents';
-import { invalidRequest, PreconditionFailedError } from '../../lib/core/errors';
+import { checkChange, isTerminal } from '../../lib/core/actionLifecycle';
+import { PreconditionFailedError } from '../../lib/core/errors';
 import type { Device, DeviceAction, ResetMessage, SealedSecret } from '../../lib/core/model';
 import type {
   ActionQueue,
+  ActionSchedule,
   ActionStore,
   ApplyOutcome,
   ApplyPasscodeRequest,
@@ -16,39 +16,32 @@ import type {
   DeviceChannel,
   DeviceProfile,
   DeviceStore,
+  IdempotencyKeys,
   IdempotencyRecord,
-  InFlightGuard,
   ListActionsQuery,
   Page,
   ResetContext,
+  ScheduleEntry,
   Versioned,
 } from '../../lib/ports';
+import { invalidSkipToken } from '../../lib/security/pageToken';
 
 const clone = <T>(value: T): T => structuredClone(value);
 
 /** Pages an in-memory list with a numeric offset as the skip token; a forged token is a 400, as with the adapters. */
 function page<T>(items: T[], query: { top: number; skipToken?: string }): Page<T> {
-  if (query.skipToken !== undefined && !/^\d{1,9}$/.test(query.skipToken)) {
-    throw invalidRequest(
-      'The $skipToken is not valid; use the @odata.nextLink of the previous page as is.',
-      [],
-      '$skipToken',
-    );
-  }
+  if (query.skipToken !== undefined && !/^\d{1,9}$/.test(query.skipToken)) throw invalidSkipToken();
   const start = query.skipToken ? Number(query.skipToken) : 0;
   const end = start + query.top;
   return { items: items.slice(start, end), ...(end < items.length && { nextToken: String(end) }) };
 }
 
-/** ActionStore in memory with the same ETag and atomicity rules as the Table adapter. */
+/** ActionStore in memory with the same ETag, atomicity and lifecycle rules as the Table adapter. */
 export class MemoryActionStore implements ActionStore {
   private readonly actions = new Map<string, Versioned<DeviceAction>>();
-  private readonly guards = new Map<string, InFlightGuard>();
-  private readonly idempotency = new Map<string, IdempotencyRecord>();
+  /** deviceId → the action id holding the device's in-flight guard. */
+  private readonly guards = new Map<string, string>();
   readonly profiles = new Map<string, DeviceProfile>();
-
-  /** `audit`, when given, receives the accepted event of each created action, as the Table adapter writes it. */
-  constructor(private readonly audit?: AuditLog) {}
   private version = 0;
   /** Every write, for tests that assert what was (not) written. */
   writes = 0;
@@ -57,17 +50,12 @@ export class MemoryActionStore implements ActionStore {
   private nextEtag = () => `W/"${++this.version}"`;
 
   async create(action: DeviceAction): Promise<CreateActionResult> {
-    const guard = this.guards.get(action.deviceId);
-    if (guard) return { created: false, inFlightActionId: guard.actionId };
+    const holder = this.guards.get(action.deviceId);
+    if (holder) return { created: false, inFlightActionId: holder };
     const etag = this.nextEtag();
     this.writes++;
     this.actions.set(this.key(action.deviceId, action.id), { value: clone(action), etag });
-    this.guards.set(action.deviceId, {
-      deviceId: action.deviceId,
-      actionId: action.id,
-      createdDateTime: action.startDateTime,
-    });
-    await this.audit?.record(acceptedResetEvent(action));
+    this.guards.set(action.deviceId, action.id);
     return { created: true, etag };
   }
 
@@ -77,16 +65,25 @@ export class MemoryActionStore implements ActionStore {
   }
 
   async update(action: DeviceAction, read: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
+    checkChange(read.value, action);
     const k = this.key(action.deviceId, action.id);
     const current = this.actions.get(k);
     if (!current || current.etag !== read.etag) throw new PreconditionFailedError();
     const releasing = isTerminal(action.actionState) && !isTerminal(current.value.actionState);
-    if (releasing && this.guards.get(action.deviceId)?.actionId !== action.id) throw new PreconditionFailedError();
+    if (releasing && this.guards.get(action.deviceId) !== action.id) throw new PreconditionFailedError();
     const next = { value: clone(action), etag: this.nextEtag() };
     this.writes++;
     this.actions.set(k, next);
     if (releasing) this.guards.delete(action.deviceId);
     return clone(next);
+  }
+
+  async remove(read: Versioned<DeviceAction>): Promise<void> {
+    if (!isTerminal(read.value.actionState)) throw new PreconditionFailedError();
+    const k = this.key(read.value.deviceId, read.value.id);
+    if (this.actions.get(k)?.etag !== read.etag) return;
+    this.writes++;
+    this.actions.delete(k);
   }
 
   private sorted(filter: (a: DeviceAction) => boolean) {
@@ -115,7 +112,8 @@ export class MemoryActionStore implements ActionStore {
       .slice(0, limit)
       .map((a) => a.startDateTime);
     const profile = this.profiles.get(deviceId);
-    return { ...(profile && { profile: clone(profile) }), recentStarts };
+    const holder = this.guards.get(deviceId);
+    return { ...(profile && { profile: clone(profile) }), ...(holder && { inFlightActionId: holder }), recentStarts };
   }
 
   async putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void> {
@@ -123,32 +121,71 @@ export class MemoryActionStore implements ActionStore {
     this.profiles.set(deviceId, clone(profile));
   }
 
-  async listInFlight() {
-    return [...this.guards.values()].map(clone);
-  }
-
-  async listWithExpiredPasscodes(before: Date) {
-    return [...this.actions.values()]
-      .filter(
-        (v) =>
-          v.value.sealedPasscode &&
-          v.value.passcodeExpirationDateTime &&
-          new Date(v.value.passcodeExpirationDateTime) < before,
-      )
-      .map(clone);
-  }
-
-  async reserveIdempotencyKey(keyHash: string, record: IdempotencyRecord) {
-    const existing = this.idempotency.get(keyHash);
-    if (existing) return clone(existing);
-    this.writes++;
-    this.idempotency.set(keyHash, clone(record));
-    return undefined;
-  }
-
   /** Test helper: every action. */
   all(): DeviceAction[] {
     return [...this.actions.values()].map((v) => clone(v.value));
+  }
+
+  /** Test helper: the action id holding the device's guard. */
+  guardOf(deviceId: string): string | undefined {
+    return this.guards.get(deviceId);
+  }
+}
+
+/** ActionSchedule in memory: entries keyed by due time and action id, like the Table adapter's row keys. */
+export class MemorySchedule implements ActionSchedule {
+  readonly entries = new Map<string, ScheduleEntry>();
+  private key = (e: Pick<ScheduleEntry, 'dueDateTime' | 'actionId'>) =>
+    `${String(new Date(e.dueDateTime).getTime()).padStart(13, '0')}-${e.actionId}`;
+
+  async add(entry: ScheduleEntry) {
+    this.entries.set(this.key(entry), clone(entry));
+  }
+
+  async listDue(now: Date, limit: number) {
+    return [...this.entries.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([, e]) => e)
+      .filter((e) => new Date(e.dueDateTime) <= now)
+      .slice(0, limit)
+      .map(clone);
+  }
+
+  async reschedule(entry: ScheduleEntry, due: Date) {
+    if (!this.entries.delete(this.key(entry))) throw new PreconditionFailedError('the schedule entry moved');
+    const next = { ...entry, dueDateTime: due.toISOString(), visits: entry.visits + 1 };
+    this.entries.set(this.key(next), next);
+  }
+
+  async remove(entry: ScheduleEntry) {
+    this.entries.delete(this.key(entry));
+  }
+
+  /** Test helper: the entries of one action. */
+  of(actionId: string): ScheduleEntry[] {
+    return [...this.entries.values()].filter((e) => e.actionId === actionId).map(clone);
+  }
+}
+
+/** IdempotencyKeys in memory, with ETags like the Table adapter. */
+export class MemoryIdempotencyKeys implements IdempotencyKeys {
+  readonly records = new Map<string, Versioned<IdempotencyRecord>>();
+  private version = 0;
+
+  async find(keyHash: string) {
+    const found = this.records.get(keyHash);
+    return found && clone(found);
+  }
+
+  async reserve(keyHash: string, record: IdempotencyRecord, replacing?: Versioned<IdempotencyRecord>) {
+    const current = this.records.get(keyHash);
+    if (replacing ? current?.etag !== replacing.etag : current !== undefined) return false;
+    this.records.set(keyHash, { value: clone(record), etag: `W/"k${++this.version}"` });
+    return true;
+  }
+
+  async remove(keyHash: string, actionId: string) {
+    if (this.records.get(keyHash)?.value.actionId === actionId) this.records.delete(keyHash);
   }
 }
 
@@ -176,9 +213,12 @@ export class MemoryDeviceStore implements DeviceStore {
 
 export class MemoryQueue implements ActionQueue {
   readonly messages: ResetMessage[] = [];
+  /** The delay each message was sent with (0 when none), in the order of `messages`. */
+  readonly delays: number[] = [];
 
-  async enqueue(message: ResetMessage) {
+  async enqueue(message: ResetMessage, options: { delaySeconds?: number } = {}) {
     this.messages.push(clone(message));
+    this.delays.push(options.delaySeconds ?? 0);
   }
 }
 
@@ -188,6 +228,20 @@ export class MemoryAuditLog implements AuditLog {
   async record(event: AuditEvent) {
     if (this.events.some((e) => e.id === event.id && e.eventDateTime === event.eventDateTime)) return;
     this.events.push(clone(event));
+  }
+
+  async listOlderThan(cutoff: Date, limit: number) {
+    return this.events
+      .filter((e) => new Date(e.eventDateTime) < cutoff)
+      .slice(0, limit)
+      .map(clone);
+  }
+
+  async remove(events: AuditEvent[]) {
+    for (const event of events) {
+      const index = this.events.findIndex((e) => e.id === event.id && e.eventDateTime === event.eventDateTime);
+      if (index >= 0) this.events.splice(index, 1);
+    }
   }
 
   async list(query: AuditQuery) {

@@ -7,7 +7,9 @@ import {
   MemoryActionStore,
   MemoryAuditLog,
   MemoryDeviceStore,
+  MemoryIdempotencyKeys,
   MemoryQueue,
+  MemorySchedule,
   ScriptedChannel,
 } from './memoryStores';
 
@@ -90,10 +92,13 @@ export class RecordingLogger implements Logger {
 }
 
 export const TEST_SETTINGS: Services['settings'] = {
+  leaseSeconds: 30,
   passcodeDisplayHours: 168,
+  retryWindowMinutes: 60,
   maxResetsPerDevicePerDay: 10,
   stuckAfterSeconds: 120,
   actionExpiryHours: 24,
+  retentionDays: 90,
 };
 
 export interface TestServices {
@@ -103,6 +108,8 @@ export interface TestServices {
   cipher: RecordingCipher;
   devices: MemoryDeviceStore;
   actions: MemoryActionStore;
+  schedule: MemorySchedule;
+  idempotencyKeys: MemoryIdempotencyKeys;
   queue: MemoryQueue;
   channel: ScriptedChannel;
   audit: MemoryAuditLog;
@@ -117,7 +124,9 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
   const cipher = new RecordingCipher();
   const devices = new MemoryDeviceStore();
   const audit = new MemoryAuditLog();
-  const actions = new MemoryActionStore(audit);
+  const actions = new MemoryActionStore();
+  const schedule = new MemorySchedule();
+  const idempotencyKeys = new MemoryIdempotencyKeys();
   const queue = new MemoryQueue();
   const channel = new ScriptedChannel();
   const log = new RecordingLogger();
@@ -128,6 +137,8 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
     cipher,
     devices,
     actions,
+    schedule,
+    idempotencyKeys,
     queue,
     channel,
     audit,
@@ -146,6 +157,8 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
     cipher,
     devices,
     actions,
+    schedule,
+    idempotencyKeys,
     queue,
     channel,
     audit,

@@ -2,10 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AesGcmCipher } from '../../lib/adapters/aesGcmCipher';
 import { newActionId } from '../../lib/core/actionId';
-import { isTerminal } from '../../lib/core/actionState';
+import { ForbiddenTransitionError, isTerminal } from '../../lib/core/actionLifecycle';
 import { ApiError, PreconditionFailedError } from '../../lib/core/errors';
 import type { ActionState, DeviceAction, ResetMessage } from '../../lib/core/model';
-import type { ActionQueue, ActionStore, AuditEvent, AuditLog, DeviceStore, Page } from '../../lib/ports';
+import type {
+  ActionQueue,
+  ActionSchedule,
+  ActionStore,
+  AuditEvent,
+  AuditLog,
+  DeviceStore,
+  IdempotencyKeys,
+  Page,
+} from '../../lib/ports';
 import { passcodeAad } from '../../lib/useCases/services';
 import { actionFixture, deviceFixture } from './services';
 
@@ -18,6 +27,8 @@ export interface UnderTest<T> {
 export interface ActionStoreUnderTest extends UnderTest<ActionStore> {
   /** The action exactly as persisted (for the Table adapter: the raw entity from TableClient.getEntity). */
   rawAction(deviceId: string, actionId: string): Promise<unknown>;
+  /** Records the action's accepted event where the store's all-devices list reads it (the request does this). */
+  accepted(action: DeviceAction): Promise<void>;
 }
 
 export interface ActionQueueUnderTest extends UnderTest<ActionQueue> {
@@ -77,17 +88,21 @@ export function describeActionStoreContract(name: string, create: () => Promise<
     const current = useSubject(create);
     const store = () => current().subject;
 
-    /** Creates the action and moves it to `state` (releasing the guard when terminal). */
+    const guardOf = async (deviceId: string) => (await store().resetContext(deviceId, at(0), 1)).inFlightActionId;
+
+    /** Creates the action (as a request does) and moves it to `state` (releasing the guard when terminal). */
     async function seed(action: DeviceAction, state: ActionState = 'done', extra: Partial<DeviceAction> = {}) {
       const created = await store().create(action);
       if (!created.created) throw new Error('seed: the device is busy');
+      await current().accepted(action);
       if (state === 'pending') return { value: action, etag: created.etag };
+      const { sealedPasscode, ...rest } = extra;
       const active = await store().update(
-        { ...action, actionState: 'active', attempts: 1 },
+        { ...action, actionState: 'active', attempts: 1, ...(sealedPasscode && { sealedPasscode }) },
         { value: action, etag: created.etag },
       );
       if (state === 'active') return active;
-      return store().update({ ...active.value, actionState: state, ...extra }, active);
+      return store().update({ ...active.value, actionState: state, ...rest }, active);
     }
 
     it('create writes the pending action and the device guard together', async () => {
@@ -98,9 +113,7 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       const stored = await store().get(action.deviceId, action.id);
       expect(stored?.value).toEqual(action);
       expect(stored?.etag).toBe(result.created ? result.etag : undefined);
-      expect(await store().listInFlight()).toEqual([
-        { deviceId: action.deviceId, actionId: action.id, createdDateTime: action.startDateTime },
-      ]);
+      expect(await guardOf(action.deviceId)).toBe(action.id);
     });
 
     it('get answers undefined for an unknown action', async () => {
@@ -111,14 +124,14 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       const deviceId = uniqueDevice();
       const first = actionAt(deviceId, 0);
       const second = actionAt(deviceId, 1);
-      await store().create(first);
+      await seed(first, 'pending');
 
       await expect(store().create(second)).resolves.toEqual({ created: false, inFlightActionId: first.id });
 
       await expect(store().get(deviceId, second.id)).resolves.toBeUndefined();
       expect((await store().listForDevice(deviceId, { top: 10 })).items.map((a) => a.id)).toEqual([first.id]);
       expect((await store().listAll({ top: 10 })).items.map((a) => a.id)).toEqual([first.id]);
-      expect(await store().listInFlight()).toEqual([expect.objectContaining({ actionId: first.id })]);
+      expect(await guardOf(deviceId)).toBe(first.id);
     });
 
     it('update replaces the action when the ETag matches and returns a new ETag', async () => {
@@ -169,10 +182,10 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       const done = await store().update({ ...active.value, actionState: 'done' }, active);
 
       expect(done.value.actionState).toBe('done');
-      expect(await store().listInFlight()).toEqual([]);
+      expect(await guardOf(deviceId)).toBeUndefined();
       const second = actionAt(deviceId, 1);
       await expect(store().create(second)).resolves.toMatchObject({ created: true });
-      expect(await store().listInFlight()).toEqual([expect.objectContaining({ actionId: second.id })]);
+      expect(await guardOf(deviceId)).toBe(second.id);
     });
 
     it('a terminal update with a stale ETag leaves the guard in place', async () => {
@@ -187,7 +200,7 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       ).rejects.toBeInstanceOf(PreconditionFailedError);
 
       expect((await store().get(deviceId, first.id))?.value.actionState).toBe('active');
-      expect(await store().listInFlight()).toEqual([expect.objectContaining({ deviceId, actionId: first.id })]);
+      expect(await guardOf(deviceId)).toBe(first.id);
       await expect(store().create(actionAt(deviceId, 1))).resolves.toEqual({
         created: false,
         inFlightActionId: first.id,
@@ -211,9 +224,8 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       expect(lost).toHaveLength(1);
       expect(lost[0]?.status === 'rejected' && lost[0].reason).toBeInstanceOf(PreconditionFailedError);
       const stored = await store().get(deviceId, action.id);
-      const guards = await store().listInFlight();
       // The guard is held exactly while the action is not terminal.
-      expect(guards.length).toBe(isTerminal(stored?.value.actionState ?? 'pending') ? 0 : 1);
+      expect(await guardOf(deviceId)).toBe(isTerminal(stored?.value.actionState ?? 'pending') ? undefined : action.id);
     });
 
     /** A done action with a stored passcode whose display window ended, and its device's guard released. */
@@ -234,7 +246,7 @@ export function describeActionStoreContract(name: string, create: () => Promise<
 
       expect(purged.value).toEqual(withoutPasscode);
       expect((await store().get(deviceId, old.value.id))?.value).toEqual(withoutPasscode);
-      expect(await store().listInFlight()).toEqual([]);
+      expect(await guardOf(deviceId)).toBeUndefined();
     });
 
     it("updating an already terminal action (passcode purge) keeps a newer action's guard", async () => {
@@ -247,7 +259,7 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       await store().update(withoutPasscode, old);
 
       expect((await store().get(deviceId, old.value.id))?.value.sealedPasscode).toBeUndefined();
-      expect(await store().listInFlight()).toEqual([expect.objectContaining({ deviceId, actionId: newer.id })]);
+      expect(await guardOf(deviceId)).toBe(newer.id);
       await expect(store().create(actionAt(deviceId, 7))).resolves.toEqual({
         created: false,
         inFlightActionId: newer.id,
@@ -331,60 +343,38 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       const changed = { ...profile, osVersion: '18.0' };
       await store().putDeviceProfile(deviceId, changed);
       expect((await store().resetContext(deviceId, at(41), 10)).profile).toEqual(changed);
-    });
-
-    it('listInFlight lists the guard of every device with a non-terminal action', async () => {
-      const pending = await seed(actionAt(uniqueDevice(), 0), 'pending');
-      const active = await seed(actionAt(uniqueDevice(), 1), 'active');
-      await seed(actionAt(uniqueDevice(), 2), 'failed');
-      await seed(actionAt(uniqueDevice(), 3), 'canceled');
-
-      const guards = await store().listInFlight();
-
-      expect(guards.map((g) => g.actionId).sort()).toEqual([pending.value.id, active.value.id].sort());
-      expect(guards).toContainEqual({
-        deviceId: pending.value.deviceId,
-        actionId: pending.value.id,
-        createdDateTime: pending.value.startDateTime,
+      const inFlight = await seed(actionAt(deviceId, 50), 'pending');
+      await expect(store().resetContext(deviceId, at(45), 10)).resolves.toEqual({
+        profile: changed,
+        recentStarts: [at(50).toISOString()],
+        inFlightActionId: inFlight.value.id,
       });
     });
 
-    it('listWithExpiredPasscodes finds the actions whose stored passcode expired before the given time', async () => {
-      const sealedPasscode = { keyId: 'k1', value: 'c2VhbGVk' };
-      const window = (expiresAt: number) => ({
-        sealedPasscode,
-        appliedDateTime: at(0).toISOString(),
-        passcodeExpirationDateTime: at(expiresAt).toISOString(),
+    it('refuses a change the lifecycle does not allow, and writes nothing', async () => {
+      const done = await seed(actionAt(uniqueDevice(), 0), 'done', {
+        sealedPasscode: { keyId: 'k1', value: 'c2VhbGVk' },
       });
-      const expired = await seed(actionAt(uniqueDevice(), 0), 'done', window(60));
-      await seed(actionAt(uniqueDevice(), 1), 'done', window(180));
-      const { sealedPasscode: _s, ...purgedWindow } = window(30);
-      await seed(actionAt(uniqueDevice(), 2), 'done', purgedWindow);
-      await seed(actionAt(uniqueDevice(), 3), 'pending');
-
-      const found = await store().listWithExpiredPasscodes(at(120));
-
-      expect(found).toEqual([expired]);
-      await expect(store().listWithExpiredPasscodes(at(60))).resolves.toEqual([]);
-      // The versions it returns can be updated (the sweeper purges with them).
-      const { sealedPasscode: _p, ...rest } = expired.value;
-      await store().update(rest, expired);
-      await expect(store().listWithExpiredPasscodes(at(120))).resolves.toEqual([]);
+      const forbidden: DeviceAction[] = [
+        { ...done.value, actionState: 'active' },
+        { ...done.value, sealedPasscode: { keyId: 'k1', value: 'b3RoZXI=' } },
+        { ...done.value, reason: 'rewritten' },
+        { ...done.value, lastUpdatedDateTime: at(9).toISOString() },
+      ];
+      for (const next of forbidden) {
+        await expect(store().update(next, done)).rejects.toBeInstanceOf(ForbiddenTransitionError);
+      }
+      expect(await store().get(done.value.deviceId, done.value.id)).toEqual(done);
     });
 
-    it('reserveIdempotencyKey returns undefined the first time, then the stored record', async () => {
-      const key = randomBytes(32).toString('hex');
-      const record = {
-        deviceId: uniqueDevice(),
-        requestHash: 'a'.repeat(64),
-        actionId: idAt(0),
-        createdDateTime: at(0).toISOString(),
-      };
-      await expect(store().reserveIdempotencyKey(key, record)).resolves.toBeUndefined();
-      await expect(
-        store().reserveIdempotencyKey(key, { ...record, actionId: idAt(1), requestHash: 'b' }),
-      ).resolves.toEqual(record);
-      await expect(store().reserveIdempotencyKey(randomBytes(32).toString('hex'), record)).resolves.toBeUndefined();
+    it('remove deletes a finished action, never one in flight', async () => {
+      const done = await seed(actionAt(uniqueDevice(), 0), 'failed');
+      const pending = await seed(actionAt(uniqueDevice(), 1), 'pending');
+      await store().remove(done);
+      await expect(store().get(done.value.deviceId, done.value.id)).resolves.toBeUndefined();
+      await store().remove(done); // already gone: nothing happens
+      await expect(store().remove(pending)).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect((await store().get(pending.value.deviceId, pending.value.id))?.value.actionState).toBe('pending');
     });
 
     it('20 parallel creates for one device: exactly one is created, the others name it', async () => {
@@ -400,7 +390,7 @@ export function describeActionStoreContract(name: string, create: () => Promise<
         expect(result).toEqual({ created: false, inFlightActionId: winner.id });
       }
       expect((await store().listForDevice(deviceId, { top: 50 })).items.map((a) => a.id)).toEqual([winner.id]);
-      expect(await store().listInFlight()).toEqual([expect.objectContaining({ deviceId, actionId: winner.id })]);
+      expect(await guardOf(deviceId)).toBe(winner.id);
     });
 
     it('never persists a plaintext passcode: only AES-GCM ciphertext and its key id', async () => {
@@ -410,6 +400,7 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       const created = await store().create(action);
       if (!created.created) throw new Error('not created');
       const sealed = cipher.seal(passcode, passcodeAad(action.deviceId, action.id));
+      // The claim stores the sealed passcode; done keeps it.
       const active = await store().update(
         { ...action, actionState: 'active', attempts: 1, sealedPasscode: sealed },
         { value: action, etag: created.etag },
@@ -561,6 +552,102 @@ export function describeAuditLogContract(name: string, create: () => Promise<Und
       expect((await log().list({ top: 10, from: at(21) })).items).toEqual([events[3]]);
       expect((await log().list({ top: 10, to: at(5) })).items).toEqual([events[0]]);
       expect((await log().list({ top: 10, from: at(31) })).items).toEqual([]);
+    });
+
+    it('listOlderThan finds the events before the cutoff, at most limit; remove deletes them', async () => {
+      const { events } = await recordSome();
+      const old = await log().listOlderThan(at(15), 10);
+      expect(old.map((e) => e.id).sort()).toEqual([events[0]?.id, events[1]?.id].sort());
+      expect(await log().listOlderThan(at(15), 1)).toHaveLength(1);
+      expect(await log().listOlderThan(at(0), 10)).toEqual([]);
+      await log().remove(old);
+      expect((await log().list({ top: 10 })).items).toEqual([events[3], events[2]]);
+      await log().remove(old); // already gone: nothing happens
+      expect(await log().listOlderThan(at(15), 10)).toEqual([]);
+    });
+  });
+}
+
+/** The ActionSchedule port contract, for one implementation. */
+export function describeActionScheduleContract(name: string, create: () => Promise<UnderTest<ActionSchedule>>): void {
+  describe(`ActionSchedule contract: ${name}`, () => {
+    const current = useSubject(create);
+    const schedule = () => current().subject;
+    const entry = (minutes: number) => ({
+      deviceId: uniqueDevice(),
+      actionId: idAt(minutes),
+      dueDateTime: at(minutes).toISOString(),
+      visits: 0,
+    });
+
+    it('lists what is due, earliest first, at most limit, and nothing that is not due yet', async () => {
+      const entries = [entry(30), entry(10), entry(20), entry(40)];
+      for (const e of entries) await schedule().add(e);
+      expect(await schedule().listDue(at(25), 10)).toEqual([entries[1], entries[2]]);
+      expect(await schedule().listDue(at(25), 1)).toEqual([entries[1]]);
+      expect(await schedule().listDue(at(5), 10)).toEqual([]);
+      expect(await schedule().listDue(at(30), 10)).toHaveLength(3);
+    });
+
+    it('reschedule moves an entry and counts the visit; a second move of the old entry fails', async () => {
+      const e = entry(10);
+      await schedule().add(e);
+      await schedule().reschedule(e, at(50));
+      expect(await schedule().listDue(at(45), 10)).toEqual([]);
+      expect(await schedule().listDue(at(50), 10)).toEqual([{ ...e, dueDateTime: at(50).toISOString(), visits: 1 }]);
+      await expect(schedule().reschedule(e, at(60))).rejects.toBeInstanceOf(PreconditionFailedError);
+    });
+
+    it('remove deletes an entry, and removing it again does nothing', async () => {
+      const e = entry(10);
+      await schedule().add(e);
+      await schedule().remove(e);
+      await schedule().remove(e);
+      expect(await schedule().listDue(at(60), 10)).toEqual([]);
+    });
+  });
+}
+
+/** The IdempotencyKeys port contract, for one implementation. */
+export function describeIdempotencyKeysContract(name: string, create: () => Promise<UnderTest<IdempotencyKeys>>): void {
+  describe(`IdempotencyKeys contract: ${name}`, () => {
+    const current = useSubject(create);
+    const keys = () => current().subject;
+    const record = (minutes: number) => ({
+      deviceId: uniqueDevice(),
+      requestHash: 'a'.repeat(64),
+      actionId: idAt(minutes),
+      createdDateTime: at(minutes).toISOString(),
+    });
+
+    it('reserves a key once; find returns it; a second reservation is refused', async () => {
+      const key = randomBytes(32).toString('hex');
+      const first = record(0);
+      await expect(keys().find(key)).resolves.toBeUndefined();
+      await expect(keys().reserve(key, first)).resolves.toBe(true);
+      await expect(keys().reserve(key, record(1))).resolves.toBe(false);
+      expect((await keys().find(key))?.value).toEqual(first);
+    });
+
+    it('replaces a reservation only from the version read', async () => {
+      const key = randomBytes(32).toString('hex');
+      await keys().reserve(key, record(0));
+      const read = await keys().find(key);
+      if (!read) throw new Error('not reserved');
+      const second = record(1);
+      await expect(keys().reserve(key, second, read)).resolves.toBe(true);
+      await expect(keys().reserve(key, record(2), read)).resolves.toBe(false);
+      expect((await keys().find(key))?.value).toEqual(second);
+    });
+
+    it('removes a key only while it points at the given action', async () => {
+      const key = randomBytes(32).toString('hex');
+      const first = record(0);
+      await keys().reserve(key, first);
+      await keys().remove(key, idAt(5));
+      expect((await keys().find(key))?.value).toEqual(first);
+      await keys().remove(key, first.actionId);
+      await expect(keys().find(key)).resolves.toBeUndefined();
     });
   });
 }

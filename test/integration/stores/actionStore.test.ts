@@ -1,16 +1,28 @@
 import { inject } from 'vitest';
+import { TableActionSchedule } from '../../../lib/adapters/tableActionSchedule';
 import { TableActionStore } from '../../../lib/adapters/tableActionStore';
+import { TableAuditLog } from '../../../lib/adapters/tableAuditLog';
 import { ensureTable, tableClient } from '../../../lib/adapters/tableClients';
-import { MemoryActionStore, MemoryAuditLog } from '../../support/memoryStores';
-import { describeActionStoreContract } from '../../support/storeContracts';
+import { TableIdempotencyKeys } from '../../../lib/adapters/tableIdempotencyKeys';
+import { acceptedResetEvent } from '../../../lib/core/auditEvents';
+import { MemoryActionStore, MemoryIdempotencyKeys, MemorySchedule } from '../../support/memoryStores';
+import {
+  describeActionScheduleContract,
+  describeActionStoreContract,
+  describeIdempotencyKeysContract,
+} from '../../support/storeContracts';
 
 // Table names: letters and digits, starting with a letter; unique per test so every test starts empty.
 let n = 0;
 const tableName = (role: string) => `a${role}${Date.now().toString(36)}${++n}`;
 
 describeActionStoreContract('MemoryActionStore', async () => {
-  const subject = new MemoryActionStore(new MemoryAuditLog());
-  return { subject, rawAction: async (deviceId, actionId) => (await subject.get(deviceId, actionId))?.value };
+  const subject = new MemoryActionStore();
+  return {
+    subject,
+    rawAction: async (deviceId, actionId) => (await subject.get(deviceId, actionId))?.value,
+    accepted: async () => {},
+  };
 });
 
 describeActionStoreContract('TableActionStore on Azurite', async () => {
@@ -18,14 +30,30 @@ describeActionStoreContract('TableActionStore on Azurite', async () => {
   const tables = {
     actions: tableClient(connection, tableName('act')),
     audit: tableClient(connection, tableName('aud')),
-    idempotency: tableClient(connection, tableName('idem')),
   };
   await Promise.all(Object.values(tables).map(ensureTable));
   return {
     subject: new TableActionStore(tables),
     rawAction: (deviceId, actionId) => tables.actions.getEntity(deviceId, `action_${actionId}`),
+    accepted: (action) => new TableAuditLog(tables.audit).record(acceptedResetEvent(action)),
     dispose: async () => {
       await Promise.all(Object.values(tables).map((t) => t.deleteTable()));
     },
   };
+});
+
+describeActionScheduleContract('MemorySchedule', async () => ({ subject: new MemorySchedule() }));
+
+describeActionScheduleContract('TableActionSchedule on Azurite', async () => {
+  const table = tableClient(inject('storageConnectionString'), tableName('sch'));
+  await ensureTable(table);
+  return { subject: new TableActionSchedule(table), dispose: () => table.deleteTable() };
+});
+
+describeIdempotencyKeysContract('MemoryIdempotencyKeys', async () => ({ subject: new MemoryIdempotencyKeys() }));
+
+describeIdempotencyKeysContract('TableIdempotencyKeys on Azurite', async () => {
+  const table = tableClient(inject('storageConnectionString'), tableName('idem'));
+  await ensureTable(table);
+  return { subject: new TableIdempotencyKeys(table), dispose: () => table.deleteTable() };
 });

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AesGcmCipher } from '../../../lib/adapters/aesGcmCipher';
+import { TableActionSchedule } from '../../../lib/adapters/tableActionSchedule';
 import { TableActionStore } from '../../../lib/adapters/tableActionStore';
+import { TableAuditLog } from '../../../lib/adapters/tableAuditLog';
 import { ensureTable, tableClient } from '../../../lib/adapters/tableClients';
+import { TableIdempotencyKeys } from '../../../lib/adapters/tableIdempotencyKeys';
 import { deviceProfile } from '../../../lib/core/model';
-import type { ActionStore } from '../../../lib/ports';
+import type { ActionSchedule, ActionStore, AuditLog, IdempotencyKeys } from '../../../lib/ports';
 import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { getAction } from '../../../lib/useCases/deviceActions';
 import { requestPasscodeReset } from '../../../lib/useCases/requestPasscodeReset';
@@ -12,20 +15,26 @@ import type { Services } from '../../../lib/useCases/services';
 import { sweepActions } from '../../../lib/useCases/sweepActions';
 import { callerWith, deviceFixture, makeTestServices } from '../../support/services';
 
-// The use cases over the Table adapter (the other ports stay fakes): the sweeper's writes of terminal actions.
+// The use cases over the Table adapters (queue and channel stay fakes): the sweeper's writes of terminal actions.
 let n = 0;
 const tableName = (role: string) => `f${role}${Date.now().toString(36)}${++n}`;
 const admin = callerWith('Passcode.Reset', 'Passcode.Read', 'Devices.Read');
 const tables: ReturnType<typeof tableClient>[] = [];
 let actions: ActionStore;
+let schedule: ActionSchedule;
+let idempotencyKeys: IdempotencyKeys;
+let audit: AuditLog;
 
 beforeAll(async () => {
   const connection = inject('storageConnectionString');
-  const [a, f, i] = ['act', 'aud', 'idem'].map((role) => tableClient(connection, tableName(role)));
-  if (!a || !f || !i) throw new Error('no tables');
-  tables.push(a, f, i);
+  const [a, f, i, s] = ['act', 'aud', 'idem', 'sch'].map((role) => tableClient(connection, tableName(role)));
+  if (!a || !f || !i || !s) throw new Error('no tables');
+  tables.push(a, f, i, s);
   await Promise.all(tables.map(ensureTable));
-  actions = new TableActionStore({ actions: a, audit: f, idempotency: i });
+  actions = new TableActionStore({ actions: a, audit: f });
+  schedule = new TableActionSchedule(s);
+  idempotencyKeys = new TableIdempotencyKeys(i);
+  audit = new TableAuditLog(f);
 });
 afterAll(async () => {
   await Promise.all(tables.map((t) => t.deleteTable()));
@@ -34,12 +43,14 @@ afterAll(async () => {
 async function setup(deviceId: string) {
   const t = makeTestServices();
   const cipher = new AesGcmCipher({ currentKeyId: 'k1', keys: new Map([['k1', randomBytes(32)]]) });
-  const services: Services = { ...t.services, actions, cipher };
+  const services: Services = { ...t.services, actions, schedule, idempotencyKeys, audit, cipher };
   const device = deviceFixture({ id: deviceId });
   t.devices.devices.set(deviceId, device);
   await actions.putDeviceProfile(deviceId, deviceProfile(device));
   return { ...t, services };
 }
+
+const guardOf = async (deviceId: string) => (await actions.resetContext(deviceId, new Date(0), 1)).inFlightActionId;
 
 async function resetToDone(t: Awaited<ReturnType<typeof setup>>, deviceId: string) {
   const { action } = await requestPasscodeReset(t.services, { deviceId, caller: admin });
@@ -60,7 +71,7 @@ describe('reset flow on Table Storage', () => {
     t.clock.advance({ hours: t.services.settings.passcodeDisplayHours, seconds: 1 });
     const report = await sweepActions(t.services);
 
-    expect(report.purged).toBeGreaterThanOrEqual(1);
+    expect(report.passcodesPurged).toBeGreaterThanOrEqual(1);
     expect((await actions.get(deviceId, actionId))?.value.sealedPasscode).toBeUndefined();
     expect(await getAction(t.services, deviceId, actionId, admin)).not.toHaveProperty('passcode');
   });
@@ -74,8 +85,7 @@ describe('reset flow on Table Storage', () => {
 
     await sweepActions(t.services);
 
-    const guards = (await actions.listInFlight()).filter((g) => g.deviceId === deviceId);
-    expect(guards).toEqual([expect.objectContaining({ actionId: newer.id })]);
+    expect(await guardOf(deviceId)).toBe(newer.id);
     await expect(requestPasscodeReset(t.services, { deviceId, caller: admin })).rejects.toMatchObject({
       status: 409,
       actionId: newer.id,
@@ -94,6 +104,6 @@ describe('reset flow on Table Storage', () => {
       actionState: 'failed',
       error: { code: 'expired' },
     });
-    expect((await actions.listInFlight()).filter((g) => g.deviceId === deviceId)).toEqual([]);
+    expect(await guardOf(deviceId)).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isTerminal } from '../../../lib/core/actionState';
-import { TransientError } from '../../../lib/core/errors';
+import { isTerminal } from '../../../lib/core/actionLifecycle';
+import { StorageUnavailableError, TransientError } from '../../../lib/core/errors';
 import type { ActionState, ResetMessage } from '../../../lib/core/model';
 import type { ApplyOutcome, ApplyPasscodeRequest } from '../../../lib/ports';
 import { applyPasscodeReset, failUndeliveredReset, type WorkerOutcome } from '../../../lib/useCases/applyPasscodeReset';
@@ -11,8 +11,6 @@ import { sweepActions } from '../../../lib/useCases/sweepActions';
 import { callerWith, deviceFixture, makeTestServices, type TestServices, throwOnCall } from '../../support/services';
 
 const admin = callerWith('Passcode.Reset', 'Passcode.Read', 'Devices.Read');
-/** The test device's policy is numeric, 6 digits, not complex: every candidate is accepted, so one passcode = 6 draws. */
-const DRAWS_PER_PASSCODE = 6;
 /** host.json extensions.queues.maxDequeueCount (DESIGN.md "Local Functions host"). */
 const MAX_DEQUEUE_COUNT = 5;
 
@@ -21,16 +19,18 @@ interface Harness extends TestServices {
   sent: ResetMessage[];
   /** Every distinct sealed passcode ever written to the action store, by action id. */
   stored: Map<string, Set<string>>;
+  /** When (test clock, ms) the device channel was called. */
+  attemptTimes: number[];
 }
 
-function setup(): Harness {
-  const t = makeTestServices();
+function setup(settings: Partial<TestServices['services']['settings']> = {}): Harness {
+  const t = makeTestServices({ settings });
   t.addDevice(deviceFixture());
   const sent: ResetMessage[] = [];
   const enqueue = t.queue.enqueue.bind(t.queue);
-  t.queue.enqueue = async (message) => {
+  t.queue.enqueue = async (message, options) => {
     sent.push(structuredClone(message));
-    await enqueue(message);
+    await enqueue(message, options);
   };
   const stored = new Map<string, Set<string>>();
   const update = t.actions.update.bind(t.actions);
@@ -42,7 +42,13 @@ function setup(): Harness {
     }
     return written;
   };
-  return { ...t, sent, stored };
+  const attemptTimes: number[] = [];
+  const apply = t.channel.apply.bind(t.channel);
+  t.channel.apply = async (request) => {
+    attemptTimes.push(t.clock.now().getTime());
+    return apply(request);
+  };
+  return { ...t, sent, stored, attemptTimes };
 }
 
 /** Accepts a reset and takes its message off the queue (the test delivers it). */
@@ -56,6 +62,7 @@ async function accept(t: Harness): Promise<ResetMessage> {
 function takeMessage(t: Harness): ResetMessage {
   const message = t.queue.messages.shift();
   if (!message) throw new Error('no message on the queue');
+  t.queue.delays.splice(0, t.queue.delays.length - t.queue.messages.length);
   return message;
 }
 
@@ -64,7 +71,7 @@ const deliver = (t: Harness, message: ResetMessage) => applyPasscodeReset(t.serv
 
 /**
  * What the Functions host does with one message: deliver it until the handler returns, at most maxDequeueCount
- * times, then move it to the poison queue, whose handler fails the action.
+ * times, then move it to the poison queue, whose handler runs once.
  */
 async function hostDelivers(t: Harness, message: ResetMessage) {
   for (let attempt = 1; attempt <= MAX_DEQUEUE_COUNT; attempt++) {
@@ -75,6 +82,21 @@ async function hostDelivers(t: Harness, message: ResetMessage) {
     }
   }
   return { attempts: MAX_DEQUEUE_COUNT, poisoned: await failUndeliveredReset(t.services, message) };
+}
+
+/**
+ * The queue over time: takes each message when it becomes visible (advancing the clock by its delay) and lets the
+ * host deliver it, until the queue is empty. Returns what each message came to.
+ */
+async function drain(t: Harness, limit = 100) {
+  const results: Awaited<ReturnType<typeof hostDelivers>>[] = [];
+  while (t.queue.messages.length > 0 && results.length < limit) {
+    const delay = t.queue.delays.shift() ?? 0;
+    const message = takeMessage(t);
+    t.clock.advance({ seconds: delay });
+    results.push(await hostDelivers(t, message));
+  }
+  return results;
 }
 
 const receivedFor = (t: Harness, actionId: string) =>
@@ -96,7 +118,6 @@ async function expectInvariants(
   // a candidate before its conditional write fails; that candidate is discarded, never stored nor applied.
   const generations = 1 + (options.losingConcurrentClaims ?? 0);
   expect(t.cipher.sealed.filter((s) => s.aad === passcodeAad(deviceId, actionId))).toHaveLength(generations);
-  expect(t.random.calls).toBe(DRAWS_PER_PASSCODE * generations);
   expect(t.stored.get(actionId)?.size).toBe(1);
   const received = receivedFor(t, actionId);
   expect(received.length).toBeGreaterThan(0);
@@ -113,7 +134,7 @@ async function expectInvariants(
     expect(stored?.value.sealedPasscode).toBeUndefined();
   }
   // 3: the in-flight guard is released, so a new reset can start.
-  expect((await t.actions.listInFlight()).filter((g) => g.deviceId === deviceId)).toEqual([]);
+  expect(t.actions.guardOf(deviceId)).toBeUndefined();
   // 5: the plaintext is in no message and no log line.
   expect(JSON.stringify(t.sent)).not.toContain(passcode);
   expect(t.log.text()).not.toContain(passcode);
@@ -194,15 +215,12 @@ describe('applyPasscodeReset', () => {
   });
 });
 
-describe('fault tests: a crash at each point, then what the host re-runs', () => {
-  it('(a) crash after the action is written, before it is enqueued: the sweeper re-enqueues it, the worker finishes', async () => {
+describe('fault tests: a crash at each point, then what the host and the sweeper re-run', () => {
+  it('(a) the enqueue fails after the action is written: still accepted; the sweeper sends it once it is stuck', async () => {
     const t = setup();
     throwOnCall(t.queue, 'enqueue', 1);
-    await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin })).rejects.toThrow(
-      /simulated crash/,
-    );
-    const [written] = t.actions.all();
-    expect(written?.actionState).toBe('pending');
+    const { kind, action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin });
+    expect(kind).toBe('accepted');
     expect(t.queue.messages).toEqual([]);
 
     // A fresh action is left alone; once it made no progress for STUCK_AFTER_SECONDS it is re-enqueued.
@@ -211,30 +229,41 @@ describe('fault tests: a crash at each point, then what the host re-runs', () =>
     t.clock.advance({ seconds: 2 });
     expect((await sweepActions(t.services)).requeued).toBe(1);
     const message = takeMessage(t);
-    expect(message).toEqual({ v: 1, actionId: written?.id, deviceId: 'device-1' });
+    expect(message).toEqual({ v: 1, actionId: action.id, deviceId: 'device-1' });
 
     await expect(deliver(t, message)).resolves.toBe('done');
     await expectInvariants(t, message, 'done');
-    expect(t.queue.messages).toEqual([]);
   });
 
-  it('(a′) crash in the sweeper after touching the action, before enqueueing: the next sweep re-enqueues it', async () => {
+  it('(a′) the sweeper fails to enqueue: the entry stays due and the next sweep sends the action', async () => {
     const t = setup();
     throwOnCall(t.queue, 'enqueue', 1);
-    await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin })).rejects.toThrow();
+    await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin });
     t.clock.advance({ seconds: t.services.settings.stuckAfterSeconds + 1 });
     throwOnCall(t.queue, 'enqueue', 1);
-    await expect(sweepActions(t.services)).rejects.toThrow(/simulated crash/);
+    expect((await sweepActions(t.services)).requeued).toBe(0);
     expect(t.queue.messages).toEqual([]);
 
-    t.clock.advance({ seconds: t.services.settings.stuckAfterSeconds + 1 });
     expect((await sweepActions(t.services)).requeued).toBe(1);
     const message = takeMessage(t);
     await expect(deliver(t, message)).resolves.toBe('done');
     await expectInvariants(t, message, 'done');
   });
 
-  it('(b) crash after claiming, before applying: the redelivery applies the same stored passcode', async () => {
+  it('(a″) crash after the schedule entry, before the action: the entry is dropped at its first visit', async () => {
+    const t = setup();
+    throwOnCall(t.actions, 'create', 1);
+    await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin })).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect(t.schedule.entries.size).toBe(1);
+    t.clock.advance({ seconds: t.services.settings.stuckAfterSeconds + 1 });
+    await sweepActions(t.services);
+    expect(t.schedule.entries.size).toBe(0);
+    expect(t.actions.all()).toEqual([]);
+  });
+
+  it('(b) crash after claiming, before applying: after the claim lapses the same stored passcode is applied', async () => {
     const t = setup();
     const message = await accept(t);
     t.channel.script = [new Error('process crashed')];
@@ -244,15 +273,19 @@ describe('fault tests: a crash at each point, then what the host re-runs', () =>
     expect(claimed?.value).toMatchObject({ actionState: 'active', attempts: 1 });
     expect(claimed?.value.sealedPasscode).toBeDefined();
 
-    await expect(deliver(t, message)).resolves.toBe('done');
-    expect((await t.actions.get('device-1', message.actionId))?.value.attempts).toBe(2);
-    expect(claimed?.value.sealedPasscode).toEqual(
-      (await t.actions.get('device-1', message.actionId))?.value.sealedPasscode,
-    );
+    // The redelivery finds the claim still live: it comes back when the claim lapses, without touching the device.
+    await expect(deliver(t, message)).resolves.toBe('deferred');
+    expect(t.channel.received).toHaveLength(1);
+    expect(t.queue.delays.at(-1)).toBe(t.services.settings.leaseSeconds);
+    await drain(t);
+
+    const stored = await t.actions.get('device-1', message.actionId);
+    expect(stored?.value.attempts).toBe(2);
+    expect(stored?.value.sealedPasscode).toEqual(claimed?.value.sealedPasscode);
     await expectInvariants(t, message, 'done');
   });
 
-  it('(c) crash after applying, before recording done: the redelivery re-applies the SAME passcode, then done', async () => {
+  it('(c) crash after applying, before recording done: the SAME passcode is re-applied once the claim lapses', async () => {
     const t = setup();
     const message = await accept(t);
     throwOnCall(t.actions, 'update', 2); // update 1 = the claim, update 2 = the final write
@@ -261,6 +294,7 @@ describe('fault tests: a crash at each point, then what the host re-runs', () =>
     expect(t.channel.received).toHaveLength(1);
     expect((await t.actions.get('device-1', message.actionId))?.value.actionState).toBe('active');
 
+    t.clock.advance({ seconds: t.services.settings.leaseSeconds });
     await expect(deliver(t, message)).resolves.toBe('done');
     const received = receivedFor(t, message.actionId);
     expect(received).toHaveLength(2);
@@ -292,76 +326,105 @@ describe('fault tests: a crash at each point, then what the host re-runs', () =>
     await expectInvariants(t, message, 'done', { losingConcurrentClaims: 1 });
   });
 
-  it('(d) a duplicate delivered while the first is still applying re-applies the same passcode; one done', async () => {
+  it('(d) a duplicate delivered while the first is still applying waits for the claim; one apply, one done', async () => {
     const t = setup();
     const message = await accept(t);
-    let releaseFirst: () => void = () => {};
-    const apply = t.channel.apply.bind(t.channel);
-    let calls = 0;
-    t.channel.apply = async (request: ApplyPasscodeRequest): Promise<ApplyOutcome> => {
-      calls++;
-      if (calls === 1) await new Promise<void>((resolve) => (releaseFirst = resolve));
-      return apply(request);
-    };
+    const slow = holdFirstApply(t);
 
     const first = deliver(t, message);
-    await vi_waitFor(() => calls === 1);
-    await expect(deliver(t, { ...message })).resolves.toBe('done');
-    releaseFirst();
-    await expect(first).resolves.toBe('lostRace');
+    await vi_waitFor(() => slow.calls === 1);
+    await expect(deliver(t, { ...message })).resolves.toBe('deferred');
+    slow.release();
+    await expect(first).resolves.toBe('done');
+    await drain(t);
 
-    expect(receivedFor(t, message.actionId)).toHaveLength(2);
+    expect(receivedFor(t, message.actionId)).toHaveLength(1);
     await expectInvariants(t, message, 'done');
   });
 
-  it('(d) the sweeper re-enqueues a slow active action: the first worker loses its final write, the re-enqueued message finishes', async () => {
-    const t = setup();
+  it('(d) the sweeper leaves an action under a live claim alone, however slow the device', async () => {
+    // A claim long enough to outlive the stuck period without renewals (the test clock does not drive real timers).
+    const t = setup({ leaseSeconds: 600 });
     const message = await accept(t);
-    let releaseFirst: () => void = () => {};
-    const apply = t.channel.apply.bind(t.channel);
-    let calls = 0;
-    t.channel.apply = async (request: ApplyPasscodeRequest): Promise<ApplyOutcome> => {
-      calls++;
-      if (calls === 1) await new Promise<void>((resolve) => (releaseFirst = resolve));
-      return apply(request);
-    };
+    const slow = holdFirstApply(t);
 
     const first = deliver(t, message);
-    await vi_waitFor(() => calls === 1);
+    await vi_waitFor(() => slow.calls === 1);
     t.clock.advance({ seconds: t.services.settings.stuckAfterSeconds + 1 });
-    expect((await sweepActions(t.services)).requeued).toBe(1);
-    releaseFirst();
-    await expect(first).resolves.toBe('lostRace');
+    expect((await sweepActions(t.services)).requeued).toBe(0);
+    slow.release();
+    await expect(first).resolves.toBe('done');
+    await expectInvariants(t, message, 'done');
+  });
+
+  it('poison while a worker is mid-apply: the claim is respected, and the action ends done with its passcode shown', async () => {
+    const t = setup();
+    const message = await accept(t);
+    const slow = holdFirstApply(t);
+
+    const first = deliver(t, message);
+    await vi_waitFor(() => slow.calls === 1);
+    await expect(failUndeliveredReset(t.services, message)).resolves.toBe('requeued');
     expect((await t.actions.get('device-1', message.actionId))?.value.actionState).toBe('active');
+    slow.release();
+    await expect(first).resolves.toBe('done');
+    await drain(t); // the poison handler's message finds the action finished
 
-    await expect(deliver(t, takeMessage(t))).resolves.toBe('done');
     await expectInvariants(t, message, 'done');
   });
 
-  it('(e) a device that fails transiently twice, then succeeds: done on the third delivery', async () => {
-    const t = setup();
+  it('expiry while a worker is mid-apply: nothing expires under the claim; the action ends done', async () => {
+    const t = setup({ leaseSeconds: 25 * 3600 });
     const message = await accept(t);
-    t.channel.script = [new TransientError('gateway timeout'), new TransientError('gateway 503')];
+    const slow = holdFirstApply(t);
 
-    await expect(hostDelivers(t, message)).resolves.toEqual({ attempts: 3, outcome: 'done' });
+    const first = deliver(t, message);
+    await vi_waitFor(() => slow.calls === 1);
+    t.clock.advance({ hours: t.services.settings.actionExpiryHours, seconds: 1 });
+    expect((await sweepActions(t.services)).expired).toBe(0);
+    slow.release();
+    await expect(first).resolves.toBe('done');
 
-    expect((await t.actions.get('device-1', message.actionId))?.value.attempts).toBe(3);
-    expect(receivedFor(t, message.actionId)).toHaveLength(3);
     await expectInvariants(t, message, 'done');
   });
 
-  it('(f) a device that always fails transiently: 5 attempts, then the poison handler fails it as deliveryFailed', async () => {
+  it('a storage outage in the worker is thrown as StorageUnavailableError, never counted against the device', async () => {
     const t = setup();
     const message = await accept(t);
-    t.channel.script = Array.from({ length: 10 }, () => new TransientError('gateway timeout'));
+    throwOnCall(t.actions, 'get', 1, new StorageUnavailableError());
+    await expect(deliver(t, message)).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(deliver(t, message)).resolves.toBe('done');
+    expect((await t.actions.get('device-1', message.actionId))?.value.attempts).toBe(1);
+    await expectInvariants(t, message, 'done');
+  });
 
-    await expect(hostDelivers(t, message)).resolves.toEqual({ attempts: 5, poisoned: 'failed' });
+  it('(f) an undeliverable action within the retry window goes back to a worker; past the window it fails', async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = Array.from({ length: MAX_DEQUEUE_COUNT }, () => new Error('worker crashed'));
 
-    const stored = await t.actions.get('device-1', message.actionId);
-    expect(stored?.value.error?.code).toBe('deliveryFailed');
-    expect(receivedFor(t, message.actionId)).toHaveLength(MAX_DEQUEUE_COUNT);
+    // Every delivery crashes (the lease lapses between them): the poison handler sends the action again.
+    for (let i = 0; i < MAX_DEQUEUE_COUNT; i++) {
+      t.clock.advance({ seconds: t.services.settings.leaseSeconds });
+      await expect(deliver(t, message)).rejects.toThrow('worker crashed');
+    }
+    t.clock.advance({ seconds: t.services.settings.leaseSeconds });
+    await expect(failUndeliveredReset(t.services, message)).resolves.toBe('requeued');
+    await drain(t);
+    await expectInvariants(t, message, 'done');
+  });
+
+  it('(f′) past the retry window the poison handler fails the action as deliveryFailed and frees the device', async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = [new Error('worker crashed')];
+    await expect(deliver(t, message)).rejects.toThrow('worker crashed');
+    t.clock.advance({ minutes: t.services.settings.retryWindowMinutes });
+
+    await expect(failUndeliveredReset(t.services, message)).resolves.toBe('failed');
+
+    expect((await t.actions.get('device-1', message.actionId))?.value.error?.code).toBe('deliveryFailed');
     await expectInvariants(t, message, 'failed');
-    // The device is free again.
     await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin })).resolves.toMatchObject({
       kind: 'accepted',
     });
@@ -375,6 +438,115 @@ describe('fault tests: a crash at each point, then what the host re-runs', () =>
     await expectInvariants(t, message, 'done');
   });
 });
+
+describe('device retries: transient failures are retried with the same passcode, without spending deliveries', () => {
+  it('after two transient failures the third attempt succeeds; every attempt carried the same passcode', async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = [new TransientError('gateway timeout'), new TransientError('gateway 503')];
+
+    await expect(deliver(t, message)).resolves.toBe('retrying');
+    const results = await drain(t);
+
+    expect(results.map((r) => r.attempts)).toEqual([1, 1]);
+    expect((await t.actions.get('device-1', message.actionId))?.value.attempts).toBe(3);
+    expect(receivedFor(t, message.actionId)).toHaveLength(3);
+    await expectInvariants(t, message, 'done');
+  });
+
+  it("honours the device's Retry-After and shows the error and the next attempt while it waits", async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = [new TransientError('the device gateway answered 503', 45)];
+
+    await expect(deliver(t, message)).resolves.toBe('retrying');
+
+    expect(t.queue.delays).toEqual([45]);
+    const view = await getAction(t.services, 'device-1', message.actionId, admin);
+    expect(view).toMatchObject({
+      actionState: 'active',
+      lastError: { code: 'deviceUnreachable', message: 'the device gateway answered 503' },
+      nextAttemptDateTime: '2026-11-26T10:00:45.000Z',
+    });
+    // A copy of the message that arrives early (the sweeper, a duplicate) waits for the next attempt too.
+    t.clock.advance({ seconds: 10 });
+    await expect(deliver(t, { ...message })).resolves.toBe('deferred');
+    expect(t.queue.delays.at(-1)).toBe(35);
+    expect(t.channel.received).toHaveLength(1);
+    await drain(t);
+    await expectInvariants(t, message, 'done');
+  });
+
+  it('backs off exponentially with jitter: 5 s doubling, capped at 5 minutes', async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = Array.from({ length: 9 }, () => new TransientError('no answer'));
+
+    await deliver(t, message);
+    await drain(t);
+
+    const gaps = nextAttemptGaps(t);
+    const bases = [5, 10, 20, 40, 80, 160, 300, 300, 300];
+    expect(gaps).toHaveLength(bases.length);
+    for (const [i, gap] of gaps.entries()) {
+      const base = bases[i] as number;
+      expect(gap).toBeGreaterThanOrEqual(Math.ceil(base / 2));
+      expect(gap).toBeLessThanOrEqual(base);
+    }
+    await expectInvariants(t, message, 'done');
+  });
+
+  it('a device unreachable for longer than the retry window fails as deviceUnreachable, passcode dropped', async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = Array.from({ length: 200 }, () => new TransientError('no answer', 300));
+
+    await deliver(t, message);
+    const results = await drain(t);
+
+    expect(results.every((r) => r.attempts === 1)).toBe(true);
+    const stored = await t.actions.get('device-1', message.actionId);
+    expect(stored?.value.error?.code).toBe('deviceUnreachable');
+    expect(receivedFor(t, message.actionId).length).toBe(1 + results.length);
+    await expectInvariants(t, message, 'failed');
+  });
+
+  it('renews its claim while the device channel works', async () => {
+    const t = makeTestServices({ settings: { leaseSeconds: 0.06 } });
+    t.addDevice(deviceFixture());
+    const { action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin });
+    const message = t.queue.messages.shift() as ResetMessage;
+    const apply = t.channel.apply.bind(t.channel);
+    t.channel.apply = async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return apply(request);
+    };
+    const writesBefore = t.actions.writes;
+
+    await expect(applyPasscodeReset(t.services, message)).resolves.toBe('done');
+
+    // The claim, at least two renewals (every 20 ms over 150 ms), the final write.
+    expect(t.actions.writes - writesBefore).toBeGreaterThanOrEqual(4);
+    expect((await t.actions.get('device-1', action.id))?.value.actionState).toBe('done');
+  });
+});
+
+/** The gaps between consecutive attempts, from the times the device was called (the clock moves with the queue). */
+function nextAttemptGaps(t: Harness): number[] {
+  return t.attemptTimes.slice(1).map((time, i) => (time - (t.attemptTimes[i] as number)) / 1000);
+}
+
+/** Makes the first apply wait until released; counts the calls. */
+function holdFirstApply(t: Harness) {
+  const state = { calls: 0, release: () => {} };
+  const apply = t.channel.apply.bind(t.channel);
+  t.channel.apply = async (request: ApplyPasscodeRequest): Promise<ApplyOutcome> => {
+    state.calls++;
+    if (state.calls === 1) await new Promise<void>((resolve) => (state.release = resolve));
+    return apply(request);
+  };
+  return state;
+}
 
 /** Waits (a few event-loop turns at most) until `condition` holds. */
 async function vi_waitFor(condition: () => boolean) {

@@ -200,7 +200,7 @@ describe('cancelAction', () => {
       lastUpdatedDateTime: '2026-11-26T10:00:03.000Z',
     });
     expect((await t.actions.get('device-1', action.id))?.value.actionState).toBe('canceled');
-    expect(await t.actions.listInFlight()).toEqual([]);
+    expect(t.actions.guardOf('device-1')).toBeUndefined();
     expect(t.audit.events.filter((e) => e.eventType === 'resetCanceled')).toEqual([
       expect.objectContaining({
         eventType: 'resetCanceled',

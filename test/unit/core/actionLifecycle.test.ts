@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canTransition, isTerminal } from '../../../lib/core/actionState';
+import { canTransition, isTerminal } from '../../../lib/core/actionLifecycle';
 import { ACTION_STATES, type ActionState } from '../../../lib/core/model';
 
-// Kept beside the use cases that drive the state machine; it tests lib/core/actionState.ts.
+// Kept beside the use cases that drive the state machine; it tests lib/core/actionLifecycle.ts.
 const rank = (state: ActionState) => (state === 'pending' ? 0 : state === 'active' ? 1 : 2);
 const anyState = fc.constantFrom(...ACTION_STATES);
 
