@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { ResetMessageSchema } from '../lib/core/model';
 import { getDeps, STORAGE_NAMES } from '../lib/deps';
 import { applyPasscodeReset } from '../lib/useCases/applyPasscodeReset';
+import { retryWhileStorageIsDown, WORKER_STORAGE_WAIT_MS } from '../lib/useCases/waitForStorage';
 
 // A malformed message can never succeed: log it (ids only) and complete it rather than retry it into the poison queue.
 app.storageQueue('resetPasscodeWorker', {
@@ -13,7 +14,14 @@ app.storageQueue('resetPasscodeWorker', {
       context.error('discarding a malformed reset message', { issues: parsed.error.issues.length });
       return;
     }
-    const outcome = await applyPasscodeReset(getDeps().services, parsed.data);
-    context.log(`reset ${parsed.data.actionId}: ${outcome} (delivery ${context.triggerMetadata?.dequeueCount})`);
+    const { services } = getDeps();
+    const outcome = await retryWhileStorageIsDown(() => applyPasscodeReset(services, parsed.data), {
+      budgetMs: WORKER_STORAGE_WAIT_MS,
+      log: services.log,
+    });
+    // The real host sends DequeueCount as a string, the local host as a number: either prints the same.
+    context.log(
+      `reset ${parsed.data.actionId}: ${outcome} (delivery ${String(context.triggerMetadata?.dequeueCount)})`,
+    );
   },
 });

@@ -1,6 +1,7 @@
 import { newPipeline, QueueClient, StorageSharedKeyCredential } from '@azure/storage-queue';
 import type { ResetMessage } from '../core/model';
 import type { ActionQueue } from '../ports';
+import { QUEUE_RETRY_OPTIONS } from './storageDeadline';
 import { storageStatus, translateStorageError } from './storageErrors';
 import type { StorageRequestObserver } from './tableClients';
 
@@ -10,13 +11,15 @@ export function queueClient(
   queueName: string,
   observe?: StorageRequestObserver,
 ): QueueClient {
-  const client = new QueueClient(connectionString, queueName);
+  const client = new QueueClient(connectionString, queueName, { retryOptions: QUEUE_RETRY_OPTIONS });
   if (!observe) return client;
   // The queue SDK takes extra policies only as factories of a pipeline built from a credential (it re-adds
   // `additionalPolicies` for every sub-client it makes), so rebuild the client on such a pipeline.
   const key = /(?:^|;)AccountKey=([^;]+)/.exec(connectionString)?.[1];
   if (!key) throw new Error('observing queue requests needs a connection string with an AccountKey');
-  const pipeline = newPipeline(new StorageSharedKeyCredential(client.accountName, key));
+  const pipeline = newPipeline(new StorageSharedKeyCredential(client.accountName, key), {
+    retryOptions: QUEUE_RETRY_OPTIONS,
+  });
   pipeline.factories.push({
     create: (next) => ({
       sendRequest: (request) => {

@@ -1,6 +1,11 @@
 import { TableClient } from '@azure/data-tables';
 import { invalidRequest } from '../core/errors';
+import { storageTimeoutPolicy, TABLE_RETRY_OPTIONS } from './storageDeadline';
 import { storageStatus } from './storageErrors';
+
+type TablePolicy = Parameters<typeof storageTimeoutPolicy.sendRequest>;
+type PipelineRequest = TablePolicy[0];
+type SendRequest = TablePolicy[1];
 
 /** Sees every request a storage client sends (the benchmark counts round trips with one). */
 export type StorageRequestObserver = (request: { method: string; url: string }) => void;
@@ -13,20 +18,24 @@ export function tableClient(
 ): TableClient {
   return TableClient.fromConnectionString(connectionString, tableName, {
     allowInsecureConnection: /UseDevelopmentStorage=true|http:\/\/(127\.0\.0\.1|localhost)/.test(connectionString),
-    ...(observe && {
-      additionalPolicies: [
-        {
-          policy: {
-            name: 'observeStorageRequests',
-            sendRequest: (request, next) => {
-              observe(request);
-              return next(request);
+    retryOptions: TABLE_RETRY_OPTIONS,
+    additionalPolicies: [
+      { policy: storageTimeoutPolicy, position: 'perRetry' },
+      ...(observe
+        ? [
+            {
+              policy: {
+                name: 'observeStorageRequests',
+                sendRequest: (request: PipelineRequest, next: SendRequest) => {
+                  observe(request);
+                  return next(request);
+                },
+              },
+              position: 'perCall' as const,
             },
-          },
-          position: 'perCall',
-        },
-      ],
-    }),
+          ]
+        : []),
+    ],
   });
 }
 

@@ -1,4 +1,5 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { withinBudget } from '../adapters/storageDeadline';
 import { ApiError } from '../core/errors';
 import { type AppDeps, getDeps } from '../deps';
 import { type Caller, type Role, requireRole } from '../security/caller';
@@ -16,6 +17,12 @@ export interface RequestContext<C> {
 
 type Handler<C> = (ctx: RequestContext<C>) => Promise<HttpResponseInit>;
 
+/**
+ * How long a request may spend on storage: past it the caller gets 503 with Retry-After rather than a hang (Logic Apps
+ * and portals time out on their own, and could not tell "try again" from "broken").
+ */
+export const REQUEST_BUDGET_MS = 10_000;
+
 /** The one error mapping of the API: handlers throw ApiErrors; anything else becomes a 500 that reveals nothing. */
 function wrap<C>(
   route: RouteSpec,
@@ -25,8 +32,10 @@ function wrap<C>(
   return async (request, context) => {
     try {
       const deps = getDeps();
-      const caller = await authorise(request, deps);
-      return await handler({ request, context, deps, caller, route });
+      return await withinBudget(REQUEST_BUDGET_MS, async () => {
+        const caller = await authorise(request, deps);
+        return handler({ request, context, deps, caller, route });
+      });
     } catch (error) {
       return errorResponse(error, context.invocationId);
     }

@@ -268,4 +268,126 @@ describe('requestPasscodeReset', () => {
       expect(t.queue.messages).toHaveLength(1);
     });
   });
+
+  describe('refusals write nothing, and write failures after acceptance never change the answer', () => {
+    it('a refused reset (404, 422, 409, 429) with an Idempotency-Key leaves no reservation and no schedule entry', async () => {
+      const t = makeTestServices({ settings: { maxResetsPerDevicePerDay: 2 } });
+      t.addDevice(deviceFixture());
+      t.addDevice(deviceFixture({ id: 'busy' }));
+      t.addDevice(deviceFixture({ id: 'android-9', operatingSystem: 'Android', osVersion: '9' }));
+      for (let i = 0; i < 2; i++) {
+        await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+        await drainQueue(t);
+      }
+      await requestPasscodeReset(t.services, { deviceId: 'busy', caller });
+      const keys = t.idempotencyKeys.records.size;
+      const entries = t.schedule.entries.size;
+      const writes = t.actions.writes;
+
+      for (const [deviceId, status] of [
+        ['no-such-device', 404],
+        ['android-9', 422],
+        ['busy', 409],
+        ['device-1', 429],
+      ] as const) {
+        const error = await rejection(
+          requestPasscodeReset(t.services, { deviceId, caller, idempotencyKey: `key-${deviceId}` }),
+        );
+        expect(error.status).toBe(status);
+      }
+      expect(t.idempotencyKeys.records.size).toBe(keys);
+      expect(t.schedule.entries.size).toBe(entries);
+      expect(t.actions.writes).toBe(writes);
+    });
+
+    it('the same key a day after a refusal creates an action with an id of its own time, which the limit counts', async () => {
+      const t = makeTestServices({ settings: { maxResetsPerDevicePerDay: 1 } });
+      t.addDevice(deviceFixture());
+      await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+      await drainQueue(t);
+      const request = { deviceId: 'device-1', caller, idempotencyKey: 'ticket-7' };
+      await expect(requestPasscodeReset(t.services, request)).rejects.toMatchObject({ status: 429 });
+
+      t.clock.advance({ hours: 25 });
+      const later = await requestPasscodeReset(t.services, request);
+      expect(later.kind).toBe('accepted');
+      expect(later.action.startDateTime).toBe(t.clock.now().toISOString());
+      // The id orders by acceptance time: it sorts before (is newer than) every earlier action.
+      const newest = await t.actions.listForDevice('device-1', { top: 1 });
+      expect(newest.items[0]?.id).toBe(later.action.id);
+      await drainQueue(t);
+      // The limit counts it: another request within 24 hours of it is refused.
+      t.clock.advance({ hours: 1 });
+      await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller })).rejects.toMatchObject({
+        status: 429,
+      });
+    });
+
+    it('a key is remembered 48 hours: after that the same key starts a new action', async () => {
+      const t = setup();
+      const request = { deviceId: 'device-1', caller, idempotencyKey: 'ticket-8' };
+      const first = await requestPasscodeReset(t.services, request);
+      await drainQueue(t);
+      t.clock.advance({ hours: 47 });
+      await expect(requestPasscodeReset(t.services, request)).resolves.toMatchObject({
+        kind: 'repeated',
+        action: { id: first.action.id },
+      });
+      t.clock.advance({ hours: 1, seconds: 1 });
+      const again = await requestPasscodeReset(t.services, request);
+      expect(again.kind).toBe('accepted');
+      expect(again.action.id).not.toBe(first.action.id);
+    });
+
+    it('a reservation whose request died before writing its action is taken over with a fresh id', async () => {
+      const t = setup();
+      const create = t.actions.create.bind(t.actions);
+      t.actions.create = async () => {
+        throw new Error('process died');
+      };
+      const request = { deviceId: 'device-1', caller, idempotencyKey: 'ticket-9' };
+      await expect(requestPasscodeReset(t.services, request)).rejects.toThrow('process died');
+      const [stale] = [...t.idempotencyKeys.records.values()];
+      t.actions.create = create;
+
+      t.clock.advance({ minutes: 5 });
+      const result = await requestPasscodeReset(t.services, request);
+
+      expect(result.kind).toBe('accepted');
+      expect(result.action.id).not.toBe(stale?.value.actionId);
+      expect(result.action.startDateTime).toBe(t.clock.now().toISOString());
+      expect([...t.idempotencyKeys.records.values()][0]?.value.actionId).toBe(result.action.id);
+    });
+
+    it('an accepted reset stays a 202 when its event or its enqueue cannot be written (the sweeper repairs both)', async () => {
+      const t = setup();
+      t.audit.record = async () => {
+        throw new Error('audit table down');
+      };
+      t.queue.enqueue = async () => {
+        throw new Error('queue down');
+      };
+      const result = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+      expect(result.kind).toBe('accepted');
+      expect(t.actions.all()).toHaveLength(1);
+      expect(t.schedule.of(result.action.id)).toHaveLength(1);
+      expect(t.log.lines.map((l) => l.message)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/accepted event failed/), expect.stringMatching(/enqueueing/)]),
+      );
+    });
+
+    it('a refusal keeps its own code when its audit event cannot be written', async () => {
+      const t = setup();
+      await requestPasscodeReset(t.services, { deviceId: 'device-1', caller });
+      t.audit.record = async () => {
+        throw new Error('audit table down');
+      };
+      await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller })).rejects.toBeInstanceOf(
+        ActionInProgressError,
+      );
+      await expect(requestPasscodeReset(t.services, { deviceId: 'nope', caller })).rejects.toMatchObject({
+        status: 404,
+      });
+    });
+  });
 });
