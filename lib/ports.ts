@@ -153,6 +153,17 @@ export type ApplyOutcome =
   | { outcome: 'failed'; code: string; message: string }
   | { outcome: 'notSupported'; code: string; message: string };
 
+/** What an unlock attempt on a (simulated) device came to; `locked` is refused before the passcode is checked. */
+export type UnlockResult =
+  | { outcome: 'unlocked' }
+  | { outcome: 'wrongPasscode' }
+  | { outcome: 'locked'; retryAfterSeconds: number };
+
+/** A device's lock screen: the simulated channel's way to prove the shown passcode is the applied one. */
+export interface DeviceLockScreen {
+  unlock(deviceId: string, passcode: string): Promise<UnlockResult>;
+}
+
 /** Applies a passcode to a device. Idempotent per actionId: the same action applied twice is applied once. */
 export interface DeviceChannel {
   apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome>;

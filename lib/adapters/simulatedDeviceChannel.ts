@@ -3,7 +3,15 @@ import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { TransientError } from '../core/errors';
 import { IdSchema } from '../core/model';
-import type { ApplyOutcome, ApplyPasscodeRequest, Clock, DeviceChannel, RandomInt } from '../ports';
+import type {
+  ApplyOutcome,
+  ApplyPasscodeRequest,
+  Clock,
+  DeviceChannel,
+  DeviceLockScreen,
+  RandomInt,
+  UnlockResult,
+} from '../ports';
 import { isTransientStorageError, storageStatus } from './storageErrors';
 import { ensureTable } from './tableClients';
 
@@ -28,6 +36,13 @@ export interface DeviceScript {
   /** Every apply (after the transient ones) reports the action as not supported. */
   notSupported?: boolean;
 }
+
+/** Wrong attempts allowed before the device locks, as an iPhone does. */
+export const FREE_UNLOCK_ATTEMPTS = 5;
+/** How long the device refuses attempts after the 5th, 6th, 7th and later wrong one (minutes, as iOS escalates). */
+const LOCKOUT_MINUTES = [1, 5, 15, 60] as const;
+/** scrypt verifications at once: each takes ~16 MiB and the libuv thread pool, which the whole app shares. */
+const MAX_CONCURRENT_VERIFICATIONS = 2;
 
 /** What tests may see of a simulated device: counters, never the verifier. */
 export interface SimulatedDeviceInfo {
@@ -57,12 +72,17 @@ const StoredDeviceSchema = z.object({
   scriptFailureCode: z.string().default(''),
   scriptFailureMessage: z.string().default(''),
   scriptNotSupported: z.boolean().default(false),
+  /** Wrong unlock attempts in a row (counted before each check, reset by the right passcode). */
+  failedUnlocks: z.number().int().min(0).default(0),
+  /** No unlock attempt is checked before this time. */
+  unlockBlockedUntil: z.string().optional(),
 });
 type DeviceState = Omit<z.infer<typeof StoredDeviceSchema>, 'etag'>;
 
 const NEW_DEVICE: DeviceState = {
   appliedCount: 0,
   applyCalls: 0,
+  failedUnlocks: 0,
   scriptTransientFailures: 0,
   scriptFailureCode: '',
   scriptFailureMessage: '',
@@ -92,9 +112,10 @@ interface Decision {
  * A fleet of simulated devices in Table Storage (one entity per device, created on first use). The passcode is
  * kept only as a salted scrypt verifier, enough for `unlock` to prove the shown passcode is the applied one.
  */
-export class SimulatedDeviceChannel implements DeviceChannel {
+export class SimulatedDeviceChannel implements DeviceChannel, DeviceLockScreen {
   private tableReady: Promise<void> | undefined;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly verifications = new Semaphore(MAX_CONCURRENT_VERIFICATIONS);
 
   constructor(
     private readonly table: TableClient,
@@ -136,12 +157,39 @@ export class SimulatedDeviceChannel implements DeviceChannel {
     }));
   }
 
-  /** True iff `passcode` is the device's current passcode; false for unknown devices. */
-  async unlock(deviceId: string, passcode: string): Promise<boolean> {
-    if (!IdSchema.safeParse(deviceId).success) return false;
-    const stored = await this.read(deviceId);
-    if (stored?.state.passcodeVerifier === undefined) return false;
-    return verifyPasscode(passcode, stored.state.passcodeVerifier);
+  /**
+   * Tries `passcode` on the device as its lock screen would: after FREE_UNLOCK_ATTEMPTS wrong ones in a row, attempts
+   * are refused for an escalating time (1, 5, 15, then 60 minutes), even the right passcode. Each attempt is counted
+   * (a conditional write) before it is checked, so parallel guesses cannot get more tries than that. Unknown devices
+   * and devices without a passcode answer wrongPasscode.
+   */
+  async unlock(deviceId: string, passcode: string): Promise<UnlockResult> {
+    if (!IdSchema.safeParse(deviceId).success) return { outcome: 'wrongPasscode' };
+    const now = this.options.clock.now();
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const stored = await this.read(deviceId);
+      const verifier = stored?.state.passcodeVerifier;
+      if (!stored || verifier === undefined) return { outcome: 'wrongPasscode' };
+      const blockedUntil = stored.state.unlockBlockedUntil ? new Date(stored.state.unlockBlockedUntil) : undefined;
+      if (blockedUntil && now < blockedUntil) {
+        return { outcome: 'locked', retryAfterSeconds: Math.ceil((blockedUntil.getTime() - now.getTime()) / 1000) };
+      }
+      const failures = stored.state.failedUnlocks + 1;
+      const counted: DeviceState = {
+        ...stored.state,
+        failedUnlocks: failures,
+        ...(failures >= FREE_UNLOCK_ATTEMPTS && { unlockBlockedUntil: lockoutEnd(now, failures) }),
+      };
+      if (!(await this.write(deviceId, counted, stored.etag))) continue;
+      if (!(await this.verifications.run(() => verifyPasscode(passcode, verifier))))
+        return { outcome: 'wrongPasscode' };
+      await this.update(deviceId, async (state) => ({
+        next: { ...state, failedUnlocks: 0, unlockBlockedUntil: undefined },
+        result: APPLIED,
+      }));
+      return { outcome: 'unlocked' };
+    }
+    throw new TransientError('simulated device is busy with concurrent unlocks');
   }
 
   /** Counters of one device for tests (no secrets); undefined when the device was never touched. */
@@ -237,6 +285,31 @@ async function decide(
 }
 
 const noAnswer = () => new TransientError(NO_ANSWER);
+
+/** When a lockout that starts at `now` ends, for the `failures`-th wrong attempt in a row. */
+function lockoutEnd(now: Date, failures: number): string {
+  const step = Math.min(failures - FREE_UNLOCK_ATTEMPTS, LOCKOUT_MINUTES.length - 1);
+  return new Date(now.getTime() + (LOCKOUT_MINUTES[step] ?? 60) * 60_000).toISOString();
+}
+
+/** At most `limit` tasks at once; the others wait their turn. */
+class Semaphore {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
 
 function translate(error: unknown): unknown {
   return isTransientStorageError(error) ? new TransientError('simulated device store is unavailable') : error;

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { TransientError } from '../core/errors';
 import type { ApplyOutcome, ApplyPasscodeRequest, Clock, DeviceChannel } from '../ports';
+import { readAtMost } from '../streams';
 
 /** Options of the webhook channel; `secret` is the HMAC key shared with the gateway (docs/device-gateway.md). */
 export interface WebhookDeviceChannelOptions {
@@ -16,7 +17,7 @@ export interface WebhookDeviceChannelOptions {
 /** Shortest accepted secret: an HMAC-SHA256 key should carry at least 256 bits. */
 export const MIN_SECRET_BYTES = 32;
 const DEFAULT_TIMEOUT_MS = 10_000;
-// Gateways answer with small JSON; a larger body is not parsed (it still counts by its status code).
+// Gateways answer with small JSON; a larger body is neither read nor parsed (it still counts by its status code).
 const MAX_PARSED_BODY_CHARS = 64 * 1024;
 const MAX_MESSAGE_CHARS = 500;
 const MAX_RETRY_AFTER_SECONDS = 3600;
@@ -100,8 +101,13 @@ export class WebhookDeviceChannel implements DeviceChannel {
         // Covers reading the body too: a gateway that sends headers and then stalls still times out.
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      const text = await response.text();
-      return { status: response.status, retryAfter: response.headers.get('retry-after'), text };
+      // Gateways answer with small JSON: past the limit the body is not read on (its status still counts).
+      const body = await readAtMost(response.body, MAX_PARSED_BODY_CHARS);
+      return {
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        text: body?.toString('utf8') ?? '',
+      };
     } catch (error) {
       // The cause is not attached: fetch errors can quote the request, and the request holds the passcode.
       throw new TransientError(

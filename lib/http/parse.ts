@@ -1,6 +1,7 @@
 import type { HttpRequest } from '@azure/functions';
 import type { z } from 'zod';
 import { ApiError, type ErrorDetail, invalidRequest } from '../core/errors';
+import { readAtMost } from '../streams';
 
 /** Request bodies of this API are small; anything bigger is refused before it is parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -35,8 +36,9 @@ export function parseOrThrow<S extends z.ZodType>(
 export async function readJsonBody(request: HttpRequest, emptyValue?: unknown): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw tooLarge();
+  const bytes = await readAtMost(request.body, MAX_BODY_BYTES);
+  if (bytes === undefined) throw tooLarge();
+  const text = bytes.toString('utf8');
   if (text.trim() === '' && emptyValue !== undefined) return emptyValue;
   const type = request.headers.get('content-type') ?? '';
   if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {

@@ -78,7 +78,8 @@ export const ROUTES = {
     name: 'simulatorUnlock',
     method: 'POST',
     route: 'simulator/managedDevices/{deviceId}/unlock',
-    role: 'Devices.Read',
+    // Whoever may read passcodes may try one on a device; readers of device state may not guess.
+    role: 'Passcode.Read',
   },
   health: { name: 'health', method: 'GET', route: 'health' },
   openApi: { name: 'openApi', method: 'GET', route: 'openapi.json' },

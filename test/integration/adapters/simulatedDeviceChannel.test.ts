@@ -12,6 +12,8 @@ import { applyRequest, describeDeviceChannelContract } from '../../support/devic
 const TABLE = `sim${Date.now()}${randomBytes(4).toString('hex')}`;
 const clock = { now: () => new Date('2026-11-26T10:00:00Z') };
 const neverFail = () => 999_999;
+const UNLOCKED = { outcome: 'unlocked' };
+const WRONG = { outcome: 'wrongPasscode' };
 
 let table: TableClient;
 const channel = (options: Partial<SimulatedDeviceChannelOptions> = {}) =>
@@ -30,15 +32,60 @@ describe('SimulatedDeviceChannel', () => {
     const request = applyRequest({ passcode: '729403' });
     await expect(sim.apply(request)).resolves.toEqual({ outcome: 'applied' });
 
-    expect(await sim.unlock(request.deviceId, '729403')).toBe(true);
-    expect(await sim.unlock(request.deviceId, '729404')).toBe(false);
-    expect(await sim.unlock(request.deviceId, '')).toBe(false);
+    expect(await sim.unlock(request.deviceId, '729403')).toEqual(UNLOCKED);
+    expect(await sim.unlock(request.deviceId, '729404')).toEqual(WRONG);
+    expect(await sim.unlock(request.deviceId, '')).toEqual(WRONG);
   });
 
-  it('says false for unknown and invalid device ids', async () => {
+  it('locks after 5 wrong passcodes, refuses even the right one until the delay ends, and escalates', async () => {
+    let now = new Date('2026-11-26T10:00:00Z');
+    const sim = channel({ clock: { now: () => now }, verifierCost: 1024 });
+    const request = applyRequest({ passcode: '729403' });
+    await sim.apply(request);
+    const later = (seconds: number) => {
+      now = new Date(now.getTime() + seconds * 1000);
+    };
+
+    for (let i = 0; i < 4; i++) expect(await sim.unlock(request.deviceId, `00000${i}`)).toEqual(WRONG);
+    expect(await sim.unlock(request.deviceId, '000009')).toEqual(WRONG); // the 5th wrong one locks the device
+    expect(await sim.unlock(request.deviceId, '729403')).toEqual({ outcome: 'locked', retryAfterSeconds: 60 });
+    later(59);
+    expect(await sim.unlock(request.deviceId, '729403')).toEqual({ outcome: 'locked', retryAfterSeconds: 1 });
+    later(1);
+    expect(await sim.unlock(request.deviceId, '111111')).toEqual(WRONG); // the 6th: 5 minutes
+    expect(await sim.unlock(request.deviceId, '729403')).toEqual({ outcome: 'locked', retryAfterSeconds: 300 });
+    later(300);
+    expect(await sim.unlock(request.deviceId, '222222')).toEqual(WRONG); // the 7th: 15 minutes
+    expect(await sim.unlock(request.deviceId, '729403')).toMatchObject({ retryAfterSeconds: 900 });
+    later(900);
+    expect(await sim.unlock(request.deviceId, '333333')).toEqual(WRONG); // the 8th and later: an hour
+    expect(await sim.unlock(request.deviceId, '729403')).toMatchObject({ retryAfterSeconds: 3600 });
+    later(3600);
+    // The right passcode unlocks and clears the count: five more wrong ones are allowed again.
+    expect(await sim.unlock(request.deviceId, '729403')).toEqual(UNLOCKED);
+    for (let i = 0; i < 4; i++) expect(await sim.unlock(request.deviceId, '444444')).toEqual(WRONG);
+    expect(await sim.unlock(request.deviceId, '729403')).toEqual(UNLOCKED);
+  });
+
+  it('counts parallel guesses too: 20 at once get at most 5 checks', async () => {
+    const sim = channel({ verifierCost: 1024 });
+    const request = applyRequest({ passcode: '729403' });
+    await sim.apply(request);
+    const settled = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => sim.unlock(request.deviceId, String(100000 + i))),
+    );
+    // An attempt that keeps losing the race to count itself gives up as busy (a 503 to the caller): never a check.
+    const results = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const checked = results.filter((r) => r.outcome === 'wrongPasscode');
+    expect(checked.length).toBeLessThanOrEqual(5);
+    expect(results.filter((r) => r.outcome === 'locked').length).toBe(results.length - checked.length);
+    expect(await sim.unlock(request.deviceId, '729403')).toMatchObject({ outcome: 'locked' });
+  });
+
+  it('says wrongPasscode for unknown and invalid device ids', async () => {
     const sim = channel();
-    expect(await sim.unlock('never-seen-device', '729403')).toBe(false);
-    expect(await sim.unlock('bad/id', '729403')).toBe(false);
+    expect(await sim.unlock('never-seen-device', '729403')).toEqual(WRONG);
+    expect(await sim.unlock('bad/id', '729403')).toEqual(WRONG);
     expect(await sim.inspect('never-seen-device')).toBeUndefined();
   });
 
@@ -48,8 +95,8 @@ describe('SimulatedDeviceChannel', () => {
     await sim.apply(first);
     await sim.apply(applyRequest({ deviceId: first.deviceId, passcode: '480351' }));
 
-    expect(await sim.unlock(first.deviceId, '729403')).toBe(false);
-    expect(await sim.unlock(first.deviceId, '480351')).toBe(true);
+    expect(await sim.unlock(first.deviceId, '729403')).toEqual(WRONG);
+    expect(await sim.unlock(first.deviceId, '480351')).toEqual(UNLOCKED);
   });
 
   it('applies one action once: the same actionId twice counts one passcode', async () => {
@@ -73,7 +120,7 @@ describe('SimulatedDeviceChannel', () => {
       outcome: 'failed',
       code: 'passcodeMismatch',
     });
-    expect(await sim.unlock(request.deviceId, '729403')).toBe(true);
+    expect(await sim.unlock(request.deviceId, '729403')).toEqual(UNLOCKED);
     expect((await sim.inspect(request.deviceId))?.appliedCount).toBe(1);
   });
 
@@ -85,7 +132,7 @@ describe('SimulatedDeviceChannel', () => {
     await expect(sim.apply(request)).rejects.toBeInstanceOf(TransientError);
     await expect(sim.apply(request)).rejects.toBeInstanceOf(TransientError);
     await expect(sim.apply(request)).resolves.toEqual({ outcome: 'applied' });
-    expect(await sim.unlock(request.deviceId, request.passcode)).toBe(true);
+    expect(await sim.unlock(request.deviceId, request.passcode)).toEqual(UNLOCKED);
     expect(await sim.inspect(request.deviceId)).toMatchObject({ appliedCount: 1, applyCalls: 3 });
   });
 
@@ -107,7 +154,7 @@ describe('SimulatedDeviceChannel', () => {
     const failed = { outcome: 'failed', code: 'deviceWiped', message: 'the device was wiped' };
     await expect(sim.apply(request)).resolves.toEqual(failed);
     await expect(sim.apply(request)).resolves.toEqual(failed);
-    expect(await sim.unlock(request.deviceId, request.passcode)).toBe(false);
+    expect(await sim.unlock(request.deviceId, request.passcode)).toEqual(WRONG);
     expect(await sim.inspect(request.deviceId)).toEqual({ appliedCount: 0, applyCalls: 2 });
   });
 

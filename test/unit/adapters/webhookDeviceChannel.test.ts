@@ -205,6 +205,23 @@ describe('WebhookDeviceChannel response classification', () => {
     await expect(channel().apply(applyRequest())).resolves.toEqual({ outcome: 'applied' });
   });
 
+  it('stops reading a gateway body past 64 KiB: an endless 2xx body still counts as applied, quickly', async () => {
+    let written = 0;
+    gateway.handler = (_request, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      const chunk = Buffer.alloc(16 * 1024, 'x');
+      const pump = () => {
+        while (written < 512 * 1024 * 1024 && res.write(chunk)) written += chunk.length;
+        if (written < 512 * 1024 * 1024) res.once('drain', pump);
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      pump();
+    };
+    await expect(channel().apply(applyRequest())).resolves.toEqual({ outcome: 'applied' });
+    // The client hung up after the limit: the gateway got to write only a little more than 64 KiB (socket buffers).
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+  });
+
   it('does not follow a redirect, so the passcode is not resent elsewhere', async () => {
     gateway.handler = (request, res) => {
       if (gateway.received.length > 1) return reply(res, 200, { status: 'applied', rawBody: request.rawBody });
