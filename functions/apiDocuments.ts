@@ -4,8 +4,7 @@ import { buildOpenApiDocument, buildSwaggerDocument } from '../lib/http/openapi'
 import { json } from '../lib/http/responses';
 import { ROUTES, routeOptions } from '../lib/http/routes';
 
-// The documents point at the app that served them (its origin, as the request reached it), so the one build works
-// on localhost, on *.azurewebsites.net and behind a custom domain. Built once per origin: they never change at run time.
+// The documents point at the app: PUBLIC_BASE_URL (required in Azure), else the origin the request reached locally. Built once per origin: they never change at run time.
 const MAX_CACHED_ORIGINS = 16;
 const cache = new Map<string, object>();
 
@@ -21,8 +20,8 @@ function cached(key: string, build: () => object): object {
 
 app.http(ROUTES.openApi.name, {
   ...routeOptions(ROUTES.openApi),
-  handler: anonymousEndpoint(ROUTES.openApi, async ({ request }) => {
-    const { origin } = new URL(request.url);
+  handler: anonymousEndpoint(ROUTES.openApi, async ({ request, deps }) => {
+    const { origin } = new URL(deps.config.PUBLIC_BASE_URL ?? request.url);
     return json(
       200,
       cached(`openapi ${origin}`, () => buildOpenApiDocument({ serverUrl: origin })),
@@ -32,8 +31,8 @@ app.http(ROUTES.openApi.name, {
 
 app.http(ROUTES.swagger.name, {
   ...routeOptions(ROUTES.swagger),
-  handler: anonymousEndpoint(ROUTES.swagger, async ({ request }) => {
-    const { host, protocol } = new URL(request.url);
+  handler: anonymousEndpoint(ROUTES.swagger, async ({ request, deps }) => {
+    const { host, protocol } = new URL(deps.config.PUBLIC_BASE_URL ?? request.url);
     const scheme = protocol.replace(/:$/, '');
     return json(
       200,

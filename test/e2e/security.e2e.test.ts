@@ -1,56 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORAGE_NAMES } from '../../lib/deps';
 import { ROUTES } from '../../lib/http/routes';
 import { ALL_ROLES, type Role } from '../../lib/security/caller';
+import { startTestIssuer, type TestIssuer } from './entraTokens';
 import { call, type JsonResponse, pollLikeLogicApps, type Stack, startStack } from './stack';
-
-const ISSUER = 'https://login.microsoftonline.com/tenant-e2e/v2.0';
-const AUDIENCE = 'api://reset-passcode-e2e';
 
 describe('security end to end (AUTH_MODE=entra, JWKS on loopback)', () => {
   let stack: Stack;
-  let jwks: Server;
-  let signer: Awaited<ReturnType<typeof generateKeyPair>>;
+  let issuer: TestIssuer;
   const oldKey = `old:${randomBytes(32).toString('base64')}`;
   const newKey = `new:${randomBytes(32).toString('base64')}`;
-
-  const token = (roles: readonly Role[], name = 'ana@contoso.com') =>
-    new SignJWT({ roles: [...roles], oid: `oid-${name}`, preferred_username: name })
-      .setProtectedHeader({ alg: 'RS256', kid: 'e2e-key' })
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(signer.privateKey);
-  const as = async (roles: readonly Role[], name?: string) => ({ Authorization: `Bearer ${await token(roles, name)}` });
+  const as = (roles: readonly Role[], name?: string) => issuer.as(roles, name);
 
   beforeAll(async () => {
-    signer = await generateKeyPair('RS256');
-    const jwk = { ...(await exportJWK(signer.publicKey)), kid: 'e2e-key', alg: 'RS256', use: 'sig' };
-    jwks = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ keys: [jwk] }));
-    });
-    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
-    const { port } = jwks.address() as AddressInfo;
-    stack = await startStack({
-      AUTH_MODE: 'entra',
-      AUTH_ISSUER: ISSUER,
-      AUTH_AUDIENCE: AUDIENCE,
-      AUTH_JWKS_URL: `http://127.0.0.1:${port}/keys`,
-      PASSCODE_ENCRYPTION_KEYS: oldKey,
-    });
+    issuer = await startTestIssuer();
+    stack = await startStack({ ...issuer.settings, PASSCODE_ENCRYPTION_KEYS: oldKey });
   });
   afterAll(async () => {
     await stack?.stop();
-    jwks?.closeAllConnections();
-    await new Promise((resolve) => jwks?.close(resolve));
+    await issuer?.stop();
   });
 
   const url = (route: string) =>
