@@ -1,71 +1,13 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoopbackGateway } from './gateway';
 import { call, pollLikeLogicApps, type Stack, startStack } from './stack';
 
-interface Received {
-  actionId: string;
-  deviceId: string;
-  passcode: string;
-  idempotencyKey: string;
-  signatureValid: boolean;
-}
-
-/** An MDM gateway on loopback that verifies signatures and answers per device as a test scripts it. */
-class Gateway {
-  readonly received: Received[] = [];
-  readonly secret = randomBytes(32).toString('hex');
-  /** deviceId → answers in order (status, or 'hang'); after they run out: 200. */
-  readonly script = new Map<string, Array<number | 'hang'>>();
-  private readonly server: Server = createServer((req, res) => this.handle(req, res));
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/apply`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
-    const expected = `sha256=${createHmac('sha256', this.secret).update(`${req.headers['x-signature-timestamp']}.${raw}`).digest('hex')}`;
-    const given = String(req.headers['x-signature'] ?? '');
-    const body = JSON.parse(raw);
-    this.received.push({
-      actionId: body.actionId,
-      deviceId: body.deviceId,
-      passcode: body.passcode,
-      idempotencyKey: String(req.headers['idempotency-key']),
-      signatureValid: given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected)),
-    });
-    const next = this.script.get(body.deviceId)?.shift() ?? 200;
-    if (next === 'hang') return; // never answers: the app's timeout must fire
-    const json =
-      next >= 400 && next < 500
-        ? { error: { code: 'deviceNotEnrolled', message: 'The device left management.' } }
-        : { status: 'applied' };
-    res.writeHead(next, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(json));
-  }
-}
-
 describe('the webhook device channel end to end, against a gateway on loopback', () => {
-  const gateway = new Gateway();
+  const gateway = new LoopbackGateway();
   let stack: Stack;
   beforeAll(async () => {
     const url = await gateway.start();
-    stack = await startStack({
-      DEVICE_CHANNEL: 'webhook',
-      DEVICE_CHANNEL_URL: url,
-      DEVICE_CHANNEL_SECRET: gateway.secret,
-      DEVICE_CHANNEL_TIMEOUT_MS: '300',
-    });
+    stack = await startStack(gateway.settings(url, 300));
   });
   afterAll(async () => {
     await stack?.stop();
