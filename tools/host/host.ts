@@ -66,7 +66,11 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
   const queues: QueueListener[] = [];
   const timers: TimerListener[] = [];
   try {
+    // As the Node worker does during its init: load the entry points, run the appStart hooks (init waits for them),
+    // and only then report capabilities and index the functions. An appStart hook may still register functions.
+    // https://github.com/Azure/azure-functions-nodejs-worker/blob/v3.x/src/startApp.ts
     await loadApp(appDir);
+    await core.executeHooks('appStart', core.appHookContext({ functionAppDirectory: appDir }));
     core.finishStartup();
     const model = core.programmingModel;
     if (!model)
@@ -143,8 +147,6 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
         summaries.push({ name: fn.name, trigger: String(trigger.binding.type), detail: 'not supported locally' });
       }
     }
-
-    await core.executeHooks('appStart', core.appHookContext({ functionAppDirectory: appDir }));
 
     http = createHttpHost({
       routePrefix: config.http.routePrefix,
