@@ -1,11 +1,14 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { RegisteredFunction } from './coreApi';
 import type { RpcHttpCookie, RpcHttpData, RpcInvocationResponse, RpcNullableString, RpcTypedData } from './coreTypes';
+import { type CorsPolicy, decideCors } from './cors';
 import { FunctionTimeoutError, HostStoppingError, type Invoker } from './invoker';
 import type { Logger } from './logger';
+import { type AllowedHosts, isAllowedAuthority, parseRequestTarget } from './requestTarget';
 import { parseRouteTemplate, type RouteEntry, type RouteTemplate, selectRoute } from './routes';
 
 export type AuthLevel = 'anonymous' | 'function' | 'admin';
@@ -25,6 +28,27 @@ export interface HostKeys {
   masterKey?: string;
 }
 
+export interface ConnectionLimits {
+  /** Time a client has to send the request line and headers (Node's headersTimeout). */
+  headersTimeoutMs: number;
+  /** Time a client has to send the whole request, body included (Node's requestTimeout). */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+}
+
+// Limits for a server a careless or hostile client can reach. Node's header-section limit (16 KiB) is kept, below
+// Kestrel's 32 KiB; the timeouts are shorter than Node's defaults (60 s for headers, 300 s for a request).
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+};
+const MAX_HEADER_SIZE = 16 * 1024;
+/** A body left unread by an early answer is read and discarded up to this size, so the connection stays usable. */
+const DISCARD_LIMIT = 64 * 1024;
+const DISCARD_TIMEOUT_MS = 2_000;
+
 export interface HttpHostOptions {
   routePrefix: string;
   maxRequestBodySize: number;
@@ -32,6 +56,11 @@ export interface HttpHostOptions {
   invoker: Invoker;
   logger: Logger;
   keys: HostKeys;
+  /** CORS as func start applies Host.CORS; undefined = off. */
+  cors?: CorsPolicy;
+  /** Hosts besides the loopback names that requests may name. */
+  allowedHosts?: AllowedHosts;
+  limits?: ConnectionLimits;
 }
 
 export interface HttpHost {
@@ -65,12 +94,19 @@ class HttpError extends Error {
   }
 }
 
+/** The API.md error body; the host has no request id of its own, so it makes one. */
+function errorJson(code: string, message: string): string {
+  return JSON.stringify({
+    error: { code, message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString() } },
+  });
+}
+
 function sendError(res: ServerResponse, error: HttpError, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  const body = errorJson(error.code, error.message);
   res.writeHead(error.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
@@ -79,21 +115,121 @@ function sendError(res: ServerResponse, error: HttpError, extraHeaders: Record<s
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function declaredLength(req: IncomingMessage): number | undefined {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    throw new HttpError(413, 'payloadTooLarge', `The request body exceeds the limit of ${limit} bytes.`);
+  return req.headers['content-length'] !== undefined && Number.isFinite(declared) ? declared : undefined;
+}
+
+const tooLarge = (limit: number) =>
+  new HttpError(413, 'payloadTooLarge', `The request body exceeds the limit of ${limit} bytes.`);
+
+/**
+ * Reads the body up to `limit`. Stops (without destroying the request, which would destroy the connection) as soon
+ * as the body is known to be too large.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error: Error | undefined) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (error) {
+        req.pause();
+        reject(error);
+      } else resolve(Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) settle(tooLarge(limit));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(undefined);
+    const onError = (error: Error) => settle(error);
+    const onClose = () => settle(new Error('The client closed the connection before the body was complete'));
+    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+  });
+}
+
+/**
+ * Reads and discards what is left of the body, up to `limit` bytes and `timeoutMs`. An answer sent before the body
+ * was read must not leave it in the connection: the next request of a keep-alive client would then fail.
+ * Resolves true when the whole body arrived.
+ */
+function discardBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<boolean> {
+  if (req.readableEnded) return Promise.resolve(true);
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > limit) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let size = 0;
+    const settle = (complete: boolean) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onFailure).off('close', onFailure);
+      if (!complete) req.pause();
+      resolve(complete);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) settle(false);
+    };
+    const onEnd = () => settle(true);
+    const onFailure = () => settle(false);
+    const timer = setTimeout(() => settle(false), timeoutMs);
+    req.on('data', onData).once('end', onEnd).once('error', onFailure).once('close', onFailure);
+    req.resume();
+  });
+}
+
+/** An error answer that keeps the connection usable when the unread body was small, and closes it otherwise. */
+async function sendEarlyError(req: IncomingMessage, res: ServerResponse, error: HttpError, headers = {}) {
+  const drained = await discardBody(req, DISCARD_LIMIT, DISCARD_TIMEOUT_MS);
+  sendError(res, error, drained ? headers : { ...headers, connection: 'close' });
+}
+
+// Node answers a malformed request, an oversized header section or a client too slow to send its request itself,
+// with an empty body; these give the JSON error body and close the connection as Node does.
+// https://nodejs.org/api/http.html#event-clienterror
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'requestHeaderFieldsTooLarge',
+    message: `The request header section exceeds the limit of ${MAX_HEADER_SIZE} bytes.`,
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'requestTimeout',
+    message: 'The request was not received in time.',
+  },
+};
+const MALFORMED = { status: 400, code: 'invalidRequest', message: 'The request is not valid HTTP/1.1.' };
+
+/** True when a response on this socket has started, so nothing else may be written to it. */
+function responseStarted(socket: Duplex): boolean {
+  // Node keeps the response in progress on the socket (the same check Node's own clientError fallback makes).
+  const current: unknown = Reflect.get(socket, '_httpMessage');
+  return typeof current === 'object' && current !== null && Reflect.get(current, 'headersSent') === true;
+}
+
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable || responseStarted(socket)) {
+    socket.destroy();
+    return;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > limit)
-      throw new HttpError(413, 'payloadTooLarge', `The request body exceeds the limit of ${limit} bytes.`);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
+  const { status, code, message } = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED;
+  const body = errorJson(code, message);
+  socket.end(
+    [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+      'Content-Type: application/json; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      'Connection: close',
+      '',
+      body,
+    ].join('\r\n'),
+  );
+  // A short lingering close: the client gets to read the answer before the connection goes.
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -129,22 +265,22 @@ export function toRpcHttpRequest(
   body: Buffer,
   params: Record<string, string>,
 ): RpcHttpData {
+  // The Node worker declares UseNullableValueDictionaryForHttp, so the host fills only the nullable maps, with every
+  // header including empty ones (IgnoreEmptyValuedRpcHttpHeaders applies to the other map only), a repeated header
+  // being its values joined with "," (ASP.NET's StringValues.ToString()):
+  // https://github.com/Azure/azure-functions-host/blob/dev/src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs
+  // headersDistinct keeps every line of a repeated header, where req.headers drops or re-joins some.
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    const text = Array.isArray(value) ? value.join(', ') : value;
-    // The worker asks the host to drop empty header values (IgnoreEmptyValuedRpcHttpHeaders).
-    if (text !== undefined && text !== '') headers[name] = text;
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values !== undefined) headers[name] = values.join(',');
   }
   const query: Record<string, string> = {};
   for (const key of new Set(url.searchParams.keys())) query[key] = url.searchParams.getAll(key).join(',');
   const http: RpcHttpData = {
     method: req.method ?? 'GET',
     url: url.toString(),
-    headers,
     nullableHeaders: toNullable(headers),
-    query,
     nullableQuery: toNullable(query),
-    params,
     nullableParams: toNullable(params),
   };
   // With the worker's RawHttpBodyBytes + RpcHttpBodyOnly capabilities the body arrives as bytes only.
@@ -189,7 +325,24 @@ function findHttpOutput(fn: RegisteredFunction, response: RpcInvocationResponse)
   return undefined;
 }
 
-function writeResponse(req: IncomingMessage, res: ServerResponse, http: RpcHttpData | undefined): void {
+/** The CORS headers go on last and win over the app's, as the CORS middleware sets them when the response starts. */
+function applyCorsHeaders(res: ServerResponse, cors: Record<string, string>): void {
+  for (const [name, value] of Object.entries(cors)) {
+    const existing = res.getHeader(name);
+    if (name === 'vary' && existing !== undefined && !/(^|,)\s*origin\s*(,|$)/i.test(String(existing))) {
+      res.setHeader(name, `${String(existing)}, ${value}`);
+    } else if (name !== 'vary' || existing === undefined) {
+      res.setHeader(name, value);
+    }
+  }
+}
+
+function writeResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  http: RpcHttpData | undefined,
+  cors: Record<string, string>,
+): void {
   if (!http) {
     res.writeHead(204).end();
     return;
@@ -203,6 +356,7 @@ function writeResponse(req: IncomingMessage, res: ServerResponse, http: RpcHttpD
       // An invalid header name or value from the app is dropped rather than failing the response.
     }
   }
+  applyCorsHeaders(res, cors);
   const cookies = (http.cookies ?? []).map(serializeCookie);
   if (cookies.length > 0) {
     const existing = res.getHeader('set-cookie');
@@ -214,9 +368,11 @@ function writeResponse(req: IncomingMessage, res: ServerResponse, http: RpcHttpD
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** The HTTP front end: routing, keys, body limit and the RpcHttp conversion in both directions. */
+/** The HTTP front end: Host check, CORS, routing, keys, body limit and the RpcHttp conversion in both directions. */
 export function createHttpHost(options: HttpHostOptions): HttpHost {
   const { invoker, logger } = options;
+  const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
+  const allowedHosts = options.allowedHosts ?? {};
   const prefix = options.routePrefix ? `/${options.routePrefix}` : '';
   const entries: RouteEntry<HttpFunction>[] = options.functions.map((f) => ({
     route: f.route,
@@ -226,7 +382,33 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
   let stopping = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+    const target = parseRequestTarget(req.url, req.headers.host);
+    if (target.kind === 'invalid') throw new HttpError(400, 'invalidRequest', target.message);
+    if (!isAllowedAuthority(target.authority, allowedHosts)) {
+      throw new HttpError(
+        421,
+        'misdirectedRequest',
+        'This host answers requests for localhost, 127.0.0.1, [::1] and the host of PUBLIC_BASE_URL only.',
+      );
+    }
+    const url = new URL(`http://${target.authority}${target.pathAndQuery}`);
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(',') : value;
+    };
+    const cors = decideCors(options.cors, {
+      method: req.method ?? 'GET',
+      origin: header('origin'),
+      requestMethod: header('access-control-request-method'),
+      requestHeaders: header('access-control-request-headers'),
+    });
+    // Set now so that error answers carry them too; writeResponse applies them again over the app's headers.
+    for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
+    if (cors.preflight) {
+      const drained = await discardBody(req, DISCARD_LIMIT, DISCARD_TIMEOUT_MS);
+      res.writeHead(204, drained ? {} : { connection: 'close' }).end();
+      return;
+    }
     if (stopping) throw new HttpError(503, 'serviceUnavailable', 'The host is shutting down.');
     let path = url.pathname;
     if (prefix) {
@@ -243,42 +425,60 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
     }
     if (selection.kind === 'methodNotAllowed') {
       const error = new HttpError(405, 'methodNotAllowed', `${req.method} is not allowed on ${url.pathname}.`);
-      sendError(res, error, { allow: selection.allowed.join(', ') });
+      await sendEarlyError(req, res, error, { allow: selection.allowed.join(', ') });
       return;
     }
-    const target = selection.value;
-    authorize(target, options.keys, req, url);
+    const fn = selection.value;
+    authorize(fn, options.keys, req, url);
     const body = await readBody(req, options.maxRequestBodySize);
     const http = toRpcHttpRequest(req, url, body, selection.params);
     const traceparent = req.headers.traceparent;
-    const response = await invoker.invoke(target.fn, {
-      inputData: [{ name: target.triggerName, data: { http } }],
+    const response = await invoker.invoke(fn.fn, {
+      inputData: [{ name: fn.triggerName, data: { http } }],
       triggerMetadata: Object.fromEntries(Object.entries(selection.params).map(([k, v]) => [k, { string: v }])),
       reason: `This function was programmatically called via the host APIs.`,
       traceParent: typeof traceparent === 'string' ? traceparent : undefined,
     });
-    writeResponse(req, res, findHttpOutput(target.fn, response));
+    writeResponse(req, res, findHttpOutput(fn.fn, response), cors.headers);
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) {
-        // The rest of an oversized body is not read; close the connection instead.
-        sendError(res, error, error.status === 413 ? { connection: 'close' } : {});
-      } else if (error instanceof FunctionTimeoutError) {
-        sendError(res, new HttpError(504, 'functionTimeout', error.message));
-      } else if (error instanceof HostStoppingError) {
-        sendError(res, new HttpError(503, 'serviceUnavailable', error.message));
-      } else if (res.headersSent) {
-        res.destroy();
-      } else {
-        // The real host answers an unhandled function error with a bare 500.
-        res.writeHead(500, { 'content-length': 0 }).end();
-      }
-      if (!(error instanceof HttpError)) logger.log('debug', `HTTP request failed: ${String(error)}`);
-    });
-  });
-  server.keepAliveTimeout = 5_000;
+  const fail = async (req: IncomingMessage, res: ServerResponse, error: unknown): Promise<void> => {
+    if (error instanceof HttpError) {
+      await sendEarlyError(req, res, error, error.status === 503 ? { connection: 'close' } : {});
+    } else if (error instanceof FunctionTimeoutError) {
+      sendError(res, new HttpError(504, 'functionTimeout', error.message));
+    } else if (error instanceof HostStoppingError) {
+      sendError(res, new HttpError(503, 'serviceUnavailable', error.message), { connection: 'close' });
+    } else if (res.headersSent) {
+      res.destroy();
+    } else {
+      // The real host answers an unhandled function error with a bare 500.
+      res.writeHead(500, { 'content-length': 0 }).end();
+    }
+    if (!(error instanceof HttpError)) logger.log('debug', `HTTP request failed: ${String(error)}`);
+  };
+
+  const server: Server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_SIZE,
+      // A request without Host gets the JSON 400 from handle() instead of Node's empty one.
+      requireHostHeader: false,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often Node checks the two timeouts above (default 30 s, which would let a slow client stay far longer).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      handle(req, res)
+        .catch((error: unknown) => fail(req, res, error))
+        .catch((error: unknown) => {
+          logger.log('debug', `HTTP error answer failed: ${String(error)}`);
+          res.destroy();
+        });
+    },
+  );
+  server.on('clientError', answerClientError);
 
   let closed: Promise<void> | undefined;
   const beginClose = (): Promise<void> => {
