@@ -1,13 +1,14 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { RegisteredFunction } from './coreApi';
 import type { RpcHttpCookie, RpcHttpData, RpcInvocationResponse, RpcNullableString, RpcTypedData } from './coreTypes';
 import { type CorsPolicy, decideCors } from './cors';
+import { answerClientError, HttpError, MAX_HEADER_SIZE, sendError } from './httpErrors';
 import { FunctionTimeoutError, HostStoppingError, type Invoker } from './invoker';
 import type { Logger } from './logger';
+import { discardBody, readBody, sendEarlyError } from './requestBody';
 import { type AllowedHosts, isAllowedAuthority, parseRequestTarget } from './requestTarget';
 import { parseRouteTemplate, type RouteEntry, type RouteTemplate, selectRoute } from './routes';
 
@@ -44,10 +45,6 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   requestTimeoutMs: 120_000,
   keepAliveTimeoutMs: 5_000,
 };
-const MAX_HEADER_SIZE = 16 * 1024;
-/** A body left unread by an early answer is read and discarded up to this size, so the connection stays usable. */
-const DISCARD_LIMIT = 64 * 1024;
-const DISCARD_TIMEOUT_MS = 2_000;
 
 export interface HttpHostOptions {
   routePrefix: string;
@@ -84,152 +81,13 @@ export function toHttpFunction(
   return { fn, triggerName, route: parseRouteTemplate(route), methods, authLevel };
 }
 
-class HttpError extends Error {
+class MethodNotAllowedError extends HttpError {
   constructor(
-    readonly status: number,
-    readonly code: string,
     message: string,
+    readonly allowed: string[],
   ) {
-    super(message);
+    super(405, 'methodNotAllowed', message);
   }
-}
-
-/** The API.md error body; the host has no request id of its own, so it makes one. */
-function errorJson(code: string, message: string): string {
-  return JSON.stringify({
-    error: { code, message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString() } },
-  });
-}
-
-function sendError(res: ServerResponse, error: HttpError, extraHeaders: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = errorJson(error.code, error.message);
-  res.writeHead(error.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    ...extraHeaders,
-  });
-  res.end(body);
-}
-
-function declaredLength(req: IncomingMessage): number | undefined {
-  const declared = Number(req.headers['content-length']);
-  return req.headers['content-length'] !== undefined && Number.isFinite(declared) ? declared : undefined;
-}
-
-const tooLarge = (limit: number) =>
-  new HttpError(413, 'payloadTooLarge', `The request body exceeds the limit of ${limit} bytes.`);
-
-/**
- * Reads the body up to `limit`. Stops (without destroying the request, which would destroy the connection) as soon
- * as the body is known to be too large.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = declaredLength(req);
-  if (declared !== undefined && declared > limit) return Promise.reject(tooLarge(limit));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const settle = (error: Error | undefined) => {
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-      if (error) {
-        req.pause();
-        reject(error);
-      } else resolve(Buffer.concat(chunks));
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) settle(tooLarge(limit));
-      else chunks.push(chunk);
-    };
-    const onEnd = () => settle(undefined);
-    const onError = (error: Error) => settle(error);
-    const onClose = () => settle(new Error('The client closed the connection before the body was complete'));
-    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
-  });
-}
-
-/**
- * Reads and discards what is left of the body, up to `limit` bytes and `timeoutMs`. An answer sent before the body
- * was read must not leave it in the connection: the next request of a keep-alive client would then fail.
- * Resolves true when the whole body arrived.
- */
-function discardBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<boolean> {
-  if (req.readableEnded) return Promise.resolve(true);
-  const declared = declaredLength(req);
-  if (declared !== undefined && declared > limit) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    let size = 0;
-    const settle = (complete: boolean) => {
-      clearTimeout(timer);
-      req.off('data', onData).off('end', onEnd).off('error', onFailure).off('close', onFailure);
-      if (!complete) req.pause();
-      resolve(complete);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) settle(false);
-    };
-    const onEnd = () => settle(true);
-    const onFailure = () => settle(false);
-    const timer = setTimeout(() => settle(false), timeoutMs);
-    req.on('data', onData).once('end', onEnd).once('error', onFailure).once('close', onFailure);
-    req.resume();
-  });
-}
-
-/** An error answer that keeps the connection usable when the unread body was small, and closes it otherwise. */
-async function sendEarlyError(req: IncomingMessage, res: ServerResponse, error: HttpError, headers = {}) {
-  const drained = await discardBody(req, DISCARD_LIMIT, DISCARD_TIMEOUT_MS);
-  sendError(res, error, drained ? headers : { ...headers, connection: 'close' });
-}
-
-// Node answers a malformed request, an oversized header section or a client too slow to send its request itself,
-// with an empty body; these give the JSON error body and close the connection as Node does.
-// https://nodejs.org/api/http.html#event-clienterror
-const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
-  HPE_HEADER_OVERFLOW: {
-    status: 431,
-    code: 'requestHeaderFieldsTooLarge',
-    message: `The request header section exceeds the limit of ${MAX_HEADER_SIZE} bytes.`,
-  },
-  ERR_HTTP_REQUEST_TIMEOUT: {
-    status: 408,
-    code: 'requestTimeout',
-    message: 'The request was not received in time.',
-  },
-};
-const MALFORMED = { status: 400, code: 'invalidRequest', message: 'The request is not valid HTTP/1.1.' };
-
-/** True when a response on this socket has started, so nothing else may be written to it. */
-function responseStarted(socket: Duplex): boolean {
-  // Node keeps the response in progress on the socket (the same check Node's own clientError fallback makes).
-  const current: unknown = Reflect.get(socket, '_httpMessage');
-  return typeof current === 'object' && current !== null && Reflect.get(current, 'headersSent') === true;
-}
-
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable || responseStarted(socket)) {
-    socket.destroy();
-    return;
-  }
-  const { status, code, message } = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED;
-  const body = errorJson(code, message);
-  socket.end(
-    [
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-      'Content-Type: application/json; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      'Connection: close',
-      '',
-      body,
-    ].join('\r\n'),
-  );
-  // A short lingering close: the client gets to read the answer before the connection goes.
-  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -381,7 +239,8 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
   }));
   let stopping = false;
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** Host check and CORS. Returns the request URL, or undefined when the request was answered (a preflight). */
+  const admit = async (req: IncomingMessage, res: ServerResponse) => {
     const target = parseRequestTarget(req.url, req.headers.host);
     if (target.kind === 'invalid') throw new HttpError(400, 'invalidRequest', target.message);
     if (!isAllowedAuthority(target.authority, allowedHosts)) {
@@ -391,7 +250,6 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
         'This host answers requests for localhost, 127.0.0.1, [::1] and the host of PUBLIC_BASE_URL only.',
       );
     }
-    const url = new URL(`http://${target.authority}${target.pathAndQuery}`);
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(',') : value;
@@ -405,45 +263,53 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
     // Set now so that error answers carry them too; writeResponse applies them again over the app's headers.
     for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
     if (cors.preflight) {
-      const drained = await discardBody(req, DISCARD_LIMIT, DISCARD_TIMEOUT_MS);
+      const drained = await discardBody(req);
       res.writeHead(204, drained ? {} : { connection: 'close' }).end();
-      return;
+      return undefined;
     }
-    if (stopping) throw new HttpError(503, 'serviceUnavailable', 'The host is shutting down.');
+    return { url: new URL(`http://${target.authority}${target.pathAndQuery}`), cors: cors.headers };
+  };
+
+  /** The function for the request, or the 404 / 405 error. */
+  const route = (method: string, url: URL) => {
     let path = url.pathname;
+    const notFound = () => new HttpError(404, 'notFound', `No function matches ${method} ${url.pathname}.`);
     if (prefix) {
       const lower = path.toLowerCase();
       const lowerPrefix = prefix.toLowerCase();
-      if (lower !== lowerPrefix && !lower.startsWith(`${lowerPrefix}/`)) {
-        throw new HttpError(404, 'notFound', `No function matches ${req.method} ${url.pathname}.`);
-      }
+      if (lower !== lowerPrefix && !lower.startsWith(`${lowerPrefix}/`)) throw notFound();
       path = path.slice(prefix.length);
     }
-    const selection = selectRoute(entries, req.method ?? 'GET', path);
-    if (selection.kind === 'notFound') {
-      throw new HttpError(404, 'notFound', `No function matches ${req.method} ${url.pathname}.`);
-    }
+    const selection = selectRoute(entries, method, path);
+    if (selection.kind === 'notFound') throw notFound();
     if (selection.kind === 'methodNotAllowed') {
-      const error = new HttpError(405, 'methodNotAllowed', `${req.method} is not allowed on ${url.pathname}.`);
-      await sendEarlyError(req, res, error, { allow: selection.allowed.join(', ') });
-      return;
+      throw new MethodNotAllowedError(`${method} is not allowed on ${url.pathname}.`, selection.allowed);
     }
-    const fn = selection.value;
-    authorize(fn, options.keys, req, url);
+    return selection;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const admitted = await admit(req, res);
+    if (!admitted) return;
+    if (stopping) throw new HttpError(503, 'serviceUnavailable', 'The host is shutting down.');
+    const method = req.method ?? 'GET';
+    const { value: fn, params } = route(method, admitted.url);
+    authorize(fn, options.keys, req, admitted.url);
     const body = await readBody(req, options.maxRequestBodySize);
-    const http = toRpcHttpRequest(req, url, body, selection.params);
     const traceparent = req.headers.traceparent;
     const response = await invoker.invoke(fn.fn, {
-      inputData: [{ name: fn.triggerName, data: { http } }],
-      triggerMetadata: Object.fromEntries(Object.entries(selection.params).map(([k, v]) => [k, { string: v }])),
+      inputData: [{ name: fn.triggerName, data: { http: toRpcHttpRequest(req, admitted.url, body, params) } }],
+      triggerMetadata: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { string: v }])),
       reason: `This function was programmatically called via the host APIs.`,
       traceParent: typeof traceparent === 'string' ? traceparent : undefined,
     });
-    writeResponse(req, res, findHttpOutput(fn.fn, response), cors.headers);
+    writeResponse(req, res, findHttpOutput(fn.fn, response), admitted.cors);
   };
 
   const fail = async (req: IncomingMessage, res: ServerResponse, error: unknown): Promise<void> => {
-    if (error instanceof HttpError) {
+    if (error instanceof MethodNotAllowedError) {
+      await sendEarlyError(req, res, error, { allow: error.allowed.join(', ') });
+    } else if (error instanceof HttpError) {
       await sendEarlyError(req, res, error, error.status === 503 ? { connection: 'close' } : {});
     } else if (error instanceof FunctionTimeoutError) {
       sendError(res, new HttpError(504, 'functionTimeout', error.message));
