@@ -336,6 +336,8 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
     },
     (req, res) => {
+      // The connection may already be closing (a client error answered on the same socket): never crash on it.
+      res.on('error', (error) => logger.log('debug', `HTTP response failed: ${String(error)}`));
       handle(req, res)
         .catch((error: unknown) => fail(req, res, error))
         .catch((error: unknown) => {
