@@ -113,7 +113,12 @@ describe('local.settings.json', () => {
 
   it('is optional', () => {
     const env: NodeJS.ProcessEnv = {};
-    expect(loadLocalSettings(appDir({}), env)).toEqual({ values: {}, localHttpPort: undefined });
+    expect(loadLocalSettings(appDir({}), env)).toEqual({
+      values: {},
+      cors: undefined,
+      corsCredentials: false,
+      localHttpPort: undefined,
+    });
     expect(env).toEqual({});
   });
 });

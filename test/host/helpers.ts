@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { join } from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
 import { build } from 'esbuild';
@@ -29,12 +30,70 @@ export async function buildHost(): Promise<{ script: string; cleanup: () => void
   return { script, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A copy of the sample app with its own local.settings.json, under dist/ (so @azure/functions resolves from the
+ * repo's node_modules). Returns the folder and a cleanup function.
+ */
+export function sampleAppWithSettings(localSettings: unknown): { appDir: string; cleanup: () => void } {
+  const dir = join(process.cwd(), 'dist', `host-test-app-${randomUUID()}`);
+  cpSync(SAMPLE_APP, dir, { recursive: true });
+  writeFileSync(join(dir, 'local.settings.json'), JSON.stringify(localSettings));
+  return { appDir: dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RawRequestOptions {
+  method?: string;
+  /** Header values; an array sends the header once per value. */
+  headers?: Record<string, string | string[]>;
+  body?: string;
+  /** Send the body with chunked transfer encoding (no Content-Length). */
+  chunked?: boolean;
+  agent?: Agent;
+  /** false: send no Host header. */
+  setHost?: boolean;
+}
+
+/** A request through node:http, which (unlike fetch) can send empty and repeated headers and reuse one socket. */
+export function rawRequest(url: string, options: RawRequestOptions = {}): Promise<RawResponse> {
+  const { body, chunked = false } = options;
+  const headers: Record<string, string | string[]> = { ...options.headers };
+  if (body !== undefined && !chunked) headers['content-length'] = String(Buffer.byteLength(body));
+  // Node frames a GET or DELETE body only when told to (it sends it unframed otherwise).
+  if (body !== undefined && chunked) headers['transfer-encoding'] = 'chunked';
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: options.method ?? 'GET', headers, agent: options.agent, setHost: options.setHost ?? true },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
 export function uniqueQueueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
 export interface SampleHostOptions {
   script: string;
+  /** Default: the sample app itself. */
+  appDir?: string;
   connectionString: string;
   queue?: string;
   timerSchedule?: string;
@@ -45,7 +104,7 @@ export interface SampleHostOptions {
 export async function startSampleHost(options: SampleHostOptions): Promise<SpawnedHost & { queue: string }> {
   const queue = options.queue ?? uniqueQueueName('sample');
   const host = await spawnHost({
-    appDir: SAMPLE_APP,
+    appDir: options.appDir ?? SAMPLE_APP,
     hostScript: options.script,
     env: {
       AzureWebJobsStorage: options.connectionString,

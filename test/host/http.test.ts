@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SpawnedHost } from '../../tools/host/spawnHost';
-import { buildHost, getJson, startSampleHost } from './helpers';
+import { buildHost, getJson, rawRequest, startSampleHost } from './helpers';
+
+/** The API.md error body; the host generates its own request id and date. */
+const hostError = (code: string) => ({
+  error: {
+    code,
+    message: expect.any(String),
+    innerError: { 'request-id': expect.any(String), date: expect.any(String) },
+  },
+});
 
 const connectionString = inject('storageConnectionString');
 let script: string;
@@ -39,7 +48,7 @@ describe('local host HTTP triggers', () => {
     const notFound = await fetch(`${api}/no/such/route`);
     expect(notFound.status).toBe(404);
     expect(notFound.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await notFound.json()).toEqual({ error: { code: 'notFound', message: expect.any(String) } });
+    expect(await notFound.json()).toEqual(hostError('notFound'));
 
     const outsidePrefix = await fetch(`${host.url}/items/42`);
     expect(outsidePrefix.status).toBe(404);
@@ -48,7 +57,7 @@ describe('local host HTTP triggers', () => {
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('content-type')).toMatch(/^application\/json/);
     expect(wrongMethod.headers.get('allow')).toBe('GET');
-    expect(await wrongMethod.json()).toEqual({ error: { code: 'methodNotAllowed', message: expect.any(String) } });
+    expect(await wrongMethod.json()).toEqual(hostError('methodNotAllowed'));
   });
 
   it('converts the request and response through @azure/functions (status, headers, cookies, JSON, query)', async () => {
@@ -88,7 +97,32 @@ describe('local host HTTP triggers', () => {
     expect(await small.text()).toBe('1024');
     const large = await fetch(`${api}/size`, { method: 'POST', body: 'x'.repeat(1025) });
     expect(large.status).toBe(413);
-    expect(await large.json()).toEqual({ error: { code: 'payloadTooLarge', message: expect.any(String) } });
+    expect(await large.json()).toEqual(hostError('payloadTooLarge'));
+  });
+
+  it('forwards a header whose value is empty, as the real host does', async () => {
+    const response = await rawRequest(`${api}/headers`, { headers: { 'idempotency-key': '', 'x-empty': '' } });
+    expect(response.status).toBe(200);
+    const seen = JSON.parse(response.body) as Record<string, string>;
+    expect(seen['idempotency-key']).toBe('');
+    expect(seen['x-empty']).toBe('');
+  });
+
+  it('joins a repeated request header with "," and no space, as the real host does', async () => {
+    const response = await rawRequest(`${api}/headers`, {
+      headers: { 'x-multi': ['a', 'b c', 'd'], accept: ['application/json', 'text/plain'] },
+    });
+    const seen = JSON.parse(response.body) as Record<string, string>;
+    expect(seen['x-multi']).toBe('a,b c,d');
+    expect(seen.accept).toBe('application/json,text/plain');
+    // One header line holding a list stays as the client wrote it.
+    const single = await rawRequest(`${api}/headers`, { headers: { 'x-multi': 'a, b' } });
+    expect((JSON.parse(single.body) as Record<string, string>)['x-multi']).toBe('a, b');
+  });
+
+  it('runs appStart before indexing: a function registered by an appStart hook is served', async () => {
+    expect(await getJson(`${api}/registered-in-app-start`)).toEqual({ handler: 'registeredInAppStart' });
+    expect(host.logs()).toMatch(/registeredInAppStart: httpTrigger \[GET\]/);
   });
 
   it('runs appStart, preInvocation and postInvocation hooks in order, sharing hookData', async () => {
@@ -108,7 +142,7 @@ describe('local host configuration and lifecycle', () => {
       const base = `${keyed.url}/api`;
       const missing = await fetch(`${base}/secret`);
       expect(missing.status).toBe(401);
-      expect(await missing.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+      expect(await missing.json()).toEqual(hostError('unauthorized'));
       expect((await fetch(`${base}/secret?code=wrong`)).status).toBe(401);
       expect(await (await fetch(`${base}/secret?code=k-123`)).text()).toBe('secret ok');
       expect(await (await fetch(`${base}/secret`, { headers: { 'x-functions-key': 'k-123' } })).text()).toBe(
@@ -158,7 +192,7 @@ describe('local host configuration and lifecycle', () => {
     try {
       const response = await fetch(`${limited.url}/api/slow?ms=2500`);
       expect(response.status).toBe(504);
-      expect(await response.json()).toEqual({ error: { code: 'functionTimeout', message: expect.any(String) } });
+      expect(await response.json()).toEqual(hostError('functionTimeout'));
       expect(await (await fetch(`${limited.url}/api/slow?ms=10`)).text()).toBe('slept 10');
     } finally {
       await limited.stop();

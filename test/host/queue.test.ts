@@ -11,6 +11,8 @@ interface QueueRecord {
   insertionTime: string;
   expirationTime: string;
   nextVisibleTime: string;
+  metadataKeys: string[];
+  dequeueCountType: string;
   startedAt: number;
   finishedAt?: number;
 }
@@ -58,9 +60,25 @@ describe('local host queue triggers', () => {
       return found[0]?.finishedAt ? found : undefined;
     });
     expect(record?.message).toEqual({ tag: 'ok', n: 1 });
-    expect(record?.dequeueCount).toBe(1);
     expect(record?.id).toBe(sent.messageId);
     expect(record?.popReceipt).toEqual(expect.any(String));
+    // The real host sends exactly these entries (no "sys"); DequeueCount is a long serialized as JSON ("1"), which
+    // the library parses back to a number; dates are .NET DateTimeOffset JSON strings with a +00:00 offset.
+    expect(record?.metadataKeys).toEqual([
+      'dequeueCount',
+      'expirationTime',
+      'id',
+      'insertionTime',
+      'nextVisibleTime',
+      'popReceipt',
+      'queueTrigger',
+    ]);
+    expect(record?.dequeueCount).toBe(1);
+    expect(record?.dequeueCountType).toBe('number');
+    const dotNetDate = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?\+00:00$/;
+    for (const date of [record?.insertionTime, record?.expirationTime, record?.nextVisibleTime]) {
+      expect(date).toMatch(dotNetDate);
+    }
     expect(new Date(record?.insertionTime ?? '').getTime()).toBe(sent.insertedOn.getTime());
     expect(new Date(record?.expirationTime ?? '').getTime()).toBe(sent.expiresOn.getTime());
     expect(Number.isNaN(new Date(record?.nextVisibleTime ?? '').getTime())).toBe(false);

@@ -196,7 +196,11 @@ const LocalSettingsSchema = z
     IsEncrypted: z.boolean().optional(),
     Values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
     Host: z
-      .object({ LocalHttpPort: z.coerce.number().int().min(0).max(65535).optional() })
+      .object({
+        LocalHttpPort: z.coerce.number().int().min(0).max(65535).optional(),
+        CORS: z.string().optional(),
+        CORSCredentials: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
+      })
       .loose()
       .optional(),
   })
@@ -205,6 +209,10 @@ const LocalSettingsSchema = z
 export interface LocalSettings {
   values: Record<string, string>;
   localHttpPort: number | undefined;
+  /** Host.CORS: comma-separated origins, or "*". */
+  cors: string | undefined;
+  /** Host.CORSCredentials. */
+  corsCredentials: boolean;
 }
 
 /**
@@ -213,7 +221,7 @@ export interface LocalSettings {
  */
 export function loadLocalSettings(appDir: string, env: NodeJS.ProcessEnv): LocalSettings {
   const file = join(appDir, 'local.settings.json');
-  if (!existsSync(file)) return { values: {}, localHttpPort: undefined };
+  if (!existsSync(file)) return { values: {}, localHttpPort: undefined, cors: undefined, corsCredentials: false };
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -226,5 +234,11 @@ export function loadLocalSettings(appDir: string, env: NodeJS.ProcessEnv): Local
   for (const [name, value] of Object.entries(parsed.data.Values)) {
     if (env[name] === undefined) env[name] = value;
   }
-  return { values: parsed.data.Values, localHttpPort: parsed.data.Host?.LocalHttpPort };
+  const host = parsed.data.Host;
+  return {
+    values: parsed.data.Values,
+    localHttpPort: host?.LocalHttpPort,
+    cors: host?.CORS,
+    corsCredentials: host?.CORSCredentials ?? false,
+  };
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { type HostConfig, loadHostConfig, loadLocalSettings } from './config';
 import { AppLoadError, FunctionsCore, installCoreModule, loadApp, type RegisteredFunction } from './coreApi';
 import { createHttpHost, type HttpFunction, type HttpHost, toHttpFunction } from './http';
+import { resolveHttpSettings } from './httpSettings';
 import { Invoker } from './invoker';
 import { createLogger, type Logger } from './logger';
 import { parseSchedule } from './ncrontab';
@@ -55,8 +56,9 @@ function triggerOf(fn: RegisteredFunction): { name: string; binding: Record<stri
 export async function startHost(options: StartHostOptions): Promise<RunningHost> {
   const appDir = resolve(options.appDir);
   const env = options.env ?? process.env;
-  loadLocalSettings(appDir, env);
+  const localSettings = loadLocalSettings(appDir, env);
   const config = loadHostConfig(appDir, env);
+  const httpSettings = resolveHttpSettings(env, localSettings);
   const logger = options.logger ?? createLogger(config.logLevel);
   const core = new FunctionsCore(logger);
   const uninstall = installCoreModule(core.api);
@@ -66,7 +68,11 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
   const queues: QueueListener[] = [];
   const timers: TimerListener[] = [];
   try {
+    // As the Node worker does during its init: load the entry points, run the appStart hooks (init waits for them),
+    // and only then report capabilities and index the functions. An appStart hook may still register functions.
+    // https://github.com/Azure/azure-functions-nodejs-worker/blob/v3.x/src/startApp.ts
     await loadApp(appDir);
+    await core.executeHooks('appStart', core.appHookContext({ functionAppDirectory: appDir }));
     core.finishStartup();
     const model = core.programmingModel;
     if (!model)
@@ -144,8 +150,6 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
       }
     }
 
-    await core.executeHooks('appStart', core.appHookContext({ functionAppDirectory: appDir }));
-
     http = createHttpHost({
       routePrefix: config.http.routePrefix,
       maxRequestBodySize: config.http.maxRequestBodySize,
@@ -153,6 +157,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
       invoker,
       logger,
       keys: { functionKey: env.FUNCTIONS_HOST_KEY || undefined, masterKey: env.FUNCTIONS_MASTER_KEY || undefined },
+      ...httpSettings,
     });
     const port = await http.listen(options.port, hostname);
     for (const queue of queues) await queue.start();

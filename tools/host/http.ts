@@ -4,8 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { RegisteredFunction } from './coreApi';
 import type { RpcHttpCookie, RpcHttpData, RpcInvocationResponse, RpcNullableString, RpcTypedData } from './coreTypes';
+import { type CorsPolicy, decideCors } from './cors';
+import { answerClientError, HttpError, MAX_HEADER_SIZE, sendError } from './httpErrors';
 import { FunctionTimeoutError, HostStoppingError, type Invoker } from './invoker';
 import type { Logger } from './logger';
+import { discardBody, readBody, sendEarlyError } from './requestBody';
+import { type AllowedHosts, isAllowedAuthority, parseRequestTarget } from './requestTarget';
 import { parseRouteTemplate, type RouteEntry, type RouteTemplate, selectRoute } from './routes';
 
 export type AuthLevel = 'anonymous' | 'function' | 'admin';
@@ -25,6 +29,23 @@ export interface HostKeys {
   masterKey?: string;
 }
 
+export interface ConnectionLimits {
+  /** Time a client has to send the request line and headers (Node's headersTimeout). */
+  headersTimeoutMs: number;
+  /** Time a client has to send the whole request, body included (Node's requestTimeout). */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+}
+
+// Limits for a server a careless or hostile client can reach. Node's header-section limit (16 KiB) is kept, below
+// Kestrel's 32 KiB; the timeouts are shorter than Node's defaults (60 s for headers, 300 s for a request).
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
 export interface HttpHostOptions {
   routePrefix: string;
   maxRequestBodySize: number;
@@ -32,6 +53,11 @@ export interface HttpHostOptions {
   invoker: Invoker;
   logger: Logger;
   keys: HostKeys;
+  /** CORS as func start applies Host.CORS; undefined = off. */
+  cors?: CorsPolicy;
+  /** Hosts besides the loopback names that requests may name. */
+  allowedHosts?: AllowedHosts;
+  limits?: ConnectionLimits;
 }
 
 export interface HttpHost {
@@ -55,45 +81,13 @@ export function toHttpFunction(
   return { fn, triggerName, route: parseRouteTemplate(route), methods, authLevel };
 }
 
-class HttpError extends Error {
+class MethodNotAllowedError extends HttpError {
   constructor(
-    readonly status: number,
-    readonly code: string,
     message: string,
+    readonly allowed: string[],
   ) {
-    super(message);
+    super(405, 'methodNotAllowed', message);
   }
-}
-
-function sendError(res: ServerResponse, error: HttpError, extraHeaders: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
-  res.writeHead(error.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    ...extraHeaders,
-  });
-  res.end(body);
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    throw new HttpError(413, 'payloadTooLarge', `The request body exceeds the limit of ${limit} bytes.`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > limit)
-      throw new HttpError(413, 'payloadTooLarge', `The request body exceeds the limit of ${limit} bytes.`);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -129,22 +123,22 @@ export function toRpcHttpRequest(
   body: Buffer,
   params: Record<string, string>,
 ): RpcHttpData {
+  // The Node worker declares UseNullableValueDictionaryForHttp, so the host fills only the nullable maps, with every
+  // header including empty ones (IgnoreEmptyValuedRpcHttpHeaders applies to the other map only), a repeated header
+  // being its values joined with "," (ASP.NET's StringValues.ToString()):
+  // https://github.com/Azure/azure-functions-host/blob/dev/src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs
+  // headersDistinct keeps every line of a repeated header, where req.headers drops or re-joins some.
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    const text = Array.isArray(value) ? value.join(', ') : value;
-    // The worker asks the host to drop empty header values (IgnoreEmptyValuedRpcHttpHeaders).
-    if (text !== undefined && text !== '') headers[name] = text;
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values !== undefined) headers[name] = values.join(',');
   }
   const query: Record<string, string> = {};
   for (const key of new Set(url.searchParams.keys())) query[key] = url.searchParams.getAll(key).join(',');
   const http: RpcHttpData = {
     method: req.method ?? 'GET',
     url: url.toString(),
-    headers,
     nullableHeaders: toNullable(headers),
-    query,
     nullableQuery: toNullable(query),
-    params,
     nullableParams: toNullable(params),
   };
   // With the worker's RawHttpBodyBytes + RpcHttpBodyOnly capabilities the body arrives as bytes only.
@@ -189,7 +183,24 @@ function findHttpOutput(fn: RegisteredFunction, response: RpcInvocationResponse)
   return undefined;
 }
 
-function writeResponse(req: IncomingMessage, res: ServerResponse, http: RpcHttpData | undefined): void {
+/** The CORS headers go on last and win over the app's, as the CORS middleware sets them when the response starts. */
+function applyCorsHeaders(res: ServerResponse, cors: Record<string, string>): void {
+  for (const [name, value] of Object.entries(cors)) {
+    const existing = res.getHeader(name);
+    if (name === 'vary' && existing !== undefined && !/(^|,)\s*origin\s*(,|$)/i.test(String(existing))) {
+      res.setHeader(name, `${String(existing)}, ${value}`);
+    } else if (name !== 'vary' || existing === undefined) {
+      res.setHeader(name, value);
+    }
+  }
+}
+
+function writeResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  http: RpcHttpData | undefined,
+  cors: Record<string, string>,
+): void {
   if (!http) {
     res.writeHead(204).end();
     return;
@@ -203,6 +214,7 @@ function writeResponse(req: IncomingMessage, res: ServerResponse, http: RpcHttpD
       // An invalid header name or value from the app is dropped rather than failing the response.
     }
   }
+  applyCorsHeaders(res, cors);
   const cookies = (http.cookies ?? []).map(serializeCookie);
   if (cookies.length > 0) {
     const existing = res.getHeader('set-cookie');
@@ -214,9 +226,11 @@ function writeResponse(req: IncomingMessage, res: ServerResponse, http: RpcHttpD
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** The HTTP front end: routing, keys, body limit and the RpcHttp conversion in both directions. */
+/** The HTTP front end: Host check, CORS, routing, keys, body limit and the RpcHttp conversion in both directions. */
 export function createHttpHost(options: HttpHostOptions): HttpHost {
   const { invoker, logger } = options;
+  const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
+  const allowedHosts = options.allowedHosts ?? {};
   const prefix = options.routePrefix ? `/${options.routePrefix}` : '';
   const entries: RouteEntry<HttpFunction>[] = options.functions.map((f) => ({
     route: f.route,
@@ -225,60 +239,114 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
   }));
   let stopping = false;
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-    if (stopping) throw new HttpError(503, 'serviceUnavailable', 'The host is shutting down.');
+  /** Host check and CORS. Returns the request URL, or undefined when the request was answered (a preflight). */
+  const admit = async (req: IncomingMessage, res: ServerResponse) => {
+    const target = parseRequestTarget(req.url, req.headers.host);
+    if (target.kind === 'invalid') throw new HttpError(400, 'invalidRequest', target.message);
+    if (!isAllowedAuthority(target.authority, allowedHosts)) {
+      throw new HttpError(
+        421,
+        'misdirectedRequest',
+        'This host answers requests for localhost, 127.0.0.1, [::1] and the host of PUBLIC_BASE_URL only.',
+      );
+    }
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(',') : value;
+    };
+    const cors = decideCors(options.cors, {
+      method: req.method ?? 'GET',
+      origin: header('origin'),
+      requestMethod: header('access-control-request-method'),
+      requestHeaders: header('access-control-request-headers'),
+    });
+    // Set now so that error answers carry them too; writeResponse applies them again over the app's headers.
+    for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
+    if (cors.preflight) {
+      const drained = await discardBody(req);
+      res.writeHead(204, drained ? {} : { connection: 'close' }).end();
+      return undefined;
+    }
+    return { url: new URL(`http://${target.authority}${target.pathAndQuery}`), cors: cors.headers };
+  };
+
+  /** The function for the request, or the 404 / 405 error. */
+  const route = (method: string, url: URL) => {
     let path = url.pathname;
+    const notFound = () => new HttpError(404, 'notFound', `No function matches ${method} ${url.pathname}.`);
     if (prefix) {
       const lower = path.toLowerCase();
       const lowerPrefix = prefix.toLowerCase();
-      if (lower !== lowerPrefix && !lower.startsWith(`${lowerPrefix}/`)) {
-        throw new HttpError(404, 'notFound', `No function matches ${req.method} ${url.pathname}.`);
-      }
+      if (lower !== lowerPrefix && !lower.startsWith(`${lowerPrefix}/`)) throw notFound();
       path = path.slice(prefix.length);
     }
-    const selection = selectRoute(entries, req.method ?? 'GET', path);
-    if (selection.kind === 'notFound') {
-      throw new HttpError(404, 'notFound', `No function matches ${req.method} ${url.pathname}.`);
-    }
+    const selection = selectRoute(entries, method, path);
+    if (selection.kind === 'notFound') throw notFound();
     if (selection.kind === 'methodNotAllowed') {
-      const error = new HttpError(405, 'methodNotAllowed', `${req.method} is not allowed on ${url.pathname}.`);
-      sendError(res, error, { allow: selection.allowed.join(', ') });
-      return;
+      throw new MethodNotAllowedError(`${method} is not allowed on ${url.pathname}.`, selection.allowed);
     }
-    const target = selection.value;
-    authorize(target, options.keys, req, url);
+    return selection;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const admitted = await admit(req, res);
+    if (!admitted) return;
+    if (stopping) throw new HttpError(503, 'serviceUnavailable', 'The host is shutting down.');
+    const method = req.method ?? 'GET';
+    const { value: fn, params } = route(method, admitted.url);
+    authorize(fn, options.keys, req, admitted.url);
     const body = await readBody(req, options.maxRequestBodySize);
-    const http = toRpcHttpRequest(req, url, body, selection.params);
     const traceparent = req.headers.traceparent;
-    const response = await invoker.invoke(target.fn, {
-      inputData: [{ name: target.triggerName, data: { http } }],
-      triggerMetadata: Object.fromEntries(Object.entries(selection.params).map(([k, v]) => [k, { string: v }])),
+    const response = await invoker.invoke(fn.fn, {
+      inputData: [{ name: fn.triggerName, data: { http: toRpcHttpRequest(req, admitted.url, body, params) } }],
+      triggerMetadata: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { string: v }])),
       reason: `This function was programmatically called via the host APIs.`,
       traceParent: typeof traceparent === 'string' ? traceparent : undefined,
     });
-    writeResponse(req, res, findHttpOutput(target.fn, response));
+    writeResponse(req, res, findHttpOutput(fn.fn, response), admitted.cors);
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) {
-        // The rest of an oversized body is not read; close the connection instead.
-        sendError(res, error, error.status === 413 ? { connection: 'close' } : {});
-      } else if (error instanceof FunctionTimeoutError) {
-        sendError(res, new HttpError(504, 'functionTimeout', error.message));
-      } else if (error instanceof HostStoppingError) {
-        sendError(res, new HttpError(503, 'serviceUnavailable', error.message));
-      } else if (res.headersSent) {
-        res.destroy();
-      } else {
-        // The real host answers an unhandled function error with a bare 500.
-        res.writeHead(500, { 'content-length': 0 }).end();
-      }
-      if (!(error instanceof HttpError)) logger.log('debug', `HTTP request failed: ${String(error)}`);
-    });
-  });
-  server.keepAliveTimeout = 5_000;
+  const fail = async (req: IncomingMessage, res: ServerResponse, error: unknown): Promise<void> => {
+    if (error instanceof MethodNotAllowedError) {
+      await sendEarlyError(req, res, error, { allow: error.allowed.join(', ') });
+    } else if (error instanceof HttpError) {
+      await sendEarlyError(req, res, error, error.status === 503 ? { connection: 'close' } : {});
+    } else if (error instanceof FunctionTimeoutError) {
+      sendError(res, new HttpError(504, 'functionTimeout', error.message));
+    } else if (error instanceof HostStoppingError) {
+      sendError(res, new HttpError(503, 'serviceUnavailable', error.message), { connection: 'close' });
+    } else if (res.headersSent) {
+      res.destroy();
+    } else {
+      // The real host answers an unhandled function error with a bare 500.
+      res.writeHead(500, { 'content-length': 0 }).end();
+    }
+    if (!(error instanceof HttpError)) logger.log('debug', `HTTP request failed: ${String(error)}`);
+  };
+
+  const server: Server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_SIZE,
+      // A request without Host gets the JSON 400 from handle() instead of Node's empty one.
+      requireHostHeader: false,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often Node checks the two timeouts above (default 30 s, which would let a slow client stay far longer).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      // The connection may already be closing (a client error answered on the same socket): never crash on it.
+      res.on('error', (error) => logger.log('debug', `HTTP response failed: ${String(error)}`));
+      handle(req, res)
+        .catch((error: unknown) => fail(req, res, error))
+        .catch((error: unknown) => {
+          logger.log('debug', `HTTP error answer failed: ${String(error)}`);
+          res.destroy();
+        });
+    },
+  );
+  server.on('clientError', answerClientError);
 
   let closed: Promise<void> | undefined;
   const beginClose = (): Promise<void> => {

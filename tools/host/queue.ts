@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueClient, type ReceivedMessageItem } from '@azure/storage-queue';
 import type { QueuesConfig } from './config';
@@ -69,7 +68,43 @@ function isValidBase64(text: string): boolean {
   return compact.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(compact);
 }
 
-const jsonDate = (date: Date | undefined): RpcTypedData => ({ json: JSON.stringify(date ?? null) });
+/**
+ * A date as Newtonsoft.Json writes a DateTimeOffset (the host's serializer for trigger metadata):
+ * "2026-11-30T10:00:00+00:00", with a fraction only when there is one.
+ */
+export function dotNetDateTimeOffset(date: Date): string {
+  const iso = date.toISOString();
+  const fraction = iso.slice(19, 23).replace(/\.?0+$/, '');
+  return `${iso.slice(0, 19)}${fraction}+00:00`;
+}
+
+// DateTimeOffset.MaxValue, which the queues extension uses for a missing expiry or visibility time.
+const DATE_TIME_OFFSET_MAX = '9999-12-31T23:59:59.9999999+00:00';
+const jsonDate = (date: Date | undefined, fallback: string): RpcTypedData => ({
+  json: JSON.stringify(date ? dotNetDateTimeOffset(date) : fallback),
+});
+
+/**
+ * The trigger metadata the real host sends for a queue message: the queues extension's binding data
+ * (https://github.com/Azure/azure-sdk-for-net/blob/main/sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Queues/src/Triggers/QueueTriggerBinding.cs),
+ * converted by the host's ToRpc: strings as `string`, the long DequeueCount and the DateTimeOffsets as `json`; the
+ * "sys" entry is left out (ScriptInvocationContextExtensions.ShouldSkipBindingData).
+ */
+export function queueTriggerMetadata(
+  message: ReceivedMessageItem,
+  text: string,
+  now: Date,
+): Record<string, RpcTypedData> {
+  return {
+    QueueTrigger: { string: text },
+    DequeueCount: { json: JSON.stringify(message.dequeueCount) },
+    ExpirationTime: jsonDate(message.expiresOn, DATE_TIME_OFFSET_MAX),
+    Id: { string: message.messageId },
+    InsertionTime: jsonDate(message.insertedOn, dotNetDateTimeOffset(now)),
+    NextVisibleTime: jsonDate(message.nextVisibleOn, DATE_TIME_OFFSET_MAX),
+    PopReceipt: { string: message.popReceipt },
+  };
+}
 
 export interface QueueListenerOptions {
   fn: RegisteredFunction;
@@ -214,18 +249,7 @@ export class QueueListener {
     try {
       await invoker.invoke(fn, {
         inputData: [{ name: triggerName, data }],
-        triggerMetadata: {
-          QueueTrigger: { string: text },
-          DequeueCount: { int: message.dequeueCount },
-          ExpirationTime: jsonDate(message.expiresOn),
-          Id: { string: message.messageId },
-          InsertionTime: jsonDate(message.insertedOn),
-          NextVisibleTime: jsonDate(message.nextVisibleOn),
-          PopReceipt: { string: message.popReceipt },
-          sys: {
-            json: JSON.stringify({ MethodName: fn.name, UtcNow: new Date().toISOString(), RandGuid: randomUUID() }),
-          },
-        },
+        triggerMetadata: queueTriggerMetadata(message, text, new Date()),
         reason: `New queue message detected on '${this.queueName}'.`,
       });
       succeeded = true;
