@@ -24,6 +24,10 @@ export interface Azurite {
   connectionString: string;
   ports: Ports;
   stop(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections are accepted by the kernel but never answered, as in an outage. */
+  pause(): void;
+  /** Lets a paused Azurite run again (SIGCONT). */
+  resume(): void;
 }
 
 /** Something already listens on one of the requested ports (another Azurite, perhaps). */
@@ -175,6 +179,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const stop = async () => {
     process.removeListener('exit', killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT'); // a paused Azurite would not act on SIGTERM
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await once(child, 'exit');
@@ -187,7 +192,13 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     await stop();
     throw error;
   }
-  return { connectionString: connectionStringFor(ports), ports, stop };
+  return {
+    connectionString: connectionStringFor(ports),
+    ports,
+    stop,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+  };
 }
 
 /**
