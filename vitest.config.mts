@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Tiers (STYLE.md): unit tests are pure and fast; the others share one Azurite started by the global setup.
 export default defineConfig({
   test: {
+    maxWorkers: 4,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
@@ -21,7 +22,9 @@ export default defineConfig({
           globalSetup: ['test/globalSetup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
+          // Each file runs its own Azurite and host on free ports, and most of its time is spent waiting (outages,
+          // retries, polling): files run side by side.
+          fileParallelism: true,
         },
       },
     ],
