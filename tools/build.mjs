@@ -46,6 +46,7 @@ await build({
     start: 'tools/start.ts',
     connector: 'tools/connector.ts',
     bench: 'tools/bench/run.ts',
+    benchSweep: 'tools/bench/sweepRun.ts',
   },
   outdir: 'dist/tools',
   // Tools run from the checkout: keep dev dependencies (azurite, esbuild) as real packages.

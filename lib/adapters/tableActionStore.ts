@@ -98,8 +98,8 @@ function toVersionedAction(entity: unknown): Versioned<DeviceAction> {
   return { value: action, etag: e.etag };
 }
 
-/** The action as a table entity; the passcode only as ciphertext and its key id (DESIGN.md invariant 5). */
-function toEntity(a: DeviceAction) {
+/** The action as a table entity; the passcode only as ciphertext and its key id (docs/DESIGN.md invariant 5). Tools that seed history (the benchmark) write the same format. */
+export function toEntity(a: DeviceAction) {
   return {
     partitionKey: a.deviceId,
     rowKey: actionRow(a.id),

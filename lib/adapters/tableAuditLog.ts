@@ -10,7 +10,7 @@ import { checkContinuationToken, odataString } from './tableClients';
 export const AUDIT_PARTITION = 'audit';
 
 /** Row key = inverted event time, then the event id: the partition lists newest first. */
-function auditEntity(event: AuditEvent) {
+export function auditEntity(event: AuditEvent) {
   const { id, ...rest } = event;
   const rowKey = `${actionIdUpperBoundFor(new Date(event.eventDateTime))}-${id}`;
   return { partitionKey: AUDIT_PARTITION, rowKey, eventId: id, ...rest };
