@@ -6,6 +6,7 @@ import { parseOrThrow, readJsonBody } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
 import { ROUTES, routeOptions } from '../lib/http/routes';
 import { DeviceParamsSchema, IdempotencyKeySchema, ResetPasscodeBodySchema } from '../lib/http/schemas';
+import { traceparentOf } from '../lib/http/trace';
 import { requestPasscodeReset } from '../lib/useCases/requestPasscodeReset';
 import { toActionView } from '../lib/useCases/views';
 
@@ -18,11 +19,13 @@ app.http(ROUTES.resetPasscode.name, {
     const idempotencyKey =
       key === null ? undefined : parseOrThrow(IdempotencyKeySchema, key, 'Idempotency-Key header', 'Idempotency-Key');
     const body = parseOrThrow(ResetPasscodeBodySchema, await readJsonBody(request, {}), 'request body');
+    const traceparent = traceparentOf(ctx.context);
     const { action } = await requestPasscodeReset(deps.services, {
       deviceId,
       caller,
       ...(body.reason !== undefined && { reason: body.reason }),
       ...(idempotencyKey !== undefined && { idempotencyKey }),
+      ...(traceparent && { traceparent }),
     }).catch((error: unknown) => {
       // API.md: a 409 actionInProgress points at the action that holds the device.
       if (error instanceof ActionInProgressError) {

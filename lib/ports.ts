@@ -145,6 +145,8 @@ export interface ApplyPasscodeRequest {
   osVersion: string;
   policy: PasscodePolicy;
   passcode: string;
+  /** The trace the reset belongs to (W3C traceparent), for channels that pass it on. */
+  traceparent?: string;
 }
 
 /** What a device channel reports; a transient failure is thrown as TransientError instead. */

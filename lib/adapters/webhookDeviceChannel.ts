@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { TransientError } from '../core/errors';
 import type { ApplyOutcome, ApplyPasscodeRequest, Clock, DeviceChannel } from '../ports';
@@ -80,11 +80,11 @@ export class WebhookDeviceChannel implements DeviceChannel {
 
   async apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome> {
     const rawBody = webhookPayload(request);
-    const response = await this.post(rawBody, request.actionId);
+    const response = await this.post(rawBody, request.actionId, request.traceparent);
     return this.classify(response, request.passcode);
   }
 
-  private async post(rawBody: string, actionId: string): Promise<GatewayResponse> {
+  private async post(rawBody: string, actionId: string, traceparent?: string): Promise<GatewayResponse> {
     const timestamp = Math.floor(this.clock.now().getTime() / 1000);
     try {
       const response = await this.fetch(this.url, {
@@ -94,6 +94,8 @@ export class WebhookDeviceChannel implements DeviceChannel {
           'Idempotency-Key': actionId,
           'X-Signature-Timestamp': String(timestamp),
           'X-Signature': `sha256=${signWebhookPayload(this.secret, timestamp, rawBody)}`,
+          // The gateway call is a child of the reset's trace (W3C trace context: same trace id, a new parent id).
+          ...(traceparent && { traceparent: childTraceparent(traceparent) }),
         },
         body: rawBody,
         // A redirected POST would resend the passcode to wherever the Location points; never follow one.
@@ -139,6 +141,12 @@ interface GatewayResponse {
   retryAfter: string | null;
   text: string;
 }
+
+/** `traceparent` for a call made within `parent`'s trace: the same trace id and flags, a fresh parent (span) id. */
+export const childTraceparent = (parent: string): string => {
+  const [version, traceId, , flags] = parent.split('-');
+  return `${version}-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
+};
 
 function parseGatewayUrl(value: string): URL {
   let url: URL;

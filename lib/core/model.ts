@@ -122,5 +122,17 @@ export interface DeviceAction {
 }
 
 /** The queue message: ids only, never a secret (DESIGN.md invariant 5). */
-export const ResetMessageSchema = z.strictObject({ v: z.literal(1), actionId: IdSchema, deviceId: IdSchema });
+/** A W3C trace context `traceparent` (version 00): https://www.w3.org/TR/trace-context/#traceparent-header */
+export const TraceparentSchema = z.string().regex(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/);
+
+/**
+ * The queue message: ids only, never a secret (docs/DESIGN.md invariant 5), and the trace of the request that accepted
+ * the action, so that its work is traced as part of that request.
+ */
+export const ResetMessageSchema = z.strictObject({
+  v: z.literal(1),
+  actionId: IdSchema,
+  deviceId: IdSchema,
+  traceparent: TraceparentSchema.optional(),
+});
 export type ResetMessage = z.infer<typeof ResetMessageSchema>;

@@ -60,7 +60,7 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
     if (error instanceof PreconditionFailedError) return 'lostRace';
     throw error;
   }
-  const { outcome, latest } = await applyUnderLease(services, claimed);
+  const { outcome, latest } = await applyUnderLease(services, claimed, message.traceparent);
   const at = services.clock.now();
   const next =
     outcome instanceof TransientError
@@ -79,6 +79,7 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
 async function applyUnderLease(
   services: Services,
   claimed: Versioned<DeviceAction>,
+  traceparent: string | undefined,
 ): Promise<{ outcome: ChannelOutcome | TransientError; latest: Versioned<DeviceAction> }> {
   const action = claimed.value;
   let latest = claimed;
@@ -111,6 +112,7 @@ async function applyUnderLease(
       osVersion: action.target.osVersion,
       policy: action.target.passcodePolicy,
       passcode: services.cipher.open(sealed, passcodeAad(action.deviceId, action.id)),
+      ...(traceparent && { traceparent }),
     });
     return { outcome, latest: await settled() };
   } catch (error) {

@@ -15,6 +15,8 @@ export interface ResetRequest {
   reason?: string;
   idempotencyKey?: string;
   caller: Caller;
+  /** The request's W3C traceparent: the worker's part of the reset continues this trace. */
+  traceparent?: string;
 }
 
 export type ResetResult =
@@ -128,7 +130,14 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
   }
   await Promise.all([
     bestEffort(services, 'recording the accepted event', () => services.audit.record(acceptedResetEvent(action))),
-    bestEffort(services, 'enqueueing the reset', () => services.queue.enqueue({ v: 1, actionId: action.id, deviceId })),
+    bestEffort(services, 'enqueueing the reset', () =>
+      services.queue.enqueue({
+        v: 1,
+        actionId: action.id,
+        deviceId,
+        ...(request.traceparent && { traceparent: request.traceparent }),
+      }),
+    ),
   ]);
   return { kind: 'accepted', action };
 }

@@ -8,6 +8,8 @@ export interface Received {
   passcode: string;
   idempotencyKey: string;
   signatureValid: boolean;
+  /** The W3C traceparent the app sent, if any. */
+  traceparent?: string;
   /** When the request arrived (ms since the epoch). */
   at: number;
 }
@@ -65,6 +67,7 @@ export class LoopbackGateway {
       passcode: body.passcode,
       idempotencyKey: String(req.headers['idempotency-key']),
       signatureValid: given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected)),
+      ...(typeof req.headers.traceparent === 'string' && { traceparent: req.headers.traceparent }),
       at: Date.now(),
     });
     const next = this.script.get(body.deviceId)?.shift() ?? this.fallback(body.deviceId);

@@ -37,6 +37,22 @@ describe('the webhook device channel end to end, against a gateway on loopback',
     expect(new Set(calls.map((c) => c.idempotencyKey))).toEqual(new Set([final.body.id]));
   });
 
+  it("the gateway call belongs to the reset request's trace (W3C traceparent through the queue)", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await call(`${stack.api}/deviceManagement/managedDevices/wh-traced`, {
+      method: 'PUT',
+      json: { deviceName: 'wh-traced', operatingSystem: 'iOS', osVersion: '17.5' },
+    });
+    const accepted = await call(`${stack.api}/deviceManagement/managedDevices/wh-traced/resetPasscode`, {
+      method: 'POST',
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(accepted.status).toBe(202);
+    await pollLikeLogicApps(accepted);
+    const [first] = gateway.callsFor('wh-traced');
+    expect(first?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+  });
+
   it("a 4xx ends failed with the gateway's error code, without retrying", async () => {
     gateway.script.set('wh-rejected', [404]);
     const { final, calls } = await resetDevice('wh-rejected');

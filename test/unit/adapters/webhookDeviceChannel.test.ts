@@ -108,6 +108,16 @@ describe('WebhookDeviceChannel request', () => {
     });
   });
 
+  it("passes the reset's trace on: same trace id, a fresh parent id (W3C trace context)", async () => {
+    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await channel().apply({ ...applyRequest(), traceparent: parent });
+    const sent = String(gateway.received.at(-1)?.headers.traceparent);
+    expect(sent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
+    expect(sent).not.toBe(parent);
+    await channel().apply(applyRequest());
+    expect(gateway.received.at(-1)?.headers.traceparent).toBeUndefined();
+  });
+
   it('signs timestamp.rawBody with HMAC-SHA256 of the shared secret, as the gateway recomputes it', async () => {
     await channel().apply(applyRequest());
     const [{ headers, rawBody }] = gateway.received as [Received];

@@ -269,6 +269,13 @@ describe('requestPasscodeReset', () => {
     });
   });
 
+  it("carries the request's trace to the worker in the message", async () => {
+    const t = setup();
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const { action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller, traceparent });
+    expect(t.queue.messages).toEqual([{ v: 1, actionId: action.id, deviceId: 'device-1', traceparent }]);
+  });
+
   describe('refusals write nothing, and write failures after acceptance never change the answer', () => {
     it('a refused reset (404, 422, 409, 429) with an Idempotency-Key leaves no reservation and no schedule entry', async () => {
       const t = makeTestServices({ settings: { maxResetsPerDevicePerDay: 2 } });
