@@ -88,10 +88,8 @@ describe('chaos: the host killed twice while 200 resets drain', () => {
 
     expect(actions).toHaveLength(DEVICES);
     expect(new Set(actions.map((a) => a.id))).toEqual(new Set(accepted.map((a) => a.body.id)));
-    const states = actions.reduce<Record<string, number>>(
-      (count, a) => ({ ...count, [a.actionState]: (count[a.actionState] ?? 0) + 1 }),
-      {},
-    );
+    const states: Record<string, number> = {};
+    for (const a of actions) states[a.actionState] = (states[a.actionState] ?? 0) + 1;
     expect(states).toEqual({ done: DEVICES });
     for (const action of actions) {
       const calls = gateway.callsFor(action.deviceId);
