@@ -15,6 +15,7 @@ import './health';
 import './apiDocuments';
 import './resetPasscodeWorker';
 import './resetPasscodePoison';
+import './notifications';
 import './sweepDeviceActions';
 
 app.setup({ enableHttpStream: false });

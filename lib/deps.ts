@@ -1,15 +1,17 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { AesGcmCipher, parseEncryptionKeys } from './adapters/aesGcmCipher';
+import { HttpNotificationSender } from './adapters/httpNotificationSender';
 import { SimulatedDeviceChannel } from './adapters/simulatedDeviceChannel';
-import { ensureQueue, queueClient, StorageActionQueue } from './adapters/storageActionQueue';
+import { ensureQueue, queueClient, StorageActionQueue, StorageNotificationQueue } from './adapters/storageActionQueue';
 import { TableActionSchedule } from './adapters/tableActionSchedule';
 import { TableActionStore } from './adapters/tableActionStore';
 import { TableAuditLog } from './adapters/tableAuditLog';
 import { ensureTable, type StorageRequestObserver, tableClient } from './adapters/tableClients';
 import { TableDeviceStore } from './adapters/tableDeviceStore';
 import { TableIdempotencyKeys } from './adapters/tableIdempotencyKeys';
+import { TableSubscriptionStore } from './adapters/tableSubscriptionStore';
 import { WebhookDeviceChannel } from './adapters/webhookDeviceChannel';
-import { type Config, parseConfig, parseStatusLinkKeys } from './config';
+import { type Config, isDevelopment, parseConfig, parseStatusLinkKeys } from './config';
 import type { Clock, DeviceChannel, Logger } from './ports';
 import { type Authenticator, createAuthenticator } from './security/authenticate';
 import { createPageTokenSigner, type PageTokenSigner } from './security/pageToken';
@@ -20,12 +22,16 @@ import type { Services } from './useCases/services';
 export const STORAGE_NAMES = {
   queue: 'reset-passcode',
   poisonQueue: 'reset-passcode-poison',
+  notificationQueue: 'notifications',
+  notificationPoisonQueue: 'notifications-poison',
   tables: {
     devices: 'devices',
     actions: 'deviceActions',
     idempotency: 'idempotencyKeys',
     audit: 'auditEvents',
     schedule: 'actionSchedule',
+    subscriptions: 'subscriptions',
+    deliveries: 'notificationDeliveries',
     simulator: 'simulatedDevices',
   },
 } as const;
@@ -94,6 +100,12 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
     schedule: new TableActionSchedule(table(STORAGE_NAMES.tables.schedule)),
     idempotencyKeys: new TableIdempotencyKeys(table(STORAGE_NAMES.tables.idempotency)),
     queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue, observe)),
+    subscriptions: new TableSubscriptionStore({
+      subscriptions: table(STORAGE_NAMES.tables.subscriptions),
+      deliveries: table(STORAGE_NAMES.tables.deliveries),
+    }),
+    notifications: new StorageNotificationQueue(queueClient(storage, STORAGE_NAMES.notificationQueue, observe)),
+    notifier: new HttpNotificationSender({ refusePrivateAddresses: !isDevelopment(config) }),
     channel,
     audit: new TableAuditLog(table(STORAGE_NAMES.tables.audit)),
     log: consoleLogger,
@@ -105,6 +117,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
       stuckAfterSeconds: config.STUCK_AFTER_SECONDS,
       actionExpiryHours: config.ACTION_EXPIRY_HOURS,
       retentionDays: config.RETENTION_DAYS,
+      development: isDevelopment(config),
     },
   };
   const authenticate = createAuthenticator(
@@ -132,8 +145,12 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
 export async function ensureStorage(connectionString: string): Promise<void> {
   await Promise.all([
     ...Object.values(STORAGE_NAMES.tables).map((name) => ensureTable(tableClient(connectionString, name))),
-    ensureQueue(queueClient(connectionString, STORAGE_NAMES.queue)),
-    ensureQueue(queueClient(connectionString, STORAGE_NAMES.poisonQueue)),
+    ...[
+      STORAGE_NAMES.queue,
+      STORAGE_NAMES.poisonQueue,
+      STORAGE_NAMES.notificationQueue,
+      STORAGE_NAMES.notificationPoisonQueue,
+    ].map((name) => ensureQueue(queueClient(connectionString, name))),
   ]);
 }
 

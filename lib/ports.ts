@@ -8,6 +8,7 @@ import type {
   ResetMessage,
   SealedSecret,
 } from './core/model';
+import type { Subscription } from './core/subscription';
 
 /** Wall clock, injected so the core and its tests control time. */
 export interface Clock {
@@ -220,4 +221,50 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Change-notification subscriptions, and the record of which action's notice went to which subscription. */
+export interface SubscriptionStore {
+  create(subscription: Subscription): Promise<void>;
+  get(id: string): Promise<Versioned<Subscription> | undefined>;
+  listByOwner(ownerId: string): Promise<Subscription[]>;
+  /** Subscriptions that watch every device or this one (expired ones included; the caller filters). */
+  listWatching(deviceId: string): Promise<Subscription[]>;
+  /** Subscriptions whose expiry is before `now`, at most `limit`. */
+  listExpired(now: Date, limit: number): Promise<Subscription[]>;
+  /** Replaces the subscription if unchanged since read (PreconditionFailedError otherwise). */
+  update(next: Subscription, current: Versioned<Subscription>): Promise<void>;
+  /** Deletes the subscription and what was recorded of its deliveries. */
+  remove(id: string): Promise<void>;
+  /**
+   * Records that the notice of `actionId` goes to `subscriptionId`: true the first time, false when it already went
+   * (or is on its way) and was recorded less than `staleAfterMs` ago.
+   */
+  claimDelivery(subscriptionId: string, actionId: string, now: Date, staleAfterMs: number): Promise<boolean>;
+}
+
+/** Work of the notification queue: an action finished (find who to tell), or tell one subscription. */
+export type NotificationMessage =
+  | { v: 1; kind: 'finished'; deviceId: string; actionId: string }
+  | {
+      v: 1;
+      kind: 'deliver';
+      subscriptionId: string;
+      deviceId: string;
+      actionId: string;
+      /** Failed attempts so far. */
+      attempt: number;
+      firstTriedAt: string;
+    };
+
+export interface NotificationQueue {
+  enqueue(message: NotificationMessage, options?: { delaySeconds?: number }): Promise<void>;
+}
+
+/** Talks to subscribers' endpoints; never follows redirects, and refuses private addresses outside development. */
+export interface NotificationSender {
+  /** Graph's validation handshake: true when the endpoint answered 200 with the token as text, in time. */
+  validate(url: string, token: string): Promise<boolean>;
+  /** POSTs the JSON body; the status, or a TransientError when the endpoint could not be reached or timed out. */
+  post(url: string, body: string): Promise<number>;
 }

@@ -1,6 +1,6 @@
 import { newPipeline, QueueClient, StorageSharedKeyCredential } from '@azure/storage-queue';
 import type { ResetMessage } from '../core/model';
-import type { ActionQueue } from '../ports';
+import type { ActionQueue, NotificationMessage, NotificationQueue } from '../ports';
 import { QUEUE_RETRY_OPTIONS } from './storageDeadline';
 import { storageStatus, translateStorageError } from './storageErrors';
 import type { StorageRequestObserver } from './tableClients';
@@ -41,13 +41,14 @@ export async function ensureQueue(client: QueueClient): Promise<void> {
 }
 
 /**
- * ActionQueue on Azure Queue Storage. The Functions queue trigger decodes base64 by default
- * (host.json extensions.queues.messageEncoding), while the SDK sends text as is: encode here.
+ * A queue of JSON messages on Azure Queue Storage (the reset queue, the notification queue). The Functions queue
+ * trigger decodes base64 by default (host.json extensions.queues.messageEncoding), while the SDK sends text as is:
+ * encode here.
  */
-export class StorageActionQueue implements ActionQueue {
+export class StorageMessageQueue<M> {
   constructor(private readonly queue: QueueClient) {}
 
-  async enqueue(message: ResetMessage, options: { delaySeconds?: number } = {}): Promise<void> {
+  async enqueue(message: M, options: { delaySeconds?: number } = {}): Promise<void> {
     const text = Buffer.from(JSON.stringify(message), 'utf8').toString('base64');
     try {
       await this.queue.sendMessage(text, options.delaySeconds ? { visibilityTimeout: options.delaySeconds } : {});
@@ -56,3 +57,9 @@ export class StorageActionQueue implements ActionQueue {
     }
   }
 }
+
+/** The reset queue. */
+export class StorageActionQueue extends StorageMessageQueue<ResetMessage> implements ActionQueue {}
+
+/** The notification queue. */
+export class StorageNotificationQueue extends StorageMessageQueue<NotificationMessage> implements NotificationQueue {}

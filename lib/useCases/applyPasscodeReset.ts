@@ -3,6 +3,7 @@ import {
   claim,
   type Decision,
   failUndelivered,
+  isTerminal,
   recordOutcome,
   recordTransientFailure,
   renewLease,
@@ -13,6 +14,7 @@ import type { DeviceAction, ResetMessage } from '../core/model';
 import { generatePasscode } from '../core/passcodeGenerator';
 import type { Versioned } from '../ports';
 import { passcodeAad, type Services } from './services';
+import { announceFinished } from './subscriptions';
 
 export type WorkerOutcome =
   | 'done'
@@ -68,6 +70,7 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
       : recordOutcome(latest.value, outcome, at, services.settings);
   const recorded = await store(services, next, latest);
   if (!recorded) return 'lostRace';
+  if (isTerminal(recorded.actionState)) await announceFinished(services, recorded);
   if (recorded.actionState === 'active' && recorded.nextAttemptDateTime) {
     await sendAgain(services, message, new Date(recorded.nextAttemptDateTime));
     return 'retrying';
@@ -172,6 +175,7 @@ export async function failUndeliveredReset(
     }
     try {
       await services.actions.update(decision.next, found);
+      await announceFinished(services, decision.next);
       services.log.warn('reset passcode action failed after every retry', {
         actionId: message.actionId,
         deviceId: message.deviceId,

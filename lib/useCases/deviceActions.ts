@@ -4,6 +4,7 @@ import type { ActionState, DeviceAction } from '../core/model';
 import type { Page, Versioned } from '../ports';
 import type { Caller } from '../security/caller';
 import { bestEffort, type Services } from './services';
+import { announceFinished } from './subscriptions';
 import { type ActionView, toActionView } from './views';
 
 const actionNotFound = (actionId: string) =>
@@ -68,6 +69,7 @@ export async function cancelAction(services: Services, deviceId: string, actionI
       if (error instanceof PreconditionFailedError) continue;
       throw error;
     }
+    await announceFinished(services, decision.next);
     await bestEffort(services, 'auditing a cancel', () =>
       services.audit.record({
         id: services.randomHex(12),

@@ -10,7 +10,10 @@ import type {
   DeviceStore,
   IdempotencyKeys,
   Logger,
+  NotificationQueue,
+  NotificationSender,
   RandomInt,
+  SubscriptionStore,
 } from '../ports';
 
 /** Everything a use case may touch; built once per process by lib/deps.ts, or by a test with fakes. */
@@ -25,6 +28,9 @@ export interface Services {
   schedule: ActionSchedule;
   idempotencyKeys: IdempotencyKeys;
   queue: ActionQueue;
+  subscriptions: SubscriptionStore;
+  notifications: NotificationQueue;
+  notifier: NotificationSender;
   channel: DeviceChannel;
   audit: AuditLog;
   log: Logger;
@@ -32,6 +38,8 @@ export interface Services {
     maxResetsPerDevicePerDay: number;
     /** Days finished actions and audit events are kept. */
     retentionDays: number;
+    /** A developer's run (AZURE_FUNCTIONS_ENVIRONMENT=Development): plain-http loopback receivers are allowed. */
+    development: boolean;
   };
 }
 

@@ -11,6 +11,7 @@ import { PreconditionFailedError } from '../core/errors';
 import type { DeviceAction } from '../core/model';
 import type { ScheduleEntry, Versioned } from '../ports';
 import { bestEffort, type Services } from './services';
+import { announceFinished, purgeExpiredSubscriptions } from './subscriptions';
 
 export interface SweepReport {
   reviewed: number;
@@ -21,12 +22,15 @@ export interface SweepReport {
   /** Finished actions and audit events removed after RETENTION_DAYS. */
   actionsPurged: number;
   eventsPurged: number;
+  subscriptionsPurged: number;
 }
 
 /** Schedule entries one run reviews at most; the rest are reviewed by the next runs (every minute). */
 export const SWEEP_BATCH = 500;
 /** Audit events one run purges at most. */
 export const RETENTION_BATCH = 200;
+/** Expired subscriptions one run removes at most. */
+const SUBSCRIPTION_PURGE_BATCH = 100;
 const PARALLEL_REVIEWS = 16;
 
 /**
@@ -44,12 +48,14 @@ export async function sweepActions(services: Services): Promise<SweepReport> {
     keysPurged: 0,
     actionsPurged: 0,
     eventsPurged: 0,
+    subscriptionsPurged: 0,
   };
   const due = await services.schedule.listDue(now, SWEEP_BATCH);
   for (let i = 0; i < due.length; i += PARALLEL_REVIEWS) {
     await Promise.all(due.slice(i, i + PARALLEL_REVIEWS).map((entry) => reviewSafely(services, entry, now, report)));
   }
   await purgeRetired(services, now, report);
+  report.subscriptionsPurged = await purgeExpiredSubscriptions(services, SUBSCRIPTION_PURGE_BATCH);
   const { reviewed, ...changes } = report;
   if (Object.values(changes).some((n) => n > 0)) services.log.info('sweep finished', { reviewed, ...changes });
   return report;
@@ -116,13 +122,23 @@ async function reviewInFlight(
   return found;
 }
 
-/** Removes a finished action's passcode after its display window and its Idempotency-Key after 48 hours. */
+/** How long after its end a finished action is announced again (the announcement may have been lost). */
+const ANNOUNCE_AGAIN_WITHIN_MS = 3_600_000;
+
+/**
+ * Announces a recently finished action again (a lost announcement means lost notifications; the fan-out sends each
+ * subscription one notice whatever the repeats), removes its passcode after the display window and its
+ * Idempotency-Key after 48 hours.
+ */
 async function reviewFinished(
   services: Services,
   found: Versioned<DeviceAction>,
   now: Date,
   report: SweepReport,
 ): Promise<Versioned<DeviceAction>> {
+  if (now.getTime() - new Date(found.value.lastUpdatedDateTime).getTime() < ANNOUNCE_AGAIN_WITHIN_MS) {
+    await announceFinished(services, found.value);
+  }
   let current = found;
   const purge = purgePasscode(current.value, now);
   if (purge.kind === 'move') {

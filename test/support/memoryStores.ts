@@ -2,8 +2,8 @@ import { actionIdUpperBoundFor } from '../../lib/core/actionId';
 import { checkChange, isTerminal } from '../../lib/core/actionLifecycle';
 import { PreconditionFailedError } from '../../lib/core/errors';
 import type { Device, DeviceAction, ResetMessage, SealedSecret } from '../../lib/core/model';
+import type { Subscription } from '../../lib/core/subscription';
 import type {
-  ActionQueue,
   ActionSchedule,
   ActionStore,
   ApplyOutcome,
@@ -19,9 +19,11 @@ import type {
   IdempotencyKeys,
   IdempotencyRecord,
   ListActionsQuery,
+  NotificationSender,
   Page,
   ResetContext,
   ScheduleEntry,
+  SubscriptionStore,
   Versioned,
 } from '../../lib/ports';
 import { invalidSkipToken } from '../../lib/security/pageToken';
@@ -211,14 +213,88 @@ export class MemoryDeviceStore implements DeviceStore {
   }
 }
 
-export class MemoryQueue implements ActionQueue {
-  readonly messages: ResetMessage[] = [];
-  /** The delay each message was sent with (0 when none), in the order of `messages`. */
+/** A queue in memory: the messages sent and, in the same order, the delay each was sent with (0 when none). */
+export class MemoryQueue<M = ResetMessage> {
+  readonly messages: M[] = [];
   readonly delays: number[] = [];
 
-  async enqueue(message: ResetMessage, options: { delaySeconds?: number } = {}) {
+  async enqueue(message: M, options: { delaySeconds?: number } = {}) {
     this.messages.push(clone(message));
     this.delays.push(options.delaySeconds ?? 0);
+  }
+}
+
+/** SubscriptionStore in memory, with ETags like the Table adapter. */
+export class MemorySubscriptionStore implements SubscriptionStore {
+  readonly subscriptions = new Map<string, Versioned<Subscription>>();
+  readonly deliveries = new Map<string, string>();
+  private version = 0;
+
+  async create(subscription: Subscription) {
+    this.subscriptions.set(subscription.id, { value: clone(subscription), etag: `W/"s${++this.version}"` });
+  }
+
+  async get(id: string) {
+    const found = this.subscriptions.get(id);
+    return found && clone(found);
+  }
+
+  private all() {
+    return [...this.subscriptions.values()].map((v) => clone(v.value));
+  }
+
+  async listByOwner(ownerId: string) {
+    return this.all().filter((s) => s.ownerId === ownerId);
+  }
+
+  async listWatching(deviceId: string) {
+    return this.all().filter((s) => s.watched.scope === 'all' || s.watched.deviceId === deviceId);
+  }
+
+  async listExpired(now: Date, limit: number) {
+    return this.all()
+      .filter((s) => new Date(s.expirationDateTime) < now)
+      .slice(0, limit);
+  }
+
+  async update(next: Subscription, current: Versioned<Subscription>) {
+    if (this.subscriptions.get(next.id)?.etag !== current.etag) throw new PreconditionFailedError();
+    this.subscriptions.set(next.id, { value: clone(next), etag: `W/"s${++this.version}"` });
+  }
+
+  async remove(id: string) {
+    this.subscriptions.delete(id);
+    for (const key of [...this.deliveries.keys()]) if (key.startsWith(`${id}/`)) this.deliveries.delete(key);
+  }
+
+  async claimDelivery(subscriptionId: string, actionId: string, now: Date, staleAfterMs: number) {
+    const key = `${subscriptionId}/${actionId}`;
+    const claimed = this.deliveries.get(key);
+    if (claimed && now.getTime() - new Date(claimed).getTime() < staleAfterMs) return false;
+    this.deliveries.set(key, now.toISOString());
+    return true;
+  }
+}
+
+/** The subscribers' endpoints, as a test scripts them; records every validation and POST. */
+export class ScriptedNotifier implements NotificationSender {
+  readonly validations: string[] = [];
+  readonly posts: Array<{ url: string; body: unknown }> = [];
+  /** Whether endpoints pass validation. */
+  validates = true;
+  /** Statuses (or errors) for the next POSTs, in order; after they run out, 200. */
+  script: Array<number | Error> = [];
+
+  async validate(url: string) {
+    this.validations.push(url);
+    return this.validates;
+  }
+
+  async post(url: string, body: string) {
+    this.posts.push({ url, body: JSON.parse(body) });
+    const next = this.script.shift() ?? 200;
+    if (next instanceof Error) throw next;
+    return next;
   }
 }
 

@@ -1,5 +1,5 @@
 import { type Device, type DeviceAction, deviceProfile, type SealedSecret } from '../../lib/core/model';
-import type { Cipher, Clock, Logger, RandomInt } from '../../lib/ports';
+import type { Cipher, Clock, Logger, NotificationMessage, RandomInt } from '../../lib/ports';
 import type { Caller, Role } from '../../lib/security/caller';
 import type { Services } from '../../lib/useCases/services';
 import {
@@ -10,7 +10,9 @@ import {
   MemoryIdempotencyKeys,
   MemoryQueue,
   MemorySchedule,
+  MemorySubscriptionStore,
   ScriptedChannel,
+  ScriptedNotifier,
 } from './memoryStores';
 
 /** A clock that stands still until a test moves it. */
@@ -99,6 +101,7 @@ export const TEST_SETTINGS: Services['settings'] = {
   stuckAfterSeconds: 120,
   actionExpiryHours: 24,
   retentionDays: 90,
+  development: false,
 };
 
 export interface TestServices {
@@ -111,6 +114,9 @@ export interface TestServices {
   schedule: MemorySchedule;
   idempotencyKeys: MemoryIdempotencyKeys;
   queue: MemoryQueue;
+  subscriptions: MemorySubscriptionStore;
+  notifications: MemoryQueue<NotificationMessage>;
+  notifier: ScriptedNotifier;
   channel: ScriptedChannel;
   audit: MemoryAuditLog;
   log: RecordingLogger;
@@ -128,6 +134,9 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
   const schedule = new MemorySchedule();
   const idempotencyKeys = new MemoryIdempotencyKeys();
   const queue = new MemoryQueue();
+  const subscriptions = new MemorySubscriptionStore();
+  const notifications = new MemoryQueue<NotificationMessage>();
+  const notifier = new ScriptedNotifier();
   const channel = new ScriptedChannel();
   const log = new RecordingLogger();
   const services: Services = {
@@ -140,6 +149,9 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
     schedule,
     idempotencyKeys,
     queue,
+    subscriptions,
+    notifications,
+    notifier,
     channel,
     audit,
     log,
@@ -160,6 +172,9 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
     schedule,
     idempotencyKeys,
     queue,
+    subscriptions,
+    notifications,
+    notifier,
     channel,
     audit,
     log,

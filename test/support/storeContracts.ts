@@ -5,6 +5,7 @@ import { newActionId } from '../../lib/core/actionId';
 import { ForbiddenTransitionError, isTerminal } from '../../lib/core/actionLifecycle';
 import { ApiError, PreconditionFailedError } from '../../lib/core/errors';
 import type { ActionState, DeviceAction, ResetMessage } from '../../lib/core/model';
+import type { Subscription } from '../../lib/core/subscription';
 import type {
   ActionQueue,
   ActionSchedule,
@@ -14,6 +15,7 @@ import type {
   DeviceStore,
   IdempotencyKeys,
   Page,
+  SubscriptionStore,
 } from '../../lib/ports';
 import { passcodeAad } from '../../lib/useCases/services';
 import { actionFixture, deviceFixture } from './services';
@@ -669,6 +671,70 @@ export function describeActionQueueContract(name: string, create: () => Promise<
       expect(received).toHaveLength(2);
       expect(received).toEqual(expect.arrayContaining(messages));
       for (const message of received) expect(Object.keys(message).sort()).toEqual(['actionId', 'deviceId', 'v']);
+    });
+  });
+}
+
+/** The SubscriptionStore port contract, for one implementation. */
+export function describeSubscriptionStoreContract(
+  name: string,
+  create: () => Promise<UnderTest<SubscriptionStore>>,
+): void {
+  describe(`SubscriptionStore contract: ${name}`, () => {
+    const current = useSubject(create);
+    const store = () => current().subject;
+    const subscription = (overrides: Partial<Subscription> = {}): Subscription => ({
+      id: `${randomBytes(4).toString('hex')}-0000-0000-0000-${randomBytes(6).toString('hex')}`,
+      ownerId: 'owner-1',
+      watched: { scope: 'all' },
+      notificationUrl: 'https://receiver.contoso.com/notify',
+      changeType: 'updated',
+      expirationDateTime: at(60).toISOString(),
+      createdDateTime: at(0).toISOString(),
+      ...overrides,
+    });
+
+    it('creates, reads back, lists by owner and by what it watches, and keeps clientState sealed', async () => {
+      const device = uniqueDevice();
+      const all = subscription({ sealedClientState: { keyId: 'k1', value: 'c2VhbGVk' } });
+      const one = subscription({ watched: { scope: 'device', deviceId: device }, ownerId: 'owner-2' });
+      const elsewhere = subscription({ watched: { scope: 'device', deviceId: uniqueDevice() } });
+      for (const s of [all, one, elsewhere]) await store().create(s);
+
+      expect((await store().get(all.id))?.value).toEqual(all);
+      expect((await store().listByOwner('owner-2')).map((s) => s.id)).toEqual([one.id]);
+      const watching = (await store().listWatching(device)).map((s) => s.id).sort();
+      expect(watching).toEqual([all.id, one.id].sort());
+      await expect(store().get('no-such-subscription')).resolves.toBeUndefined();
+    });
+
+    it('updates from the version read only, lists the expired, and removes', async () => {
+      const s = subscription({ expirationDateTime: at(10).toISOString() });
+      await store().create(s);
+      const read = await store().get(s.id);
+      if (!read) throw new Error('not created');
+      await store().update({ ...s, expirationDateTime: at(20).toISOString() }, read);
+      await expect(store().update({ ...s, expirationDateTime: at(30).toISOString() }, read)).rejects.toBeInstanceOf(
+        PreconditionFailedError,
+      );
+      expect((await store().listExpired(at(15), 10)).map((e) => e.id)).not.toContain(s.id);
+      expect((await store().listExpired(at(25), 10)).map((e) => e.id)).toContain(s.id);
+      await store().remove(s.id);
+      await store().remove(s.id);
+      await expect(store().get(s.id)).resolves.toBeUndefined();
+    });
+
+    it('claims a delivery once; a claim older than the stale time can be taken over', async () => {
+      const s = subscription();
+      await store().create(s);
+      const action = idAt(1);
+      expect(await store().claimDelivery(s.id, action, at(0), 60_000)).toBe(true);
+      expect(await store().claimDelivery(s.id, action, at(0.5), 60_000)).toBe(false);
+      expect(await store().claimDelivery(s.id, action, at(2), 60_000)).toBe(true);
+      expect(await store().claimDelivery(s.id, idAt(2), at(2), 60_000)).toBe(true);
+      // Removing the subscription forgets its deliveries.
+      await store().remove(s.id);
+      expect(await store().claimDelivery(s.id, action, at(2), 60_000)).toBe(true);
     });
   });
 }

@@ -40,7 +40,7 @@ export const BENCH_CALLER: Caller = {
 export const disabled = (...functionNames: string[]): Record<string, string> =>
   Object.fromEntries(functionNames.map((name) => [`AzureWebJobs.${name}.Disabled`, 'true']));
 
-export const QUEUE_FUNCTIONS = ['resetPasscodeWorker', 'resetPasscodePoison'];
+export const QUEUE_FUNCTIONS = ['resetPasscodeWorker', 'resetPasscodePoison', 'notifications'];
 export const TIMER_FUNCTIONS = ['sweepDeviceActions'];
 
 const BENCH_DEVICE: DeviceInput = {

@@ -4,12 +4,19 @@ import { TableActionStore } from '../../../lib/adapters/tableActionStore';
 import { TableAuditLog } from '../../../lib/adapters/tableAuditLog';
 import { ensureTable, tableClient } from '../../../lib/adapters/tableClients';
 import { TableIdempotencyKeys } from '../../../lib/adapters/tableIdempotencyKeys';
+import { TableSubscriptionStore } from '../../../lib/adapters/tableSubscriptionStore';
 import { acceptedResetEvent } from '../../../lib/core/auditEvents';
-import { MemoryActionStore, MemoryIdempotencyKeys, MemorySchedule } from '../../support/memoryStores';
+import {
+  MemoryActionStore,
+  MemoryIdempotencyKeys,
+  MemorySchedule,
+  MemorySubscriptionStore,
+} from '../../support/memoryStores';
 import {
   describeActionScheduleContract,
   describeActionStoreContract,
   describeIdempotencyKeysContract,
+  describeSubscriptionStoreContract,
 } from '../../support/storeContracts';
 
 // Table names: letters and digits, starting with a letter; unique per test so every test starts empty.
@@ -56,4 +63,21 @@ describeIdempotencyKeysContract('TableIdempotencyKeys on Azurite', async () => {
   const table = tableClient(inject('storageConnectionString'), tableName('idem'));
   await ensureTable(table);
   return { subject: new TableIdempotencyKeys(table), dispose: () => table.deleteTable() };
+});
+
+describeSubscriptionStoreContract('MemorySubscriptionStore', async () => ({ subject: new MemorySubscriptionStore() }));
+
+describeSubscriptionStoreContract('TableSubscriptionStore on Azurite', async () => {
+  const connection = inject('storageConnectionString');
+  const tables = {
+    subscriptions: tableClient(connection, tableName('sub')),
+    deliveries: tableClient(connection, tableName('del')),
+  };
+  await Promise.all(Object.values(tables).map(ensureTable));
+  return {
+    subject: new TableSubscriptionStore(tables),
+    dispose: async () => {
+      await Promise.all(Object.values(tables).map((t) => t.deleteTable()));
+    },
+  };
 });

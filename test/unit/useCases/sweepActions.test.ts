@@ -14,6 +14,7 @@ const NOTHING: SweepReport = {
   keysPurged: 0,
   actionsPurged: 0,
   eventsPurged: 0,
+  subscriptionsPurged: 0,
 };
 
 function setup() {

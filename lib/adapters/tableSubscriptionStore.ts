@@ -1,0 +1,170 @@
+import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { PreconditionFailedError } from '../core/errors';
+import { IdSchema } from '../core/model';
+import type { Subscription } from '../core/subscription';
+import type { SubscriptionStore, Versioned } from '../ports';
+import { storageStatus, translateStorageError } from './storageErrors';
+import { odataString } from './tableClients';
+
+/** The one partition of the subscriptions table: few rows, each read by id or by what it watches. */
+const PARTITION = 'subscription';
+const ALL = '*';
+/** Entities per entity-group transaction (the Table service's limit). */
+const TRANSACTION_SIZE = 100;
+
+const EntitySchema = z.object({
+  etag: z.string(),
+  rowKey: z.string(),
+  ownerId: z.string(),
+  watches: z.string(),
+  notificationUrl: z.string(),
+  expirationDateTime: z.string(),
+  createdDateTime: z.string(),
+  clientStateKeyId: z.string().optional(),
+  clientStateCiphertext: z.string().optional(),
+});
+
+function toVersioned(entity: unknown): Versioned<Subscription> {
+  const e = EntitySchema.parse(entity);
+  const value: Subscription = {
+    id: e.rowKey,
+    ownerId: e.ownerId,
+    watched: e.watches === ALL ? { scope: 'all' } : { scope: 'device', deviceId: IdSchema.parse(e.watches) },
+    notificationUrl: e.notificationUrl,
+    changeType: 'updated',
+    expirationDateTime: e.expirationDateTime,
+    createdDateTime: e.createdDateTime,
+    ...(e.clientStateKeyId !== undefined &&
+      e.clientStateCiphertext !== undefined && {
+        sealedClientState: { keyId: e.clientStateKeyId, value: e.clientStateCiphertext },
+      }),
+  };
+  return { value, etag: e.etag };
+}
+
+/** The subscription as an entity; the receiver's clientState only as ciphertext. */
+const toEntity = (s: Subscription) => ({
+  partitionKey: PARTITION,
+  rowKey: s.id,
+  ownerId: s.ownerId,
+  watches: s.watched.scope === 'all' ? ALL : s.watched.deviceId,
+  notificationUrl: s.notificationUrl,
+  expirationDateTime: s.expirationDateTime,
+  createdDateTime: s.createdDateTime,
+  ...(s.sealedClientState && {
+    clientStateKeyId: s.sealedClientState.keyId,
+    clientStateCiphertext: s.sealedClientState.value,
+  }),
+});
+
+export interface SubscriptionTables {
+  subscriptions: TableClient;
+  /** Partition = subscription id, row = action id: which action's notice went to which subscription. */
+  deliveries: TableClient;
+}
+
+/** SubscriptionStore on Azure Table Storage. */
+export class TableSubscriptionStore implements SubscriptionStore {
+  constructor(private readonly tables: SubscriptionTables) {}
+
+  async create(subscription: Subscription): Promise<void> {
+    try {
+      await this.tables.subscriptions.createEntity(toEntity(subscription));
+    } catch (error) {
+      translateStorageError(error);
+    }
+  }
+
+  async get(id: string): Promise<Versioned<Subscription> | undefined> {
+    try {
+      return toVersioned(await this.tables.subscriptions.getEntity(PARTITION, id));
+    } catch (error) {
+      if (storageStatus(error) === 404) return undefined;
+      return translateStorageError(error);
+    }
+  }
+
+  listByOwner(ownerId: string) {
+    return this.query(`ownerId eq ${odataString(ownerId)}`);
+  }
+
+  listWatching(deviceId: string) {
+    return this.query(`(watches eq ${odataString(ALL)} or watches eq ${odataString(deviceId)})`);
+  }
+
+  async listExpired(now: Date, limit: number) {
+    return (await this.query(`expirationDateTime lt ${odataString(now.toISOString())}`)).slice(0, limit);
+  }
+
+  async update(next: Subscription, current: Versioned<Subscription>): Promise<void> {
+    try {
+      await this.tables.subscriptions.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
+    } catch (error) {
+      if (storageStatus(error) === 404) throw new PreconditionFailedError('the subscription is gone');
+      translateStorageError(error);
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.tables.subscriptions.deleteEntity(PARTITION, id);
+    } catch (error) {
+      if (storageStatus(error) !== 404) translateStorageError(error);
+    }
+    await this.removeDeliveries(id);
+  }
+
+  async claimDelivery(subscriptionId: string, actionId: string, now: Date, staleAfterMs: number): Promise<boolean> {
+    const entity = { partitionKey: subscriptionId, rowKey: actionId, claimedDateTime: now.toISOString() };
+    try {
+      await this.tables.deliveries.createEntity(entity);
+      return true;
+    } catch (error) {
+      if (storageStatus(error) !== 409) return translateStorageError(error);
+    }
+    // Claimed before: only a claim old enough to have been lost (its message never sent) is taken over.
+    try {
+      const found = z
+        .object({ etag: z.string(), claimedDateTime: z.string() })
+        .parse(await this.tables.deliveries.getEntity(subscriptionId, actionId));
+      if (now.getTime() - new Date(found.claimedDateTime).getTime() < staleAfterMs) return false;
+      await this.tables.deliveries.updateEntity(entity, 'Replace', { etag: found.etag });
+      return true;
+    } catch (error) {
+      const status = storageStatus(error);
+      if (status === 404 || status === 412) return false;
+      return translateStorageError(error);
+    }
+  }
+
+  private async query(filter: string): Promise<Subscription[]> {
+    const found: Subscription[] = [];
+    try {
+      const entities = this.tables.subscriptions.listEntities({
+        queryOptions: { filter: `PartitionKey eq ${odataString(PARTITION)} and ${filter}` },
+      });
+      for await (const entity of entities) found.push(toVersioned(entity).value);
+    } catch (error) {
+      return translateStorageError(error);
+    }
+    return found;
+  }
+
+  private async removeDeliveries(subscriptionId: string): Promise<void> {
+    try {
+      const rows: string[] = [];
+      const entities = this.tables.deliveries.listEntities({
+        queryOptions: { filter: `PartitionKey eq ${odataString(subscriptionId)}`, select: ['rowKey'] },
+      });
+      for await (const entity of entities) rows.push(String(entity.rowKey));
+      for (let i = 0; i < rows.length; i += TRANSACTION_SIZE) {
+        await this.tables.deliveries.submitTransaction(
+          rows.slice(i, i + TRANSACTION_SIZE).map((rowKey) => ['delete', { partitionKey: subscriptionId, rowKey }]),
+        );
+      }
+    } catch (error) {
+      translateStorageError(error);
+    }
+  }
+}

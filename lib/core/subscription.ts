@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import type { DeviceAction } from './model';
+import { IdSchema, textSchema } from './model';
+
+/**
+ * Change-notification subscriptions in the shape of Microsoft Graph's (https://learn.microsoft.com/graph/api/resources/subscription):
+ * a receiver asks to be told when reset actions finish, for every device or for one.
+ */
+
+/** The longest a subscription may live before it must be renewed (PATCH). */
+export const MAX_SUBSCRIPTION_HOURS = 72;
+
+export const ALL_DEVICES_RESOURCE = 'deviceManagement/deviceActionResults';
+const DEVICE_RESOURCE = /^deviceManagement\/managedDevices\/([^/]+)\/deviceActionResults$/;
+
+/** What a subscription watches: every device's actions, or one device's. */
+export type Watched = { scope: 'all' } | { scope: 'device'; deviceId: string };
+
+/** Parses a Graph-style resource path; undefined for anything else. */
+export function watchedBy(resource: string): Watched | undefined {
+  if (resource === ALL_DEVICES_RESOURCE) return { scope: 'all' };
+  const deviceId = DEVICE_RESOURCE.exec(resource)?.[1];
+  if (deviceId !== undefined && IdSchema.safeParse(deviceId).success) return { scope: 'device', deviceId };
+  return undefined;
+}
+
+export const resourceOf = (watched: Watched): string =>
+  watched.scope === 'all'
+    ? ALL_DEVICES_RESOURCE
+    : `deviceManagement/managedDevices/${watched.deviceId}/deviceActionResults`;
+
+/** A subscription as stored; `clientState` only sealed (it is the receiver's secret). */
+export interface Subscription {
+  id: string;
+  ownerId: string;
+  watched: Watched;
+  notificationUrl: string;
+  changeType: 'updated';
+  expirationDateTime: string;
+  createdDateTime: string;
+  sealedClientState?: { keyId: string; value: string };
+}
+
+/** POST body: Graph's subscription properties this API supports. */
+export const SubscriptionInputSchema = z.strictObject({
+  changeType: z.literal('updated'),
+  notificationUrl: z
+    .string()
+    .max(2048)
+    .pipe(z.url({ protocol: /^https?$/ })),
+  resource: z
+    .string()
+    .max(512)
+    .refine((r) => watchedBy(r) !== undefined, {
+      message: `must be ${ALL_DEVICES_RESOURCE} or deviceManagement/managedDevices/{deviceId}/deviceActionResults`,
+    }),
+  expirationDateTime: z.iso.datetime({ offset: true }),
+  clientState: textSchema(128).optional(),
+});
+export type SubscriptionInput = z.infer<typeof SubscriptionInputSchema>;
+
+/** PATCH body: only the expiry can change (a renewal). */
+export const SubscriptionRenewalSchema = z.strictObject({ expirationDateTime: z.iso.datetime({ offset: true }) });
+
+/** Why an expiry is not acceptable at `now`, or undefined. */
+export function expiryProblem(expiration: Date, now: Date): string | undefined {
+  if (expiration <= now) return 'must be in the future';
+  if (expiration.getTime() - now.getTime() > MAX_SUBSCRIPTION_HOURS * 3_600_000) {
+    return `must be at most ${MAX_SUBSCRIPTION_HOURS} hours from now`;
+  }
+  return undefined;
+}
+
+/** Whether a subscription is told about `action`'s end: it watches the device, is live, and existed when it ended. */
+export function wantsNotice(subscription: Subscription, action: DeviceAction, now: Date): boolean {
+  const watches = subscription.watched.scope === 'all' || subscription.watched.deviceId === action.deviceId;
+  return (
+    watches &&
+    new Date(subscription.expirationDateTime) > now &&
+    new Date(subscription.createdDateTime) <= new Date(action.lastUpdatedDateTime)
+  );
+}
+
+/** The resource path of one action, as a notification names it. */
+export const actionResource = (action: Pick<DeviceAction, 'deviceId' | 'id'>) =>
+  `deviceManagement/managedDevices/${action.deviceId}/deviceActionResults/${action.id}`;
+
+/** The first retry of a notification comes within 10 s, then the wait doubles; after 4 hours it is given up. */
+export const DELIVERY_FIRST_RETRY_SECONDS = 10;
+export const DELIVERY_GIVE_UP_HOURS = 4;
+
+/** Seconds before the next delivery attempt after `attempt` failed ones (1-based), or undefined to give up. */
+export function nextDeliveryDelay(attempt: number, firstTriedAt: Date, now: Date): number | undefined {
+  const delay = Math.min(3_600, DELIVERY_FIRST_RETRY_SECONDS * 2 ** Math.max(0, attempt - 1));
+  const giveUpAt = firstTriedAt.getTime() + DELIVERY_GIVE_UP_HOURS * 3_600_000;
+  return now.getTime() + delay * 1000 > giveUpAt ? undefined : delay;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Why a notification URL is not acceptable, or undefined: https only; plain http only to the loopback and only for a
+ * developer (AZURE_FUNCTIONS_ENVIRONMENT=Development), as Graph requires https of its subscribers. Where the name
+ * points (no private, loopback or link-local address in production) is checked when the app connects.
+ */
+export function notificationUrlProblem(url: string, options: { development: boolean }): string | undefined {
+  if (!URL.canParse(url)) return 'must be an absolute URL';
+  const parsed = new URL(url);
+  if (parsed.username || parsed.password) return 'must not contain credentials';
+  if (parsed.hash) return 'must not contain a fragment';
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol === 'http:' && options.development && LOOPBACK_HOSTS.has(parsed.hostname)) return undefined;
+  return options.development ? 'must use https (http only to localhost)' : 'must use https';
+}
+
+/** What a receiver gets when an action it watches finishes (Graph's change notification collection). */
+export interface NotificationBody {
+  value: Array<{
+    subscriptionId: string;
+    subscriptionExpirationDateTime: string;
+    clientState?: string;
+    changeType: 'updated';
+    resource: string;
+    resourceData: Record<string, unknown>;
+    tenantId?: string;
+  }>;
+}

@@ -1,0 +1,106 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpNotificationSender, isNonPublicAddress } from '../../../lib/adapters/httpNotificationSender';
+import { TransientError } from '../../../lib/core/errors';
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+
+let handler: Handler = (_req, _body, res) => res.end();
+const received: Array<{ url: string; body: string; type: string }> = [];
+const server: Server = createServer(async (req, res) => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks).toString('utf8');
+  received.push({ url: req.url ?? '', body, type: String(req.headers['content-type']) });
+  handler(req, body, res);
+});
+let base = '';
+
+beforeAll(async () => {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  server.close();
+  await once(server, 'close');
+});
+
+const echoToken: Handler = (req, _body, res) => {
+  const token = new URL(req.url ?? '/', base).searchParams.get('validationToken') ?? '';
+  res.writeHead(200, { 'content-type': 'text/plain' }).end(token);
+};
+
+describe('HttpNotificationSender', () => {
+  const local = new HttpNotificationSender({ refusePrivateAddresses: false, timeoutMs: 500 });
+
+  it('validates an endpoint that echoes the token as text/plain with 200, as Graph requires', async () => {
+    handler = echoToken;
+    await expect(local.validate(`${base}/notify?x=1`, 'abc123')).resolves.toBe(true);
+    expect(received.at(-1)?.url).toBe('/notify?x=1&validationToken=abc123');
+  });
+
+  it('refuses an endpoint that answers anything else, or too late', async () => {
+    const answers: Handler[] = [
+      (_req, _body, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('wrong'),
+      (req, _body, res) =>
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(new URL(req.url ?? '/', base).searchParams.get('validationToken') ?? ''),
+      (_req, _body, res) => res.writeHead(202).end(),
+      () => {}, // never answers
+    ];
+    for (const answer of answers) {
+      handler = answer;
+      await expect(local.validate(`${base}/notify`, 'abc123')).resolves.toBe(false);
+    }
+  });
+
+  it('POSTs JSON and returns the status; no answer is a TransientError', async () => {
+    handler = (_req, _body, res) => res.writeHead(410).end();
+    await expect(local.post(`${base}/notify`, '{"value":[]}')).resolves.toBe(410);
+    expect(received.at(-1)).toMatchObject({ body: '{"value":[]}', type: 'application/json; charset=utf-8' });
+    handler = () => {};
+    await expect(local.post(`${base}/notify`, '{}')).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('does not follow redirects', async () => {
+    handler = (_req, _body, res) => res.writeHead(307, { location: `${base}/elsewhere` }).end();
+    await expect(local.post(`${base}/notify`, '{}')).resolves.toBe(307);
+    expect(received.at(-1)?.url).toBe('/notify');
+  });
+
+  it('in production refuses to connect to loopback, private and link-local addresses, by name or by number', async () => {
+    const production = new HttpNotificationSender({ refusePrivateAddresses: true, timeoutMs: 500 });
+    handler = echoToken;
+    const before = received.length;
+    await expect(production.post(`${base}/notify`, '{}')).rejects.toBeInstanceOf(TransientError);
+    await expect(production.post(base.replace('127.0.0.1', 'localhost'), '{}')).rejects.toBeInstanceOf(TransientError);
+    await expect(production.validate(`${base}/notify`, 'abc123')).resolves.toBe(false);
+    expect(received.length).toBe(before);
+  });
+
+  it('knows which addresses are not public', () => {
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:10.0.0.1',
+    ]) {
+      expect(isNonPublicAddress(address), address).toBe(true);
+    }
+    for (const address of ['20.50.2.1', '8.8.8.8', '2603:1030::1'])
+      expect(isNonPublicAddress(address), address).toBe(false);
+  });
+});
