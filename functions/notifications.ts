@@ -1,10 +1,10 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { IdSchema } from '../lib/core/model';
-import { getDeps, STORAGE_NAMES } from '../lib/deps';
+import { STORAGE_NAMES } from '../lib/deps';
 import type { NotificationMessage } from '../lib/ports';
+import { queueHandler } from '../lib/queueHandler';
 import { handleNotificationMessage } from '../lib/useCases/subscriptions';
-import { retryWhileStorageIsDown, WORKER_STORAGE_WAIT_MS } from '../lib/useCases/waitForStorage';
 
 const NotificationMessageSchema: z.ZodType<NotificationMessage> = z.discriminatedUnion('kind', [
   z.strictObject({ v: z.literal(1), kind: z.literal('finished'), deviceId: IdSchema, actionId: IdSchema }),
@@ -20,21 +20,14 @@ const NotificationMessageSchema: z.ZodType<NotificationMessage> = z.discriminate
 ]);
 
 // Change notifications: a finished action is fanned out to its subscriptions, then each notice is delivered on its
-// own (a slow receiver delays nobody). A malformed message can never succeed: it is logged and completed.
+// own (a slow receiver delays nobody).
 app.storageQueue('notifications', {
   queueName: STORAGE_NAMES.notificationQueue,
   connection: 'AzureWebJobsStorage',
-  handler: async (message, context) => {
-    const parsed = NotificationMessageSchema.safeParse(message);
-    if (!parsed.success) {
-      context.error('discarding a malformed notification message', { issues: parsed.error.issues.length });
-      return;
-    }
-    const { services } = getDeps();
-    const outcome = await retryWhileStorageIsDown(() => handleNotificationMessage(services, parsed.data), {
-      budgetMs: WORKER_STORAGE_WAIT_MS,
-      log: services.log,
-    });
-    context.log(`notification ${parsed.data.kind} for ${parsed.data.actionId}: ${outcome}`);
-  },
+  handler: queueHandler(
+    NotificationMessageSchema,
+    'notification',
+    handleNotificationMessage,
+    (message, outcome) => `notification ${message.kind} for ${message.actionId}: ${outcome}`,
+  ),
 });

@@ -1,0 +1,31 @@
+import type { InvocationContext, StorageQueueHandler } from '@azure/functions';
+import type { z } from 'zod';
+import { getDeps } from './deps';
+import type { Services } from './useCases/services';
+import { retryWhileStorageIsDown, WORKER_STORAGE_WAIT_MS } from './useCases/waitForStorage';
+
+/**
+ * The one shape of the app's queue functions: the message is validated (a malformed one can never succeed, so it is
+ * logged, ids only, and completed rather than retried into the poison queue), the work waits for storage when it is
+ * down instead of spending the message's delivery attempts, and the outcome is logged.
+ */
+export function queueHandler<M, R extends string>(
+  schema: z.ZodType<M>,
+  what: string,
+  work: (services: Services, message: M) => Promise<R>,
+  describe: (message: M, outcome: R, context: InvocationContext) => string,
+): StorageQueueHandler {
+  return async (message, context) => {
+    const parsed = schema.safeParse(message);
+    if (!parsed.success) {
+      context.error(`discarding a malformed ${what} message`, { issues: parsed.error.issues.length });
+      return;
+    }
+    const { services } = getDeps();
+    const outcome = await retryWhileStorageIsDown(() => work(services, parsed.data), {
+      budgetMs: WORKER_STORAGE_WAIT_MS,
+      log: services.log,
+    });
+    context.log(describe(parsed.data, outcome, context));
+  };
+}
