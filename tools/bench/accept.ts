@@ -80,6 +80,7 @@ export async function runAcceptLoad(
 export interface AcceptCeilingClients {
   actions: TableClient;
   audit: TableClient;
+  schedule: TableClient;
   queue: QueueClient;
 }
 
@@ -88,14 +89,16 @@ export function acceptCeilingClients(connectionString: string, observe?: Storage
   return {
     actions: table(STORAGE_NAMES.tables.actions),
     audit: table(STORAGE_NAMES.tables.audit),
+    schedule: table(STORAGE_NAMES.tables.schedule),
     queue: queueClient(connectionString, STORAGE_NAMES.queue, observe),
   };
 }
 
 /**
  * The storage operations of one accepted reset, issued directly with the SDKs and nothing else (no HTTP, host,
- * validation or mapping): read the device's profile row and its recent actions (one partition query), write action +
- * in-flight guard in one entity-group transaction, append the accepted audit event, enqueue. Keep this in step with
+ * validation or mapping): read the device's profile row, guard and recent actions (one partition query), add the
+ * sweeper's schedule entry, write action + in-flight guard in one entity-group transaction, then append the accepted
+ * audit event and enqueue side by side. Keep this in step with
  * lib/useCases/requestPasscodeReset.ts: the benchmark compares its round trips with the app's and warns.
  */
 export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId: string): Promise<void> {
@@ -105,7 +108,7 @@ export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId:
   const rows: Record<string, unknown>[] = [];
   for await (const row of clients.actions.listEntities<Record<string, unknown>>({
     queryOptions: {
-      filter: `PartitionKey eq '${deviceId}' and ((RowKey ge 'action_' and RowKey lt 'action_${since}') or RowKey eq 'profile')`,
+      filter: `PartitionKey eq '${deviceId}' and ((RowKey ge 'action_' and RowKey lt 'action_${since}') or RowKey eq 'profile' or RowKey eq 'inflight')`,
     },
   })) {
     rows.push(row);
@@ -114,6 +117,15 @@ export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId:
   if (!profileRow) throw new Error(`no profile for ${deviceId}`);
   const profile = JSON.parse(String(profileRow.profile));
   const at = now.toISOString();
+  const due = new Date(now.getTime() + 120_000);
+  await clients.schedule.createEntity({
+    partitionKey: 'due',
+    rowKey: `${String(due.getTime()).padStart(13, '0')}-${actionId}`,
+    deviceId,
+    actionId,
+    dueDateTime: due.toISOString(),
+    visits: 0,
+  });
   await clients.actions.submitTransaction([
     [
       'create',
@@ -132,13 +144,12 @@ export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId:
           passcodePolicy: profile.passcodePolicy,
         }),
         attempts: 0,
-        hasPasscode: false,
         reason: 'benchmark',
       },
     ],
-    ['create', { partitionKey: deviceId, rowKey: 'inflight', actionId, createdDateTime: at }],
+    ['create', { partitionKey: deviceId, rowKey: 'inflight', actionId }],
   ]);
-  await clients.audit.createEntity({
+  const event = clients.audit.createEntity({
     partitionKey: 'audit',
     rowKey: `${actionIdUpperBoundFor(now)}-${actionId}`,
     eventId: actionId,
@@ -152,7 +163,10 @@ export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId:
     outcome: 'success',
     detail: 'accepted',
   });
-  await clients.queue.sendMessage(Buffer.from(JSON.stringify({ v: 1, actionId, deviceId })).toString('base64'));
+  const message = clients.queue.sendMessage(
+    Buffer.from(JSON.stringify({ v: 1, actionId, deviceId })).toString('base64'),
+  );
+  await Promise.all([event, message]);
 }
 
 /** The ceiling under the same load shape as autocannon: `concurrency` loops, one device per call. */
