@@ -2,8 +2,9 @@ import { app } from '@azure/functions';
 import { actionResponse } from '../lib/http/actionResponses';
 import { statusMonitorEndpoint } from '../lib/http/endpoint';
 import { parseOrThrow } from '../lib/http/parse';
+import { passcodeViewer } from '../lib/http/passcodeViewer';
 import { ROUTES, routeOptions } from '../lib/http/routes';
-import { ActionParamsSchema } from '../lib/http/schemas';
+import { ActionParamsSchema, PasscodeQuerySchema, queryObject } from '../lib/http/schemas';
 import { getAction } from '../lib/useCases/deviceActions';
 
 app.http(ROUTES.getDeviceActionResult.name, {
@@ -13,7 +14,9 @@ app.http(ROUTES.getDeviceActionResult.name, {
     (request) => parseOrThrow(ActionParamsSchema, request.params, 'action id'),
     async (ctx) => {
       const { deviceId, actionId } = parseOrThrow(ActionParamsSchema, ctx.request.params, 'action id');
-      return actionResponse(ctx, await getAction(ctx.deps.services, deviceId, actionId, ctx.caller));
+      const { includePasscode } = parseOrThrow(PasscodeQuerySchema, queryObject(ctx.request.query), 'query');
+      const viewer = ctx.caller && passcodeViewer(ctx.caller, includePasscode);
+      return actionResponse(ctx, await getAction(ctx.deps.services, deviceId, actionId, viewer));
     },
   ),
 });

@@ -11,12 +11,15 @@ import './listDeviceActionResults';
 import './getSupportMatrix';
 import './listAuditEvents';
 import './simulatorUnlock';
+import './getMe';
 import './health';
 import './apiDocuments';
 import './resetPasscodeWorker';
 import './resetPasscodePoison';
 import './notifications';
 import './sweepDeviceActions';
+import './consoleConfig';
+import './consolePage';
 
 app.setup({ enableHttpStream: false });
 

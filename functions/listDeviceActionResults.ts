@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { endpoint } from '../lib/http/endpoint';
 import { openSkipToken, pageResponse } from '../lib/http/paging';
 import { parseOrThrow } from '../lib/http/parse';
+import { passcodeViewer } from '../lib/http/passcodeViewer';
 import { ROUTES, routeOptions } from '../lib/http/routes';
 import { DeviceParamsSchema, ListActionsQuerySchema, queryObject } from '../lib/http/schemas';
 import { listActions } from '../lib/useCases/deviceActions';
@@ -17,7 +18,7 @@ const listHandler = (route: typeof ROUTES.listDeviceActionResults | typeof ROUTE
     const query = parseOrThrow(ListActionsQuerySchema, queryObject(request.query), 'query');
     const scope = deviceId ? `actions/${deviceId}` : 'actions';
     const skipToken = openSkipToken(ctx, scope, query.$skipToken);
-    const page = await listActions(deps.services, caller, {
+    const page = await listActions(deps.services, passcodeViewer(caller, query.includePasscode), {
       top: query.$top,
       ...(deviceId && { deviceId }),
       ...(skipToken && { skipToken }),

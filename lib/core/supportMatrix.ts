@@ -133,7 +133,8 @@ export function resetPasscodeSupport(device: SupportQuery): ResetPasscodeSupport
   };
 }
 
-function ruleMatches(rule: SupportRule, device: SupportQuery): boolean {
+/** Whether `rule` applies to `device` (the admin console finds a device's rule, and its note, with it). */
+export function ruleMatches(rule: SupportRule, device: SupportQuery): boolean {
   return (
     rule.operatingSystem === device.operatingSystem &&
     (rule.minVersion === undefined || compareVersions(device.osVersion, rule.minVersion) >= 0) &&

@@ -52,6 +52,10 @@ async function authenticated(request: HttpRequest, deps: AppDeps, role: Role): P
 export const endpoint = (route: RouteSpec & { role: Role }, handler: Handler<Caller>) =>
   wrap(route, (request, deps) => authenticated(request, deps, route.role), handler);
 
+/** An endpoint for any authenticated caller, whatever roles they hold (GET /api/me). */
+export const signedInEndpoint = (route: RouteSpec & { signedIn: true }, handler: Handler<Caller>) =>
+  wrap(route, (request, deps) => deps.authenticate(request.headers), handler);
+
 /** An endpoint anyone may call (health, API documents). */
 export const anonymousEndpoint = (route: RouteSpec, handler: Handler<undefined>) =>
   wrap(route, async () => undefined, handler);

@@ -11,6 +11,7 @@ import {
   ListActionsQuerySchema,
   ListAuditQuerySchema,
   ListDevicesQuerySchema,
+  PasscodeQuerySchema,
   ResetPasscodeBodySchema,
   UnlockBodySchema,
 } from './schemas';
@@ -142,6 +143,8 @@ export type ErrorCode = keyof typeof ERRORS;
 
 /** What any authenticated operation can answer besides its own errors. */
 const AUTHENTICATED_ERRORS: ErrorCode[] = ['unauthorized', 'forbidden', 'serviceUnavailable', 'internalServerError'];
+/** An operation open to any authenticated caller needs no role, so it never answers 403. */
+const SIGNED_IN_ERRORS: ErrorCode[] = ['unauthorized', 'serviceUnavailable', 'internalServerError'];
 
 interface ParameterSpec {
   title: string;
@@ -200,6 +203,14 @@ const PARAMETERS: Record<string, ParameterSpec> = {
     description: 'Only events before this time (ISO 8601).',
     visibility: 'advanced',
     example: '2026-11-27T00:00:00Z',
+  },
+  'query.includePasscode': {
+    title: 'Include Passcode',
+    description:
+      '`false` leaves every passcode out, as for a caller without Passcode.Read: nothing is decrypted and no ' +
+      'passcodeViewed audit event is recorded. Default `true`. The admin console reads with `false` until an admin ' +
+      'reveals a passcode.',
+    visibility: 'advanced',
   },
   'header.Idempotency-Key': {
     title: 'Idempotency Key',
@@ -351,6 +362,7 @@ const OPERATIONS: Record<RouteName, OperationSpec> = {
     tag: 'Devices',
     visibility: 'important',
     pathParams: DeviceParamsSchema,
+    query: PasscodeQuerySchema,
     success: [
       {
         status: 200,
@@ -412,6 +424,7 @@ const OPERATIONS: Record<RouteName, OperationSpec> = {
     tag: 'Device actions',
     visibility: 'important',
     pathParams: ActionParamsSchema,
+    query: PasscodeQuerySchema,
     statusLink: true,
     success: [
       {
@@ -533,6 +546,17 @@ const OPERATIONS: Record<RouteName, OperationSpec> = {
       },
     ],
     errors: ['invalidRequest', 'wrongPasscode', 'notFound', 'payloadTooLarge'],
+  },
+  getMe: {
+    operationId: 'GetSignedInCaller',
+    summary: 'Get the signed-in caller',
+    description:
+      'Who the request is served as and which API roles they hold, so that a client (the admin console) can hide ' +
+      'or disable what the caller may not do. Any authenticated caller; no role needed.',
+    tag: 'Service',
+    visibility: 'internal',
+    success: [{ status: 200, description: 'The caller.', schema: 'SignedInCaller' }],
+    errors: [],
   },
   health: {
     operationId: 'GetHealth',
@@ -671,6 +695,7 @@ function operations(): Operation[] {
 function errorCodesOf(operation: Operation): ErrorCode[] {
   const codes = new Set<ErrorCode>(operation.spec.errors);
   if (operation.route.role) for (const code of AUTHENTICATED_ERRORS) codes.add(code);
+  if (operation.route.signedIn) for (const code of SIGNED_IN_ERRORS) codes.add(code);
   return [...codes].sort((a, b) => ERRORS[a].status - ERRORS[b].status);
 }
 
@@ -821,7 +846,8 @@ function openApiOperation(operation: Operation): Json {
       },
     };
   }
-  const security = route.role ? [{ entraId: [] }, ...(spec.statusLink ? [{ statusLink: [] }] : [])] : [];
+  const security =
+    route.role || route.signedIn ? [{ entraId: [] }, ...(spec.statusLink ? [{ statusLink: [] }] : [])] : [];
   return {
     operationId: spec.operationId,
     summary: spec.summary,
@@ -1053,7 +1079,7 @@ function swaggerOperation(operation: Operation): Json {
     produces: [JSON_TYPE],
     parameters,
     responses,
-    ...(route.role ? {} : { security: [] }),
+    ...(route.role || route.signedIn ? {} : { security: [] }),
     ...(spec.pageable && { 'x-ms-pageable': { nextLinkName: '@odata.nextLink' } }),
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ACTION_STATES, IdSchema, OperatingSystemSchema, OsVersionSchema } from '../core/model';
 import { AUDIT_EVENT_TYPES } from '../ports';
+import { ALL_ROLES } from '../security/caller';
 
 /**
  * The response bodies of API.md as zod schemas. Nothing parses responses with them: they exist so that the OpenAPI
@@ -239,6 +240,20 @@ export const UnlockResultSchema = z
   })
   .meta({ title: 'Unlock Result' });
 
+export const SignedInCallerSchema = z
+  .strictObject({
+    id: z.string().meta({ title: 'Caller ID', description: "The caller's object id (oid) or subject." }),
+    name: z.string().meta({ title: 'Name', description: 'The sign-in name, as audit events record it.' }),
+    roles: z
+      .array(z.enum(ALL_ROLES))
+      .meta({ title: 'Roles', description: "This app's roles the caller holds; others are ignored." }),
+  })
+  .meta({
+    title: 'Signed-In Caller',
+    description: 'Who the request is served as, and which of the API roles they hold.',
+    examples: [{ id: '6b1f0c2e-8a4d-4f3b-9e71-0d2c5a7b9e13', name: 'ana@contoso.com', roles: ['Devices.Read'] }],
+  });
+
 export const ApiDocumentSchema = z
   .looseObject({})
   .meta({ title: 'API Document', description: 'An OpenAPI 3.1 or Swagger 2.0 document.' });
@@ -260,6 +275,7 @@ export const RESPONSE_SCHEMAS = {
   ErrorBody: ErrorBodySchema,
   Health: HealthSchema,
   UnlockResult: UnlockResultSchema,
+  SignedInCaller: SignedInCallerSchema,
   ApiDocument: ApiDocumentSchema,
 } as const;
 

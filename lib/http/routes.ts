@@ -9,8 +9,10 @@ export interface RouteSpec {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   /** After the /api route prefix. */
   route: string;
-  /** Absent = anonymous. */
+  /** The role a caller needs. Absent = anonymous, unless `signedIn`. */
   role?: Role;
+  /** Any authenticated caller, whatever roles they hold. */
+  signedIn?: true;
 }
 
 export const ROUTES = {
@@ -81,9 +83,20 @@ export const ROUTES = {
     // Whoever may read passcodes may try one on a device; readers of device state may not guess.
     role: 'Passcode.Read',
   },
+  getMe: { name: 'getMe', method: 'GET', route: 'me', signedIn: true },
   health: { name: 'health', method: 'GET', route: 'health' },
   openApi: { name: 'openApi', method: 'GET', route: 'openapi.json' },
   swagger: { name: 'swagger', method: 'GET', route: 'swagger.json' },
+} as const satisfies Record<string, RouteSpec>;
+
+/**
+ * The admin console (docs/console.md): its configuration, and its page and static assets under one catch-all route
+ * (the page's own paths, such as console/devices/{id}, are the single-page app's). Not part of the API documents.
+ * A literal route wins over a catch-all in the Functions host's routing, so console/config is never an asset path.
+ */
+export const CONSOLE_ROUTES = {
+  consoleConfig: { name: 'consoleConfig', method: 'GET', route: 'console/config' },
+  consolePage: { name: 'consolePage', method: 'GET', route: 'console/{*path}' },
 } as const satisfies Record<string, RouteSpec>;
 
 /**

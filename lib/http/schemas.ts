@@ -17,11 +17,24 @@ export const ListDevicesQuerySchema = z.strictObject({
   operatingSystem: OperatingSystemSchema.optional(),
 });
 
+/**
+ * `includePasscode=false` shapes a response as for a caller without Passcode.Read: no passcode is decrypted and no
+ * passcodeViewed event recorded. The admin console reads with it until an admin reveals a passcode (docs/api.md).
+ */
+const IncludePasscodeSchema = z
+  .enum(['true', 'false'])
+  .default('true')
+  .transform((value) => value === 'true');
+
 export const ListActionsQuerySchema = z.strictObject({
   $top: TopSchema,
   $skipToken: SkipTokenSchema.optional(),
   actionState: ActionStateSchema.optional(),
+  includePasscode: IncludePasscodeSchema,
 });
+
+/** The query of a device overview or a status monitor: other parameters (the status link's `sig`) pass untouched. */
+export const PasscodeQuerySchema = z.object({ includePasscode: IncludePasscodeSchema });
 
 export const ListAuditQuerySchema = z.strictObject({
   $top: TopSchema,
