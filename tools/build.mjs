@@ -1,6 +1,10 @@
 // Bundles the app into the one CommonJS file that package.json "main" names, and the local tools
 // (host, start script, benchmark) into dist/tools. `@azure/functions-core` is provided by the
 // Functions worker at run time (or by tools/host), so it must stay external.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const common = {
@@ -52,3 +56,92 @@ await build({
   // Tools run from the checkout: keep dev dependencies (azurite, esbuild) as real packages.
   packages: 'external',
 });
+
+// The admin console (docs/console.md): browser ES modules into dist/console, which functions/consolePage.ts serves.
+// MSAL.js is a chunk of its own, imported only in AUTH_MODE=entra. Every asset gets a gzip twin (served when the
+// browser accepts gzip) and a content hash in its name (so it can be cached for a year).
+const CONSOLE_DIR = 'dist/console';
+const KiB = 1024;
+// Gzipped budgets: the JavaScript every mode loads, and MSAL.js (about 76 KiB gzipped on its own as of 5.30).
+const CONSOLE_BUDGETS = { everyMode: 60 * KiB, entraOnly: 90 * KiB };
+
+rmSync(CONSOLE_DIR, { recursive: true, force: true });
+const consoleBuild = await build({
+  entryPoints: { console: 'lib/console/app/main.tsx' },
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  splitting: true,
+  target: ['chrome111', 'edge111', 'firefox111', 'safari16.4'],
+  minify: true,
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  outdir: `${CONSOLE_DIR}/assets`,
+  entryNames: '[name]-[hash]',
+  chunkNames: '[name]-[hash]',
+  metafile: true,
+  logLevel: 'warning',
+  plugins: [zodEnglishOnly],
+});
+
+const icon = readFileSync('lib/console/app/icon.svg');
+const iconName = `icon-${createHash('sha256').update(icon).digest('hex').slice(0, 8).toUpperCase()}.svg`;
+writeFileSync(`${CONSOLE_DIR}/assets/${iconName}`, icon);
+
+const outputs = consoleBuild.metafile.outputs;
+const entryJs = Object.keys(outputs).find((file) => outputs[file].entryPoint === 'lib/console/app/main.tsx');
+const entryCss = outputs[entryJs].cssBundle;
+const assetUrl = (file) => `/api/console/assets/${basename(file)}`;
+writeFileSync(
+  `${CONSOLE_DIR}/index.html`,
+  `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Reset passcode console</title>
+<link rel="icon" href="${assetUrl(iconName)}" type="image/svg+xml">
+<link rel="stylesheet" href="${assetUrl(entryCss)}">
+<script type="module" src="${assetUrl(entryJs)}"></script>
+</head>
+<body>
+<div id="app"><p role="status">Loading the console…</p></div>
+<noscript>The console needs JavaScript.</noscript>
+</body>
+</html>
+`,
+);
+
+// JavaScript loaded in every mode: the entry and what it imports statically; the rest is behind import() (MSAL.js).
+const everyMode = new Set();
+const visit = (file) => {
+  if (everyMode.has(file)) return;
+  everyMode.add(file);
+  for (const imported of outputs[file].imports) if (imported.kind === 'import-statement') visit(imported.path);
+};
+visit(entryJs);
+
+mkdirSync(`${CONSOLE_DIR}/assets`, { recursive: true });
+const totals = { everyMode: 0, entraOnly: 0 };
+const rows = [];
+for (const file of [...Object.keys(outputs), `${CONSOLE_DIR}/assets/${iconName}`]) {
+  const body = readFileSync(file);
+  const gzipped = gzipSync(body, { level: 9 });
+  writeFileSync(`${file}.gz`, gzipped);
+  if (file.endsWith('.js')) totals[everyMode.has(file) ? 'everyMode' : 'entraOnly'] += gzipped.length;
+  rows.push(
+    `  ${basename(file).padEnd(28)} ${String(body.length).padStart(8)} B  ${String(gzipped.length).padStart(7)} B gzipped`,
+  );
+}
+const kib = (bytes) => `${(bytes / KiB).toFixed(1)} KiB`;
+console.log(`console assets (dist/console/assets):\n${rows.join('\n')}`);
+console.log(
+  `console JavaScript gzipped: ${kib(totals.everyMode)} in every mode (budget ${kib(CONSOLE_BUDGETS.everyMode)}), ` +
+    `+ ${kib(totals.entraOnly)} MSAL.js in entra mode (budget ${kib(CONSOLE_BUDGETS.entraOnly)})`,
+);
+for (const [part, size] of Object.entries(totals)) {
+  if (size > CONSOLE_BUDGETS[part]) {
+    console.error(`console JavaScript over budget (${part}): ${kib(size)} > ${kib(CONSOLE_BUDGETS[part])}`);
+    process.exitCode = 1;
+  }
+}

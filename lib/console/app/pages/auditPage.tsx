@@ -1,0 +1,96 @@
+import { useEffect, useState } from 'preact/hooks';
+import { roleReason, useConsole } from '../context';
+import { EVENT_LABELS, formatDateTime } from '../format';
+import { deviceHref } from '../router';
+import { type AuditEvent, AuditEventSchema, pageOf } from '../schemas';
+import { ErrorMessage, Link, Loading, PageHeading } from '../ui';
+
+const AuditPageSchema = pageOf(AuditEventSchema);
+
+/** The audit trail, newest first: who requested, canceled and viewed passcode resets. */
+export function AuditPage() {
+  const { api, can } = useConsole();
+  const [events, setEvents] = useState<AuditEvent[] | undefined>(undefined);
+  const [nextLink, setNextLink] = useState<string | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+
+  useEffect(() => {
+    if (!can('Audit.Read')) return;
+    let live = true;
+    api
+      .request(AuditPageSchema, 'deviceManagement/auditEvents?$top=50')
+      .then(({ body }) => {
+        if (!live) return;
+        setEvents(body.value);
+        setNextLink(body['@odata.nextLink']);
+      })
+      .catch((e: unknown) => live && setError(e));
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  const loadMore = async () => {
+    if (!nextLink) return;
+    try {
+      const { body } = await api.request(AuditPageSchema, nextLink);
+      setEvents((current) => [...(current ?? []), ...body.value]);
+      setNextLink(body['@odata.nextLink']);
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  return (
+    <>
+      <PageHeading title="Audit log">Audit log</PageHeading>
+      {!can('Audit.Read') ? (
+        <p class="message">{roleReason('Audit.Read', 'read the audit log')}</p>
+      ) : (
+        <>
+          <ErrorMessage error={error} />
+          {events === undefined ? (
+            error === undefined && <Loading what="the audit log" />
+          ) : events.length === 0 ? (
+            <p class="message">No audit events yet.</p>
+          ) : (
+            // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard to scroll it
+            <section class="table-wrap" aria-label="Audit events" tabIndex={0}>
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Time</th>
+                    <th scope="col">Event</th>
+                    <th scope="col">By</th>
+                    <th scope="col">Device</th>
+                    <th scope="col">Outcome</th>
+                    <th scope="col">Details</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {events.map((event) => (
+                    <tr key={event.id}>
+                      <td>{formatDateTime(event.eventDateTime)}</td>
+                      <td>{EVENT_LABELS[event.eventType] ?? event.eventType}</td>
+                      <td>{event.callerName}</td>
+                      <td>
+                        <Link href={deviceHref(event.deviceId)}>{event.deviceId}</Link>
+                      </td>
+                      <td>{event.outcome === 'success' ? 'Success' : 'Failure'}</td>
+                      <td>{[event.detail, event.reason].filter(Boolean).join(' · ')}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+          )}
+          {nextLink && (
+            <button type="button" class="secondary" onClick={loadMore}>
+              Load more events
+            </button>
+          )}
+        </>
+      )}
+    </>
+  );
+}

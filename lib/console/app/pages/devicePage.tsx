@@ -1,0 +1,417 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { type Api, ApiRequestError, actionPath, devicePath, followAction, withQuery } from '../api';
+import { roleReason, useConsole } from '../context';
+import { describePolicy, formatDateTime, isInFlight, PLATFORM_LABELS, STATE_LABELS } from '../format';
+import { type Action, ActionSchema, type Device, DeviceSchema, type SupportMatrix } from '../schemas';
+import { describeError, ErrorMessage, Loading, PageHeading } from '../ui';
+import { loadSupportMatrix, SupportBadge, supportNote } from './devicesPage';
+
+/** A device's Overview: its facts, reset support, the Reset passcode action, its progress and the new passcode. */
+export function DevicePage({ deviceId }: { deviceId: string }) {
+  const { api } = useConsole();
+  const [device, setDevice] = useState<Device | undefined>(undefined);
+  const [action, setAction] = useState<Action | undefined>(undefined);
+  const [matrix, setMatrix] = useState<SupportMatrix | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [monitor, setMonitor] = useState<{ location: string; retryAfter: string | null } | undefined>(undefined);
+
+  useEffect(() => {
+    let live = true;
+    setDevice(undefined);
+    setError(undefined);
+    api
+      .request(DeviceSchema, `${devicePath(deviceId)}?includePasscode=false`)
+      .then(({ body }) => {
+        if (!live) return;
+        setDevice(body);
+        setAction(body.lastResetPasscode);
+        // A reset already in flight is followed like one started here.
+        if (body.lastResetPasscode && isInFlight(body.lastResetPasscode.actionState)) {
+          setMonitor({ location: actionPath(deviceId, body.lastResetPasscode.id), retryAfter: '0' });
+        }
+      })
+      .catch((e: unknown) => live && setError(e));
+    loadSupportMatrix(api)
+      .then((m) => live && setMatrix(m))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [deviceId]);
+
+  useFollow(api, monitor, setAction, setError);
+
+  if (device === undefined) {
+    return (
+      <>
+        <PageHeading title="Device">Device</PageHeading>
+        {error === undefined ? <Loading what="the device" /> : <ErrorMessage error={error} />}
+      </>
+    );
+  }
+  const started = (accepted: Action, location: string, retryAfter: string | null) => {
+    setAction(accepted);
+    setMonitor({ location, retryAfter });
+  };
+  return (
+    <>
+      <PageHeading title={device.deviceName}>{device.deviceName}</PageHeading>
+      <p class="subtitle">Overview</p>
+      <ResetToolbar device={device} action={action} onStarted={started} />
+      <ErrorMessage error={error} />
+      {action && <ActionPanel device={device} action={action} />}
+      <section aria-labelledby="facts-heading">
+        <h2 id="facts-heading">Essentials</h2>
+        <dl class="facts">
+          <Fact term="Device name" value={device.deviceName} />
+          <Fact term="Device ID" value={device.id} />
+          <Fact term="Primary user" value={device.userPrincipalName ?? '—'} />
+          <Fact term="Platform" value={PLATFORM_LABELS[device.operatingSystem]} />
+          <Fact term="OS version" value={device.osVersion} />
+          <Fact term="Azure AD joined" value={device.azureADJoined ? 'Yes' : 'No'} />
+          <Fact term="Passcode policy" value={describePolicy(device.passcodePolicy)} />
+          <Fact term="Last updated" value={formatDateTime(device.lastUpdatedDateTime)} />
+        </dl>
+      </section>
+      <section aria-labelledby="support-heading">
+        <h2 id="support-heading">Reset passcode support</h2>
+        <p>
+          <SupportBadge supported={device.resetPasscodeSupport.supported} /> {supportNote(matrix, device)}
+        </p>
+      </section>
+    </>
+  );
+}
+
+function Fact({ term, value }: { term: string; value: string }) {
+  return (
+    <div>
+      <dt>{term}</dt>
+      <dd>{value}</dd>
+    </div>
+  );
+}
+
+/** Polls the status monitor while an action is in flight; stops when the page goes. */
+function useFollow(
+  api: Api,
+  monitor: { location: string; retryAfter: string | null } | undefined,
+  onUpdate: (action: Action) => void,
+  onError: (error: unknown) => void,
+) {
+  useEffect(() => {
+    if (!monitor) return;
+    const controller = new AbortController();
+    followAction(api, monitor, onUpdate, controller.signal).catch((error: unknown) => {
+      if (!controller.signal.aborted) onError(error);
+    });
+    return () => controller.abort();
+  }, [monitor]);
+}
+
+/** The remote actions bar: Reset passcode, or why it is not offered. */
+function ResetToolbar(props: {
+  device: Device;
+  action: Action | undefined;
+  onStarted: (action: Action, location: string, retryAfter: string | null) => void;
+}) {
+  const { can } = useConsole();
+  const { device, action } = props;
+  const [open, setOpen] = useState(false);
+  if (!device.resetPasscodeSupport.supported) {
+    // An unsupported device offers no action, and says why (the support rule's note).
+    return (
+      <div class="toolbar">
+        <p class="message" id="reset-unavailable">
+          Reset passcode is not available on this device. {device.resetPasscodeSupport.message}
+        </p>
+      </div>
+    );
+  }
+  const inFlight = action !== undefined && isInFlight(action.actionState);
+  const reason = !can('Passcode.Reset')
+    ? roleReason('Passcode.Reset', 'reset passcodes')
+    : inFlight
+      ? 'A passcode reset is already in progress on this device.'
+      : undefined;
+  return (
+    <div class="toolbar">
+      <button
+        type="button"
+        class="primary"
+        aria-disabled={reason ? 'true' : undefined}
+        aria-describedby={reason ? 'reset-reason' : undefined}
+        onClick={() => !reason && setOpen(true)}
+      >
+        Reset passcode
+      </button>
+      {reason && (
+        <span class="reason" id="reset-reason">
+          {reason}
+        </span>
+      )}
+      {open && <ResetDialog device={device} onClose={() => setOpen(false)} onStarted={props.onStarted} />}
+    </div>
+  );
+}
+
+/** The confirmation: an optional reason, then Reset. A native modal dialog traps focus and closes with Escape. */
+function ResetDialog(props: {
+  device: Device;
+  onClose: () => void;
+  onStarted: (action: Action, location: string, retryAfter: string | null) => void;
+}) {
+  const { api } = useConsole();
+  const ref = useRef<HTMLDialogElement>(null);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  // One key per confirmation: a retried request (a lost answer) is the same reset, not a second one (API.md).
+  const [idempotencyKey] = useState(() => crypto.randomUUID());
+
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const trimmed = reason.trim();
+      const response = await api.request(ActionSchema, `${devicePath(props.device.id)}/resetPasscode`, {
+        method: 'POST',
+        body: trimmed ? { reason: trimmed } : {},
+        headers: { 'Idempotency-Key': idempotencyKey },
+      });
+      const location = response.headers.get('Location') ?? actionPath(props.device.id, response.body.id);
+      props.onStarted(response.body, location, response.headers.get('Retry-After'));
+      ref.current?.close();
+    } catch (e) {
+      // Another reset got there first: follow that one instead.
+      if (e instanceof ApiRequestError && e.code === 'actionInProgress' && e.location) {
+        props.onStarted(await currentAction(api, e.location), e.location, '0');
+        ref.current?.close();
+        return;
+      }
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <dialog
+      ref={ref}
+      class="dialog"
+      aria-labelledby="reset-title"
+      aria-describedby="reset-text"
+      onClose={props.onClose}
+    >
+      <form onSubmit={submit}>
+        <h2 id="reset-title">Reset passcode</h2>
+        <p id="reset-text">
+          A new passcode is generated for <strong>{props.device.deviceName}</strong> and set on the device. Its user
+          unlocks it with the new passcode, which is shown on this page once the reset is done.
+        </p>
+        <div class="field">
+          <label for="reset-reason-input">Reason</label>
+          <textarea
+            id="reset-reason-input"
+            maxLength={500}
+            rows={3}
+            value={reason}
+            aria-describedby="reset-reason-hint"
+            onInput={(e) => setReason(e.currentTarget.value)}
+          />
+          <span class="hint" id="reset-reason-hint">
+            Optional; kept with the action and in the audit log (at most 500 characters).
+          </span>
+        </div>
+        {error !== undefined && (
+          <p class="message error" role="alert">
+            {describeError(error)}
+          </p>
+        )}
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={busy}>
+            Reset
+          </button>
+          <button type="button" class="secondary" onClick={() => ref.current?.close()}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+async function currentAction(api: Api, location: string): Promise<Action> {
+  return (await api.request(ActionSchema, withQuery(location, 'includePasscode', 'false'))).body;
+}
+
+const STEPS = ['pending', 'active', 'done'] as const;
+
+/** The latest reset: its state while it runs, then its outcome and, for Passcode.Read holders, the new passcode. */
+function ActionPanel({ device, action }: { device: Device; action: Action }) {
+  return (
+    <section aria-labelledby="action-heading" class="panel">
+      <h2 id="action-heading">Reset passcode</h2>
+      <p role="status" class="state-line">
+        Status: <strong class={`state ${action.actionState}`}>{STATE_LABELS[action.actionState]}</strong>
+        {isInFlight(action.actionState) && <span class="spinner" aria-hidden="true" />}
+      </p>
+      {(isInFlight(action.actionState) || action.actionState === 'done') && (
+        <ol class="steps" aria-label="Progress">
+          {STEPS.map((step, i) => {
+            const reached = STEPS.indexOf(action.actionState as (typeof STEPS)[number]) >= i;
+            return (
+              <li
+                key={step}
+                class={reached ? 'reached' : undefined}
+                aria-current={step === action.actionState ? 'step' : undefined}
+              >
+                {STATE_LABELS[step]}
+              </li>
+            );
+          })}
+        </ol>
+      )}
+      <dl class="facts">
+        <div>
+          <dt>Requested by</dt>
+          <dd>{action.requestedBy}</dd>
+        </div>
+        <div>
+          <dt>Requested</dt>
+          <dd>{formatDateTime(action.startDateTime)}</dd>
+        </div>
+        {action.reason && (
+          <div>
+            <dt>Reason</dt>
+            <dd>{action.reason}</dd>
+          </div>
+        )}
+        {action.error && (
+          <div>
+            <dt>Error</dt>
+            <dd>{action.error.message}</dd>
+          </div>
+        )}
+      </dl>
+      {action.actionState === 'done' && <NewPasscode device={device} action={action} />}
+    </section>
+  );
+}
+
+/**
+ * The new passcode, masked until revealed. Only revealing fetches it: the API audits every response that shows a
+ * passcode as a view (passcodeViewed), so showing a device must not count as seeing its passcode.
+ */
+function NewPasscode({ device, action }: { device: Device; action: Action }) {
+  const { api, can } = useConsole();
+  const [passcode, setPasscode] = useState<string | undefined>(undefined);
+  const [visible, setVisible] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState<string | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const expiry = action.passcodeExpirationDateTime;
+  const expired = expiry !== undefined && new Date(expiry).getTime() <= Date.now();
+
+  useEffect(() => {
+    setPasscode(undefined);
+    setVisible(false);
+    setNote(undefined);
+  }, [action.id]);
+
+  if (!can('Passcode.Read')) {
+    return (
+      <p class="message" id="passcode-hidden">
+        The reset is done. {roleReason('Passcode.Read', 'see the new passcode')}
+      </p>
+    );
+  }
+  if (expired) {
+    return <p class="message">The new passcode was shown until {formatDateTime(expiry)} and is no longer available.</p>;
+  }
+
+  const toggle = async () => {
+    if (visible) {
+      setVisible(false);
+      return;
+    }
+    if (passcode === undefined) {
+      setBusy(true);
+      setError(undefined);
+      try {
+        const { body } = await api.request(ActionSchema, actionPath(device.id, action.id));
+        if (body.passcode === undefined) {
+          setNote('The passcode is no longer shown.');
+          return;
+        }
+        setPasscode(body.passcode);
+      } catch (e) {
+        setError(e);
+        return;
+      } finally {
+        setBusy(false);
+      }
+    }
+    setVisible(true);
+  };
+
+  const copy = async () => {
+    if (passcode === undefined) return;
+    try {
+      await navigator.clipboard.writeText(passcode);
+      setNote('Passcode copied to the clipboard.');
+    } catch {
+      setNote('The browser did not allow copying; select the passcode and copy it.');
+    }
+  };
+
+  return (
+    <div class="passcode">
+      <label for="new-passcode">New passcode</label>
+      <div class="passcode-row">
+        {/* Masked: a password field holding placeholder dots, not the passcode, which is fetched only when shown. */}
+        {visible ? (
+          <input
+            id="new-passcode"
+            class="passcode-value"
+            type="text"
+            readOnly
+            autocomplete="off"
+            value={passcode}
+            aria-describedby="passcode-expiry"
+          />
+        ) : (
+          <input
+            id="new-passcode"
+            class="passcode-value"
+            type="password"
+            readOnly
+            autocomplete="off"
+            value="••••••••"
+            aria-describedby="passcode-expiry"
+          />
+        )}
+        <button type="button" class="secondary" onClick={toggle} disabled={busy} aria-pressed={visible}>
+          Show passcode
+        </button>
+        <button type="button" class="secondary" onClick={copy} disabled={passcode === undefined}>
+          Copy passcode
+        </button>
+      </div>
+      <p class="hint" id="passcode-expiry">
+        Shown until {formatDateTime(expiry)}. Showing it is recorded in the audit log.
+      </p>
+      {note && (
+        <p class="message" role="status">
+          {note}
+        </p>
+      )}
+      <ErrorMessage error={error} />
+    </div>
+  );
+}
