@@ -27,6 +27,17 @@ export default defineConfig({
           fileParallelism: true,
         },
       },
+      {
+        // The admin console in Debian's Chromium, driven by playwright-core (docs/console.md). Each file runs its own
+        // Azurite and host; one file at a time, because a browser, a host and Azurite fill the 2 cores.
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

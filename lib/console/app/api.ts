@@ -32,7 +32,7 @@ export interface Api {
 }
 
 /**
- * `path` is relative to /api, or a URL the API returned (Location, @odata.nextLink). Those are absolute URLs built
+ * `path` is relative to /api, or absolute on this origin (starts with /), or a URL the API returned (Location, @odata.nextLink). Those are absolute URLs built
  * from the app's public origin; the console calls its own origin with their path, so that the Content-Security-
  * Policy's connect-src 'self' holds even when the app is reached under another host name.
  */
@@ -41,7 +41,7 @@ export function apiUrl(path: string): string {
     const url = new URL(path);
     return `${url.pathname}${url.search}`;
   }
-  return `/api/${path}`;
+  return path.startsWith('/') ? path : `/api/${path}`;
 }
 
 /** `path` with one query parameter set. */

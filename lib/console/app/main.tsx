@@ -154,4 +154,9 @@ function Failure({ error }: { error: unknown }) {
 }
 
 const root = document.getElementById('app');
-if (root) void boot(root);
+if (root) {
+  // Preact renders next to what it did not create: replace the page's static placeholder with its own.
+  root.replaceChildren();
+  render(<output class="message">Loading the console…</output>, root);
+  void boot(root);
+}

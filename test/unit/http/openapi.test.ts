@@ -140,11 +140,28 @@ describe.each([
     const byId = Object.fromEntries(operationsOf(document).map(({ operation }) => [operation.operationId, operation]));
     const names = (id: string) => (byId[id].parameters as Json[]).map((p) => `${p.in}:${p.name}`);
     expect(names('ListManagedDevices')).toEqual(['query:$top', 'query:$skipToken', 'query:operatingSystem']);
-    expect(names('ListAllDeviceActionResults')).toEqual(['query:$top', 'query:$skipToken', 'query:actionState']);
+    expect(names('ListAllDeviceActionResults')).toEqual([
+      'query:$top',
+      'query:$skipToken',
+      'query:actionState',
+      'query:includePasscode',
+    ]);
+    // Every operation that can show a passcode can be asked to leave it out.
+    for (const id of ['GetManagedDevice', 'GetDeviceActionResult', 'ListDeviceActionResults']) {
+      expect(names(id)).toContain('query:includePasscode');
+    }
     expect(names('ListAuditEvents')).toEqual(
       expect.arrayContaining(['query:deviceId', 'query:from', 'query:to', 'query:$top', 'query:$skipToken']),
     );
     expect(names('ResetPasscode')).toContain('header:Idempotency-Key');
+  });
+
+  it('documents GET /me for any signed-in caller: 401 without credentials, never 403', () => {
+    const me = operationsOf(document).find(({ operation }) => operation.operationId === 'GetSignedInCaller');
+    expect(me?.path).toBe('/me');
+    expect(Object.keys(me?.operation.responses)).toContain('401');
+    expect(Object.keys(me?.operation.responses)).not.toContain('403');
+    expect(me?.operation.security).not.toEqual([]);
   });
 });
 

@@ -118,6 +118,8 @@ function ResetToolbar(props: {
   const { can } = useConsole();
   const { device, action } = props;
   const [open, setOpen] = useState(false);
+  // Each opening mounts a fresh dialog, even when a close and a reopen land in one render.
+  const [opened, setOpened] = useState(0);
   if (!device.resetPasscodeSupport.supported) {
     // An unsupported device offers no action, and says why (the support rule's note).
     return (
@@ -141,7 +143,11 @@ function ResetToolbar(props: {
         class="primary"
         aria-disabled={reason ? 'true' : undefined}
         aria-describedby={reason ? 'reset-reason' : undefined}
-        onClick={() => !reason && setOpen(true)}
+        onClick={() => {
+          if (reason) return;
+          setOpened((n) => n + 1);
+          setOpen(true);
+        }}
       >
         Reset passcode
       </button>
@@ -150,7 +156,7 @@ function ResetToolbar(props: {
           {reason}
         </span>
       )}
-      {open && <ResetDialog device={device} onClose={() => setOpen(false)} onStarted={props.onStarted} />}
+      {open && <ResetDialog key={opened} device={device} onClose={() => setOpen(false)} onStarted={props.onStarted} />}
     </div>
   );
 }

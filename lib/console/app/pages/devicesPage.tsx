@@ -162,8 +162,9 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
 function countText(shown: number, loaded: number, search: string, more: boolean): string {
   const devices = (n: number) => `${n} ${n === 1 ? 'device' : 'devices'}`;
   if (!search.trim()) return more ? `${devices(loaded)} shown; more to load.` : `${devices(loaded)}.`;
-  const scope = more ? `the ${devices(loaded)} loaded so far; load more to search further` : devices(loaded);
-  return `${shown} of ${scope} match “${search.trim()}”.`;
+  const found = `match “${search.trim()}”`;
+  if (more) return `${shown} of the ${devices(loaded)} loaded so far ${found}; load more to search further.`;
+  return `${shown} of ${devices(loaded)} ${found}.`;
 }
 
 function DeviceTable({ devices, matrix }: { devices: Device[]; matrix: SupportMatrix | undefined }) {
