@@ -130,7 +130,7 @@ for (const file of [...Object.keys(outputs), `${CONSOLE_DIR}/assets/${iconName}`
   writeFileSync(`${file}.gz`, gzipped);
   if (file.endsWith('.js')) totals[everyMode.has(file) ? 'everyMode' : 'entraOnly'] += gzipped.length;
   rows.push(
-    `  ${basename(file).padEnd(28)} ${String(body.length).padStart(8)} B  ${String(gzipped.length).padStart(7)} B gzipped`,
+    `  ${basename(file).padEnd(44)} ${String(body.length).padStart(8)} B  ${String(gzipped.length).padStart(7)} B gzipped`,
   );
 }
 const kib = (bytes) => `${(bytes / KiB).toFixed(1)} KiB`;

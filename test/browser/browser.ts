@@ -50,7 +50,7 @@ export async function consoleContext(
   options: { viewport?: { width: number; height: number } } = {},
 ): Promise<ConsoleContext> {
   const context = await browser.newContext({
-    viewport: options.viewport ?? { width: 1100, height: 760 },
+    viewport: options.viewport ?? { width: 1024, height: 640 },
     locale: 'en-GB',
     timezoneId: 'UTC',
     reducedMotion: 'reduce',

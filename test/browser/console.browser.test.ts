@@ -219,6 +219,10 @@ describe('admin console in a real browser (AUTH_MODE=entra, MSAL.js against a fa
     await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
     await page.locator('tbody tr', { hasText: 'Passcode viewed' }).first().waitFor();
     expect(await page.locator('tbody tr', { hasText: 'Passcode viewed' }).count()).toBe(1);
+    await page.getByLabel('Device ID').fill('user-ana-iphone');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3); // created, requested, viewed
+    expect(await page.locator('tbody tr', { hasText: 'scanner' }).count()).toBe(0);
     await expectNoSeriousAxeViolations(page, 'Audit log');
     await screenshot(page, '8-audit-log');
 

@@ -100,7 +100,7 @@ function Page({ route, query }: { route: Route; query: URLSearchParams }) {
     case 'actions':
       return <ActionsPage query={query} />;
     case 'audit':
-      return <AuditPage />;
+      return <AuditPage query={query} />;
     case 'notFound':
       return (
         <>

@@ -1,15 +1,17 @@
 import { useEffect, useState } from 'preact/hooks';
 import { roleReason, useConsole } from '../context';
 import { EVENT_LABELS, formatDateTime } from '../format';
-import { deviceHref } from '../router';
+import { deviceHref, href, navigate } from '../router';
 import { type AuditEvent, AuditEventSchema, pageOf } from '../schemas';
 import { ErrorMessage, Link, Loading, PageHeading } from '../ui';
 
 const AuditPageSchema = pageOf(AuditEventSchema);
 
-/** The audit trail, newest first: who requested, canceled and viewed passcode resets. */
-export function AuditPage() {
+/** The audit trail, newest first: who requested, canceled and viewed passcode resets; optionally one device's. */
+export function AuditPage({ query }: { query: URLSearchParams }) {
   const { api, can } = useConsole();
+  const deviceId = query.get('deviceId') ?? '';
+  const [deviceInput, setDeviceInput] = useState(deviceId);
   const [events, setEvents] = useState<AuditEvent[] | undefined>(undefined);
   const [nextLink, setNextLink] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
@@ -17,8 +19,11 @@ export function AuditPage() {
   useEffect(() => {
     if (!can('Audit.Read')) return;
     let live = true;
+    setEvents(undefined);
+    setError(undefined);
+    const filter = deviceId ? `&deviceId=${encodeURIComponent(deviceId)}` : '';
     api
-      .request(AuditPageSchema, 'deviceManagement/auditEvents?$top=50')
+      .request(AuditPageSchema, `deviceManagement/auditEvents?$top=50${filter}`)
       .then(({ body }) => {
         if (!live) return;
         setEvents(body.value);
@@ -28,7 +33,13 @@ export function AuditPage() {
     return () => {
       live = false;
     };
-  }, []);
+  }, [deviceId]);
+
+  const applyFilter = (event: Event) => {
+    event.preventDefault();
+    const value = deviceInput.trim();
+    navigate(`${href('/audit')}${value ? `?deviceId=${encodeURIComponent(value)}` : ''}`, { replace: true });
+  };
 
   const loadMore = async () => {
     if (!nextLink) return;
@@ -48,11 +59,25 @@ export function AuditPage() {
         <p class="message">{roleReason('Audit.Read', 'read the audit log')}</p>
       ) : (
         <>
+          <form class="filters" aria-label="Filter the audit log" onSubmit={applyFilter}>
+            <div class="field">
+              <label for="audit-device">Device ID</label>
+              <input
+                id="audit-device"
+                value={deviceInput}
+                autocomplete="off"
+                onInput={(e) => setDeviceInput(e.currentTarget.value)}
+              />
+            </div>
+            <button type="submit" class="secondary">
+              Filter
+            </button>
+          </form>
           <ErrorMessage error={error} />
           {events === undefined ? (
             error === undefined && <Loading what="the audit log" />
           ) : events.length === 0 ? (
-            <p class="message">No audit events yet.</p>
+            <p class="message">No audit events{deviceId ? ` for ${deviceId}` : ''}.</p>
           ) : (
             // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard to scroll it
             <section class="table-wrap" aria-label="Audit events" tabIndex={0}>

@@ -2,13 +2,14 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Api, ApiRequestError, actionPath, devicePath, followAction, withQuery } from '../api';
 import { roleReason, useConsole } from '../context';
 import { describePolicy, formatDateTime, isInFlight, PLATFORM_LABELS, STATE_LABELS } from '../format';
+import { href } from '../router';
 import { type Action, ActionSchema, type Device, DeviceSchema, type SupportMatrix } from '../schemas';
-import { describeError, ErrorMessage, Loading, PageHeading } from '../ui';
+import { describeError, ErrorMessage, Link, Loading, PageHeading } from '../ui';
 import { loadSupportMatrix, SupportBadge, supportNote } from './devicesPage';
 
 /** A device's Overview: its facts, reset support, the Reset passcode action, its progress and the new passcode. */
 export function DevicePage({ deviceId }: { deviceId: string }) {
-  const { api } = useConsole();
+  const { api, can } = useConsole();
   const [device, setDevice] = useState<Device | undefined>(undefined);
   const [action, setAction] = useState<Action | undefined>(undefined);
   const [matrix, setMatrix] = useState<SupportMatrix | undefined>(undefined);
@@ -79,6 +80,11 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
           <SupportBadge supported={device.resetPasscodeSupport.supported} /> {supportNote(matrix, device)}
         </p>
       </section>
+      {can('Audit.Read') && (
+        <p>
+          <Link href={`${href('/audit')}?deviceId=${encodeURIComponent(device.id)}`}>Audit log of this device</Link>
+        </p>
+      )}
     </>
   );
 }
@@ -125,7 +131,7 @@ function ResetToolbar(props: {
     return (
       <div class="toolbar">
         <p class="message" id="reset-unavailable">
-          Reset passcode is not available on this device. {device.resetPasscodeSupport.message}
+          <SupportBadge supported={false} /> {device.resetPasscodeSupport.message}
         </p>
       </div>
     );
