@@ -1,5 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_ROLES } from '../../lib/security/caller';
 import { call, type Stack, startStack } from '../e2e/stack';
 import {
   type ConsoleContext,
@@ -11,7 +12,6 @@ import {
 } from './browser';
 import { type FakeEntra, type FakeUser, startFakeEntra } from './fakeEntra';
 
-const ALL_ROLES = ['Devices.Read', 'Devices.Manage', 'Passcode.Reset', 'Passcode.Read', 'Audit.Read'];
 const ADMIN: FakeUser = { name: 'ana.admin@contoso.com', roles: ALL_ROLES };
 const HELPDESK: FakeUser = { name: 'bob.helpdesk@contoso.com', roles: ['Devices.Read', 'Passcode.Reset'] };
 const VIEWER: FakeUser = { name: 'carol.viewer@contoso.com', roles: ['Devices.Read'] };
@@ -221,7 +221,9 @@ describe('admin console in a real browser (AUTH_MODE=entra, MSAL.js against a fa
     expect(await page.locator('tbody tr', { hasText: 'Passcode viewed' }).count()).toBe(1);
     await page.getByLabel('Device ID').fill('user-ana-iphone');
     await page.getByRole('button', { name: 'Filter' }).click();
-    await expect.poll(() => page.locator('tbody tr').count()).toBe(3); // created, requested, viewed
+    // created, reset requested, passcode viewed, unlock attempted (the simulator's lock screen audits attempts)
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(4);
+    expect(await page.locator('tbody tr', { hasText: 'Unlock attempted' }).count()).toBe(1);
     expect(await page.locator('tbody tr', { hasText: 'scanner' }).count()).toBe(0);
     await expectNoSeriousAxeViolations(page, 'Audit log');
     await screenshot(page, '8-audit-log');

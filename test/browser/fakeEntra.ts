@@ -1,26 +1,24 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import type { BrowserContext, Route } from 'playwright-core';
+import type { Role } from '../../lib/security/caller';
+import { AUDIENCE, ISSUER, startTestIssuer } from '../e2e/entraTokens';
 
 /**
  * Entra ID, played by the test inside the browser. The console signs in with the real MSAL.js against the real
  * authority URL (https://login.microsoftonline.com/<tenant>); Playwright's request interception answers those
  * requests here, so nothing leaves the machine and the product carries no test-only code path. MSAL runs the
  * authorization code flow with PKCE for real: this fake checks the code verifier against the challenge.
- * The app validates the access tokens it mints with a JWKS served on loopback, as test/e2e/security.e2e does.
+ * The access tokens come from the e2e tests' loopback issuer (test/e2e/entraTokens.ts), whose key set the app checks.
  */
-export const TENANT = 'tenant-console-e2e';
 export const AUTHORITY_ORIGIN = 'https://login.microsoftonline.com';
-export const ISSUER = `${AUTHORITY_ORIGIN}/${TENANT}/v2.0`;
-export const AUDIENCE = 'api://reset-passcode-console-e2e';
+export const TENANT = new URL(ISSUER).pathname.split('/')[1] as string;
 export const CONSOLE_CLIENT_ID = '5d2f7c1e-0b4a-4e8e-9c6d-3a1b2c4d5e6f';
 export const SCOPE = `${AUDIENCE}/access_as_user`;
 
 export interface FakeUser {
   name: string;
-  roles: readonly string[];
+  roles: readonly Role[];
 }
 
 interface PendingCode {
@@ -47,37 +45,38 @@ const base64url = (data: Buffer | string) => Buffer.from(data).toString('base64u
 const oid = (user: FakeUser) => `oid-${createHash('sha256').update(user.name).digest('hex').slice(0, 24)}`;
 
 export async function startFakeEntra(): Promise<FakeEntra> {
-  const signer = await generateKeyPair('RS256');
-  const jwk = { ...(await exportJWK(signer.publicKey)), kid: 'console-e2e', alg: 'RS256', use: 'sig' };
-  const jwks: Server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: [jwk] }));
-  });
-  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
-  const { port } = jwks.address() as AddressInfo;
-
-  const sign = (claims: Record<string, unknown>, audience: string) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: 'RS256', kid: 'console-e2e', typ: 'JWT' })
+  const issuer = await startTestIssuer();
+  // A user's delegated access token for the API, as the console's app registration gets it.
+  const accessToken = (user: FakeUser) =>
+    issuer.token({
+      oid: oid(user),
+      sub: oid(user),
+      tid: TENANT,
+      preferred_username: user.name,
+      name: user.name,
+      roles: user.roles,
+      scp: 'access_as_user',
+      azp: CONSOLE_CLIENT_ID,
+    });
+  // ID tokens are for the console (audience: its client id), signed with a key of their own: MSAL.js reads their
+  // claims (and checks the nonce) but not their signature, and the API refuses ID tokens anyway.
+  const idTokenKey = await generateKeyPair('RS256');
+  const idToken = (user: FakeUser, nonce: string | null) =>
+    new SignJWT({
+      oid: oid(user),
+      sub: oid(user),
+      tid: TENANT,
+      preferred_username: user.name,
+      name: user.name,
+      ver: '2.0',
+      ...(nonce && { nonce }),
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'id-token', typ: 'JWT' })
       .setIssuer(ISSUER)
-      .setAudience(audience)
+      .setAudience(CONSOLE_CLIENT_ID)
       .setIssuedAt()
       .setExpirationTime('1h')
-      .sign(signer.privateKey);
-  const accessToken = (user: FakeUser) =>
-    sign(
-      {
-        oid: oid(user),
-        sub: oid(user),
-        tid: TENANT,
-        preferred_username: user.name,
-        name: user.name,
-        roles: [...user.roles],
-        scp: 'access_as_user',
-        azp: CONSOLE_CLIENT_ID,
-      },
-      AUDIENCE,
-    );
+      .sign(idTokenKey.privateKey);
 
   const codes = new Map<string, PendingCode>();
   const refreshTokens = new Map<string, FakeUser>();
@@ -86,18 +85,6 @@ export async function startFakeEntra(): Promise<FakeEntra> {
   const tokenResponse = async (user: FakeUser, scope: string, nonce: string | null) => {
     const refreshToken = base64url(randomBytes(24));
     refreshTokens.set(refreshToken, user);
-    const idToken = await sign(
-      {
-        oid: oid(user),
-        sub: oid(user),
-        tid: TENANT,
-        preferred_username: user.name,
-        name: user.name,
-        ver: '2.0',
-        ...(nonce && { nonce }),
-      },
-      CONSOLE_CLIENT_ID,
-    );
     return {
       token_type: 'Bearer',
       scope,
@@ -105,7 +92,7 @@ export async function startFakeEntra(): Promise<FakeEntra> {
       ext_expires_in: 3600,
       access_token: await accessToken(user),
       refresh_token: refreshToken,
-      id_token: idToken,
+      id_token: await idToken(user, nonce),
       client_info: base64url(JSON.stringify({ uid: oid(user), utid: TENANT })),
     };
   };
@@ -115,7 +102,7 @@ export async function startFakeEntra(): Promise<FakeEntra> {
     authorization_endpoint: `${AUTHORITY_ORIGIN}/${TENANT}/oauth2/v2.0/authorize`,
     token_endpoint: `${AUTHORITY_ORIGIN}/${TENANT}/oauth2/v2.0/token`,
     end_session_endpoint: `${AUTHORITY_ORIGIN}/${TENANT}/oauth2/v2.0/logout`,
-    jwks_uri: `http://127.0.0.1:${port}/keys`,
+    jwks_uri: issuer.settings.AUTH_JWKS_URL,
     response_modes_supported: ['query', 'fragment', 'form_post'],
     response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
     scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
@@ -207,13 +194,7 @@ export async function startFakeEntra(): Promise<FakeEntra> {
   }
 
   return {
-    settings: {
-      AUTH_MODE: 'entra',
-      AUTH_ISSUER: ISSUER,
-      AUTH_AUDIENCE: AUDIENCE,
-      AUTH_JWKS_URL: `http://127.0.0.1:${port}/keys`,
-      CONSOLE_CLIENT_ID,
-    },
+    settings: { ...issuer.settings, CONSOLE_CLIENT_ID },
     accessToken,
     async signInAs(context, user) {
       await context.route(`${AUTHORITY_ORIGIN}/**`, (route) => answer(route, user));
@@ -221,9 +202,6 @@ export async function startFakeEntra(): Promise<FakeEntra> {
     get pkceExchanges() {
       return pkceExchanges;
     },
-    async stop() {
-      jwks.closeAllConnections();
-      await new Promise((resolve) => jwks.close(resolve));
-    },
+    stop: () => issuer.stop(),
   };
 }

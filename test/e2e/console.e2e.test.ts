@@ -1,12 +1,12 @@
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeEntra, type FakeUser, startFakeEntra } from '../browser/fakeEntra';
+import { type FakeEntra, type FakeUser, SCOPE, startFakeEntra, TENANT } from '../browser/fakeEntra';
 import { call, pollLikeLogicApps, type Stack, startStack } from './stack';
 
 const ADMIN: FakeUser = {
   name: 'ana.admin@contoso.com',
-  roles: ['Audit.Read', 'Passcode.Read', 'Devices.Read', 'Passcode.Reset', 'Devices.Manage', 'Other.App.Role'],
+  roles: ['Audit.Read', 'Passcode.Read', 'Devices.Read', 'Passcode.Reset', 'Devices.Manage'],
 };
 
 /** What the admin console needs from the API and how the app serves it (AUTH_MODE=entra). */
@@ -25,7 +25,7 @@ describe('admin console support end to end', () => {
     await entra?.stop();
   });
 
-  it('GET /api/me: the caller and their roles of this app; 401 without credentials', async () => {
+  it('GET /api/me: the caller and their roles, in a stable order; 401 without credentials', async () => {
     const me = await call(`${stack.api}/me`, { headers });
     expect(me.status).toBe(200);
     expect(me.body).toEqual({
@@ -98,8 +98,8 @@ describe('admin console support end to end', () => {
     expect(config.body).toEqual({
       authMode: 'entra',
       clientId: entra.settings.CONSOLE_CLIENT_ID,
-      authority: 'https://login.microsoftonline.com/tenant-console-e2e',
-      scopes: ['api://reset-passcode-console-e2e/access_as_user'],
+      authority: `https://login.microsoftonline.com/${TENANT}`,
+      scopes: [SCOPE],
     });
 
     for (const path of ['console', 'console/devices/console-e2e', 'console/actions']) {

@@ -32,6 +32,7 @@ export const EVENT_LABELS: Record<string, string> = {
   passcodeViewed: 'Passcode viewed',
   deviceCreated: 'Device created',
   deviceUpdated: 'Device updated',
+  unlockAttempted: 'Unlock attempted (simulator)',
 };
 
 export function describePolicy(policy: Device['passcodePolicy']): string {
