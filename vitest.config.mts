@@ -29,13 +29,15 @@ export default defineConfig({
       },
       {
         // The admin console in Debian's Chromium, driven by playwright-core (docs/console.md). Each file runs its own
-        // Azurite and host; one file at a time, because a browser, a host and Azurite fill the 2 cores.
+        // Azurite and host; one file at a time, and after the other tiers (groupOrder), because a browser, a host and
+        // Azurite fill the 2 cores and would skew the timing-sensitive e2e tests running beside them.
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
