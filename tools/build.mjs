@@ -1,12 +1,13 @@
 // Bundles the app into the one CommonJS file that package.json "main" names, and the local tools
 // (host, start script, benchmark) into dist/tools. `@azure/functions-core` is provided by the
 // Functions worker at run time (or by tools/host), so it must stay external.
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const common = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'cjs',
   sourcemap: 'linked',
   logLevel: 'warning',
@@ -29,14 +30,34 @@ const zodEnglishOnly = {
   },
 };
 
+// @azure/identity (with MSAL) is half the size of the rest of the app and only an identity-based storage connection
+// uses it: it gets a bundle of its own, dist/identity.js, which lib/adapters/storageConnection.ts imports on the first
+// token request. An app on a connection string never parses it.
+const identityApart = {
+  name: 'identity-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/identity$/ }, (args) =>
+      args.importer.endsWith(join('lib', 'adapters', 'storageConnection.ts'))
+        ? { path: './identity.js', external: true }
+        : undefined,
+    );
+  },
+};
+
 await build({
   ...common,
   entryPoints: ['functions/index.ts'],
   outfile: 'dist/main.js',
   external: ['@azure/functions-core'],
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, identityApart],
   // Smaller code compiles faster at cold start. keepNames keeps function and class names in stack traces; the linked
   // source map gives the rest (set NODE_OPTIONS=--enable-source-maps in the app settings to use it).
+  minify: true,
+});
+await build({
+  ...common,
+  entryPoints: ['lib/adapters/identity.ts'],
+  outfile: 'dist/identity.js',
   minify: true,
 });
 await build({
