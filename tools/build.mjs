@@ -68,6 +68,7 @@ await build({
     connector: 'tools/connector.ts',
     bench: 'tools/bench/run.ts',
     benchSweep: 'tools/bench/sweepRun.ts',
+    validateInfra: 'tools/validateInfra.ts',
   },
   outdir: 'dist/tools',
   // Tools run from the checkout: keep dev dependencies (azurite, esbuild) as real packages.
