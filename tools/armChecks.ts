@@ -1,6 +1,6 @@
 // Checks of infra/azuredeploy.json beyond its schema: what a deployment with given parameters would create (for the
 // test that the template and the app agree on settings), and that no key, connection string or secret is in it.
-import { type ArmValue, evaluate, isExpression, literalsOf } from './armExpressions';
+import { ArmExpressionError, type ArmValue, evaluate, isExpression, literalsOf } from './armExpressions';
 
 type JsonObject = { [key: string]: ArmValue };
 const isObject = (value: ArmValue | undefined): value is JsonObject =>
@@ -154,10 +154,17 @@ export function findSecretLeaks(
       found.push(`parameters.${name}: looks like a secret but is not a securestring`);
     }
   }
-  const deployment = deploy(template, {
-    ...parameters,
-    ...Object.fromEntries(secure.map((name) => [name, sentinel(name)])),
-  });
+  let deployment: Deployment;
+  try {
+    deployment = deploy(template, {
+      ...parameters,
+      ...Object.fromEntries(secure.map((name) => [name, sentinel(name)])),
+    });
+  } catch (error) {
+    // What cannot be evaluated cannot be shown to be free of secrets.
+    if (!(error instanceof ArmExpressionError)) throw error;
+    return [...found, `template: cannot be evaluated (${error.message})`];
+  }
   const leaked = (where: string, value: ArmValue) =>
     walkStrings(value, where, (text, path) => {
       for (const name of secure)
