@@ -69,6 +69,7 @@ await build({
     bench: 'tools/bench/run.ts',
     benchSweep: 'tools/bench/sweepRun.ts',
     validateInfra: 'tools/validateInfra.ts',
+    package: 'tools/package.ts',
   },
   outdir: 'dist/tools',
   // Tools run from the checkout: keep dev dependencies (azurite, esbuild) as real packages.
