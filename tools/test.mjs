@@ -4,10 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
+// Node tools run on the Node that runs this script (process.execPath), so that `npx -y node@22 tools/test.mjs` tests
+// on Node 22 throughout: vitest's workers and the hosts the tests spawn use process.execPath too.
 const steps = [
-  ['typecheck', 'npx', ['tsc', '--noEmit']],
+  ['typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit']],
   ['lint', 'npx', ['biome', 'check', '.']],
-  ['build', 'node', ['tools/build.mjs']],
+  ['build', process.execPath, ['tools/build.mjs']],
 ];
 const extra = process.argv.slice(2);
 mkdirSync('test-results', { recursive: true });
@@ -22,10 +24,17 @@ for (const [name, cmd, args] of steps) {
   }
 }
 
-console.log('\n> vitest');
+console.log(`\n> vitest on Node ${process.version}`);
 const vitest = spawnSync(
-  'npx',
-  ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest.json', ...extra],
+  process.execPath,
+  [
+    'node_modules/vitest/vitest.mjs',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    '--outputFile.json=test-results/vitest.json',
+    ...extra,
+  ],
   { stdio: 'inherit' },
 );
 
