@@ -109,8 +109,9 @@ function looksLikeKey(text: string): boolean {
 
 function walkStrings(value: ArmValue, path: string, visit: (text: string, path: string) => void): void {
   if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value)) value.forEach((item, i) => walkStrings(item, `${path}[${i}]`, visit));
-  else if (isObject(value)) {
+  else if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) walkStrings(item, `${path}[${i}]`, visit);
+  } else if (isObject(value)) {
     for (const [key, inner] of Object.entries(value)) {
       visit(key, `${path}.${key} (key)`);
       walkStrings(inner, `${path}.${key}`, visit);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ConfigSchema, parseConfig } from '../../../lib/config';
 import { STORAGE_NAMES } from '../../../lib/deps';
+import { ALL_ROLES } from '../../../lib/security/caller';
 import { appSettingsOf, type Deployment, deploy, findSecretLeaks } from '../../../tools/armChecks';
 import type { ArmValue } from '../../../tools/armExpressions';
 
@@ -52,6 +53,13 @@ const SCENARIOS: Record<string, Record<string, ArmValue>> = {
 };
 
 const key = () => randomBytes(32).toString('base64');
+const minimalLocal = () => ({
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  PASSCODE_ENCRYPTION_KEYS: `k1:${key()}`,
+  STATUS_LINK_KEYS: `s1:${key()}`,
+  AUTH_MODE: 'none',
+  AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+});
 const secretValues = (): Record<string, string> => ({
   'passcode-encryption-keys': `k2026:${key()}`,
   'status-link-keys': `s2026:${key()}`,
@@ -227,9 +235,10 @@ describe('the template creates what the app uses, with least privilege', () => {
       { allow: false },
       { allow: false },
     ]);
-    expect((of('Microsoft.Storage/storageAccounts')[0]?.body.properties as any).allowSharedKeyAccess).toBe(false);
-    expect((of('Microsoft.KeyVault/vaults')[0]?.body.properties as any).enableRbacAuthorization).toBe(true);
-    expect((of('Microsoft.Insights/components')[0]?.body.properties as any).DisableLocalAuth).toBe(true);
+    const properties = (type: string): any => of(type)[0]?.body.properties ?? {};
+    expect(properties('Microsoft.Storage/storageAccounts').allowSharedKeyAccess).toBe(false);
+    expect(properties('Microsoft.KeyVault/vaults').enableRbacAuthorization).toBe(true);
+    expect(properties('Microsoft.Insights/components').DisableLocalAuth).toBe(true);
   });
 
   it('turns App Service Authentication on only for AUTH_MODE=appService', () => {
@@ -246,6 +255,28 @@ describe('the template creates what the app uses, with least privilege', () => {
         azureActiveDirectory: { enabled: true, registration: { clientId: exampleValues().apiClientId } },
       },
     });
+  });
+});
+
+describe('the app registration files (infra/app-registration.md)', () => {
+  it('define exactly the roles the app checks and the scope it requires, for v2 tokens like AUTH_ISSUER', () => {
+    const roles = read('infra/app-roles.json');
+    expect(roles.map((r: any) => r.value).sort()).toEqual([...ALL_ROLES].sort());
+    for (const role of roles) {
+      expect(role).toMatchObject({ isEnabled: true, allowedMemberTypes: ['User', 'Application'] });
+      expect(role.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    }
+    expect(new Set(roles.map((r: any) => r.id)).size).toBe(roles.length);
+    const { api } = read('infra/app-api.json');
+    expect(api.requestedAccessTokenVersion).toBe(2);
+    expect(api.oauth2PermissionScopes.map((s: any) => s.value)).toEqual([
+      parseConfig({ ...minimalLocal() }).AUTH_REQUIRED_SCOPE,
+    ]);
+    const settings = appSettingsOf(firstDeployment(SCENARIOS['entra, webhook gateway'] ?? {}));
+    expect(settings.AUTH_ISSUER).toBe(
+      `https://login.microsoftonline.com/${deploy(template(), exampleValues()).parameters.tenantId}/v2.0`,
+    );
+    expect(settings.AUTH_AUDIENCE).toBe(exampleValues().apiClientId);
   });
 });
 
