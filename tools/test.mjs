@@ -1,6 +1,9 @@
 // `npm test`: everything CI runs, in order: typecheck, lint, build, then every vitest tier.
 // Ends with the totals on a line of their own ("N passed, N failed"), also written to
 // test-results/totals.txt so .ci/run can repeat it last.
+// For .ci/run, which runs the suite on two Node versions at once: TEST_RESULTS_DIR (default test-results) keeps each
+// run's reports apart, TEST_SKIP_BUILD=1 uses the build already made (the tests spawn dist/, which must not be
+// rewritten under them), TEST_SKIP_STATIC=1 leaves out typecheck and lint, whose result does not depend on Node.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -12,10 +15,13 @@ const steps = [
   ['build', process.execPath, ['tools/build.mjs']],
 ];
 const extra = process.argv.slice(2);
-mkdirSync('test-results', { recursive: true });
+const results = process.env.TEST_RESULTS_DIR || 'test-results';
+mkdirSync(results, { recursive: true });
 
-// TEST_SKIP_STATIC=1 leaves out the checks whose result does not depend on the Node version (.ci/run's second run).
-const skipped = process.env.TEST_SKIP_STATIC === '1' ? new Set(['typecheck', 'lint']) : new Set();
+const skipped = new Set([
+  ...(process.env.TEST_SKIP_STATIC === '1' ? ['typecheck', 'lint'] : []),
+  ...(process.env.TEST_SKIP_BUILD === '1' ? ['build'] : []),
+]);
 let failedSteps = 0;
 for (const [name, cmd, args] of steps.filter(([name]) => !skipped.has(name))) {
   console.log(`\n> ${name}`);
@@ -34,7 +40,7 @@ const vitest = spawnSync(
     'run',
     '--reporter=default',
     '--reporter=json',
-    '--outputFile.json=test-results/vitest.json',
+    `--outputFile.json=${results}/vitest.json`,
     ...extra,
   ],
   { stdio: 'inherit' },
@@ -43,7 +49,7 @@ const vitest = spawnSync(
 let passed = 0;
 let failed = failedSteps;
 try {
-  const report = JSON.parse(readFileSync('test-results/vitest.json', 'utf8'));
+  const report = JSON.parse(readFileSync(`${results}/vitest.json`, 'utf8'));
   passed += report.numPassedTests;
   // A file that fails to load has no failed test of its own: count it once.
   failed += report.numFailedTests || report.numFailedTestSuites;
@@ -52,6 +58,6 @@ try {
 }
 if (vitest.status !== 0 && failed === 0) failed++;
 const totals = `${passed} passed, ${failed} failed`;
-writeFileSync('test-results/totals.txt', `${totals}\n`);
+writeFileSync(`${results}/totals.txt`, `${totals}\n`);
 console.log(`\n${totals}`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);
