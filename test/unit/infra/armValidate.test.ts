@@ -8,11 +8,15 @@ const resource = (t: any, type: string, name = '') =>
   t.resources.find((r: any) => r.type === type && String(r.name).includes(name));
 
 let validator: ArmValidator;
+// Loading the schemas and compiling the big ones (Microsoft.Web is 470 KB) takes a couple of seconds on a quiet
+// machine and much longer on a busy one: it happens here, once, with room for that.
 beforeAll(() => {
   validator = loadArmValidator();
-});
+  validator.validate(template());
+  validator.validate(read('infra/azuredeploy.parameters.example.json'));
+}, 120_000);
 
-describe('infra/azuredeploy.json against the vendored ARM schemas', () => {
+describe('infra/azuredeploy.json against the vendored ARM schemas', { timeout: 60_000 }, () => {
   it('is valid, every resource checked against the schema of its type and api-version', () => {
     const report = validator.validate(template());
     expect(report.violations).toEqual([]);
@@ -31,7 +35,7 @@ describe('infra/azuredeploy.json against the vendored ARM schemas', () => {
 
 // Each broken variant and the line it must produce. The same variants give the same lines with the reference
 // validator these schemas are published for (docs/deploy.md, "How the template is checked").
-describe('the validator reports', () => {
+describe('the validator reports', { timeout: 60_000 }, () => {
   const violationsOf = (mutate: (t: any) => void) => {
     const t = template();
     mutate(t);
