@@ -1,6 +1,6 @@
 // The app's entry point (package.json "main" after the build): every function registers itself on import.
 import { app } from '@azure/functions';
-import { consoleLogger, ensureStorage, getConfig } from '../lib/deps';
+import { consoleLogger, ensureStorage, getConfig, getStorage } from '../lib/deps';
 import './putManagedDevice';
 import './getManagedDevice';
 import './listManagedDevices';
@@ -24,13 +24,13 @@ import './consolePage';
 app.setup({ enableHttpStream: false });
 
 // Settings are parsed while the app loads, so a bad one stops start-up with one message naming every bad key.
-const { AzureWebJobsStorage } = getConfig();
+getConfig();
 
 // Tables and queues are created when missing. Storage being unreachable at start-up must not stop the app: requests
 // then answer 503 and the queue trigger retries, until it is back.
 app.hook.appStart(async () => {
   try {
-    await ensureStorage(AzureWebJobsStorage);
+    await ensureStorage(getStorage());
   } catch (error) {
     consoleLogger.warn('could not check the storage tables and queues at start-up', {
       errorName: error instanceof Error ? error.name : typeof error,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseEncryptionKeys } from './adapters/aesGcmCipher';
+import { checkStorageSettings, StorageSettingsShape } from './adapters/storageConnection';
 import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -30,7 +31,8 @@ export const MAX_STATUS_LINK_TTL_SECONDS = 86_400;
 /** Every app setting the app reads (docs/DESIGN.md "Configuration"), parsed once at start-up. */
 export const ConfigSchema = z
   .object({
-    AzureWebJobsStorage: z.string({ error: 'is required (a storage connection string)' }).min(1, 'is required'),
+    /** A connection string, or the identity-based AzureWebJobsStorage__* settings (lib/adapters/storageConnection.ts). */
+    ...StorageSettingsShape,
     DEVICE_CHANNEL: z.enum(['simulated', 'webhook']).default('simulated'),
     DEVICE_CHANNEL_URL: optionalText,
     DEVICE_CHANNEL_SECRET: optionalText,
@@ -112,6 +114,7 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: Report)
   };
   const inAzure = text('WEBSITE_INSTANCE_ID') !== undefined;
   const development = isDevelopment({ AZURE_FUNCTIONS_ENVIRONMENT: text('AZURE_FUNCTIONS_ENVIRONMENT') });
+  checkStorageSettings(c, report);
   if (c.DEVICE_CHANNEL === 'webhook') {
     need('DEVICE_CHANNEL_URL', 'DEVICE_CHANNEL=webhook');
     need('DEVICE_CHANNEL_SECRET', 'DEVICE_CHANNEL=webhook');

@@ -3,6 +3,7 @@ import { AesGcmCipher, parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { HttpNotificationSender } from './adapters/httpNotificationSender';
 import { SimulatedDeviceChannel } from './adapters/simulatedDeviceChannel';
 import { ensureQueue, queueClient, StorageActionQueue, StorageNotificationQueue } from './adapters/storageActionQueue';
+import { appStorageConnection, type StorageConnection } from './adapters/storageConnection';
 import { TableActionSchedule } from './adapters/tableActionSchedule';
 import { TableActionStore } from './adapters/tableActionStore';
 import { TableAuditLog } from './adapters/tableAuditLog';
@@ -60,12 +61,14 @@ export interface BuildDepsOptions {
   onStorageRequest?: StorageRequestObserver;
   /** Settings already parsed from `env`. */
   config?: Config;
+  /** The storage connection already resolved from the settings. */
+  storage?: StorageConnection;
 }
 
 /** Builds every client and adapter from the settings. */
 export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, options: BuildDepsOptions = {}): AppDeps {
   const config = options.config ?? parseConfig(env);
-  const storage = config.AzureWebJobsStorage;
+  const storage = options.storage ?? appStorageConnection(config);
   const observe = options.onStorageRequest;
   const table = (name: string) => tableClient(storage, name, observe);
   const keys = parseEncryptionKeys(config.PASSCODE_ENCRYPTION_KEYS);
@@ -142,19 +145,20 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
  * Creates every table and queue the app uses, when missing (idempotent). The app does it at start-up, so that a new
  * storage account (Azurite under `func start`, or a first deployment) works without a separate provisioning step.
  */
-export async function ensureStorage(connectionString: string): Promise<void> {
+export async function ensureStorage(connection: StorageConnection | string): Promise<void> {
   await Promise.all([
-    ...Object.values(STORAGE_NAMES.tables).map((name) => ensureTable(tableClient(connectionString, name))),
+    ...Object.values(STORAGE_NAMES.tables).map((name) => ensureTable(tableClient(connection, name))),
     ...[
       STORAGE_NAMES.queue,
       STORAGE_NAMES.poisonQueue,
       STORAGE_NAMES.notificationQueue,
       STORAGE_NAMES.notificationPoisonQueue,
-    ].map((name) => ensureQueue(queueClient(connectionString, name))),
+    ].map((name) => ensureQueue(queueClient(connection, name))),
   ]);
 }
 
 let config: Config | undefined;
+let storage: StorageConnection | undefined;
 let deps: AppDeps | undefined;
 
 /** The settings, parsed once. The app calls this while it loads, so that a bad setting stops start-up. */
@@ -163,8 +167,14 @@ export function getConfig(): Config {
   return config;
 }
 
+/** The app's storage connection (a connection string, or service URIs with a credential), resolved once. */
+export function getStorage(): StorageConnection {
+  storage ??= appStorageConnection(getConfig());
+  return storage;
+}
+
 /** The process-wide dependencies, built on first use (clients are not needed to start, only to serve). */
 export function getDeps(): AppDeps {
-  deps ??= buildDeps(process.env, systemClock, { config: getConfig() });
+  deps ??= buildDeps(process.env, systemClock, { config: getConfig(), storage: getStorage() });
   return deps;
 }

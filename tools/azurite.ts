@@ -18,6 +18,12 @@ export interface AzuriteOptions {
   ports?: Ports;
   /** Forward Azurite's access log to this process's stdout. */
   verbose?: boolean;
+  /** Serve HTTPS with this PEM certificate and key (files), as OAuth needs. */
+  https?: { cert: string; key: string };
+  /** Accept bearer tokens (`--oauth basic`: issuer, audience and lifetime checked, not signatures); needs https. */
+  oauth?: boolean;
+  /** Write Azurite's debug log (every request, its headers and how it was authenticated) to this file. */
+  debugLog?: string;
 }
 
 export interface Azurite {
@@ -42,10 +48,13 @@ const ACCOUNT = 'devstoreaccount1';
 // Azurite's well-known development key (public, documented by Microsoft; not a secret).
 const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-export function connectionStringFor(ports: Ports): string {
-  const base = 'http://127.0.0.1';
+/** The account name of Azurite's development account, in every endpoint's path. */
+export const AZURITE_ACCOUNT = ACCOUNT;
+
+export function connectionStringFor(ports: Ports, protocol: 'http' | 'https' = 'http'): string {
+  const base = `${protocol}://127.0.0.1`;
   return [
-    'DefaultEndpointsProtocol=http',
+    `DefaultEndpointsProtocol=${protocol}`,
     `AccountName=${ACCOUNT}`,
     `AccountKey=${KEY}`,
     `BlobEndpoint=${base}:${ports.blob}/${ACCOUNT}`,
@@ -77,7 +86,7 @@ export async function portsInUse(ports: number[]): Promise<number[]> {
 }
 
 // Azurite prints one of these per service once it listens; with port 0 the line carries the port it bound.
-const LISTENING = /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/[^:\s]+:(\d+)/g;
+const LISTENING = /Azurite (Blob|Queue|Table) service is successfully listening at https?:\/\/[^:\s]+:(\d+)/g;
 const MAX_OUTPUT = 8 * 1024;
 
 /**
@@ -172,6 +181,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     args.push('--inMemoryPersistence');
   }
   if (!options.verbose) args.push('--silent');
+  if (options.https) args.push('--cert', options.https.cert, '--key', options.https.key);
+  if (options.oauth) args.push('--oauth', 'basic');
+  if (options.debugLog) args.push('--debug', options.debugLog);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // If this process exits without stopping it (an uncaught error, a test runner that bails), take Azurite along.
   const killOnExit = () => child.kill('SIGKILL');
@@ -193,7 +205,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     throw error;
   }
   return {
-    connectionString: connectionStringFor(ports),
+    connectionString: connectionStringFor(ports, options.https ? 'https' : 'http'),
     ports,
     stop,
     pause: () => child.kill('SIGSTOP'),

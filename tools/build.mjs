@@ -3,14 +3,14 @@
 // Functions worker at run time (or by tools/host), so it must stay external.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const common = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'cjs',
   sourcemap: 'linked',
   logLevel: 'warning',
@@ -33,14 +33,34 @@ const zodEnglishOnly = {
   },
 };
 
+// @azure/identity (with MSAL) is half the size of the rest of the app and only an identity-based storage connection
+// uses it: it gets a bundle of its own, dist/identity.js, which lib/adapters/storageConnection.ts imports on the first
+// token request. An app on a connection string never parses it.
+const identityApart = {
+  name: 'identity-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/identity$/ }, (args) =>
+      args.importer.endsWith(join('lib', 'adapters', 'storageConnection.ts'))
+        ? { path: './identity.js', external: true }
+        : undefined,
+    );
+  },
+};
+
 await build({
   ...common,
   entryPoints: ['functions/index.ts'],
   outfile: 'dist/main.js',
   external: ['@azure/functions-core'],
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, identityApart],
   // Smaller code compiles faster at cold start. keepNames keeps function and class names in stack traces; the linked
   // source map gives the rest (set NODE_OPTIONS=--enable-source-maps in the app settings to use it).
+  minify: true,
+});
+await build({
+  ...common,
+  entryPoints: ['lib/adapters/identity.ts'],
+  outfile: 'dist/identity.js',
   minify: true,
 });
 await build({
@@ -51,6 +71,8 @@ await build({
     connector: 'tools/connector.ts',
     bench: 'tools/bench/run.ts',
     benchSweep: 'tools/bench/sweepRun.ts',
+    validateInfra: 'tools/validateInfra.ts',
+    package: 'tools/package.ts',
   },
   outdir: 'dist/tools',
   // Tools run from the checkout: keep dev dependencies (azurite, esbuild) as real packages.

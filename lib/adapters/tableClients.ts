@@ -1,5 +1,6 @@
-import { TableClient } from '@azure/data-tables';
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { invalidRequest } from '../core/errors';
+import { asConnection, type StorageConnection } from './storageConnection';
 import { storageTimeoutPolicy, TABLE_RETRY_OPTIONS } from './storageDeadline';
 import { storageStatus } from './storageErrors';
 
@@ -10,14 +11,14 @@ type SendRequest = TablePolicy[1];
 /** Sees every request a storage client sends (the benchmark counts round trips with one). */
 export type StorageRequestObserver = (request: { method: string; url: string }) => void;
 
-/** A TableClient for a connection string; plain http is allowed only because Azurite serves it. */
+/** A TableClient for a connection string (Azurite's plain http endpoint included) or an identity-based connection. */
 export function tableClient(
-  connectionString: string,
+  connection: StorageConnection | string,
   tableName: string,
   observe?: StorageRequestObserver,
 ): TableClient {
-  return TableClient.fromConnectionString(connectionString, tableName, {
-    allowInsecureConnection: /UseDevelopmentStorage=true|http:\/\/(127\.0\.0\.1|localhost)/.test(connectionString),
+  // Every try is bounded and retried a few times quickly (storageDeadline.ts); the observer sees each call once.
+  const options: TableServiceClientOptions = {
     retryOptions: TABLE_RETRY_OPTIONS,
     additionalPolicies: [
       { policy: storageTimeoutPolicy, position: 'perRetry' },
@@ -36,6 +37,17 @@ export function tableClient(
           ]
         : []),
     ],
+  };
+  const resolved = asConnection(connection);
+  if (resolved.kind === 'identity') {
+    if (!resolved.tableServiceUri) throw new Error('the storage connection has no table service URI');
+    return new TableClient(resolved.tableServiceUri, tableName, resolved.credential, options);
+  }
+  const { connectionString } = resolved;
+  return TableClient.fromConnectionString(connectionString, tableName, {
+    // Plain http is allowed only because Azurite serves it.
+    allowInsecureConnection: /UseDevelopmentStorage=true|http:\/\/(127\.0\.0\.1|localhost)/.test(connectionString),
+    ...options,
   });
 }
 

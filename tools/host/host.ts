@@ -7,7 +7,7 @@ import { Invoker } from './invoker';
 import { createLogger, type Logger } from './logger';
 import { parseSchedule } from './ncrontab';
 import { createOutputWriter, SUPPORTED_OUTPUTS } from './outputs';
-import { QueueListener, resolveBindingExpression, resolveConnectionString } from './queue';
+import { QueueListener, resolveBindingExpression, resolveStorageConnection } from './queue';
 import { TimerListener } from './timer';
 
 export interface StartHostOptions {
@@ -122,7 +122,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
             triggerName: trigger.name,
             binding: trigger.binding,
             queueName,
-            connectionString: resolveConnectionString(trigger.binding.connection, env),
+            connection: resolveStorageConnection(trigger.binding.connection, env),
             config: config.queues,
             invoker,
             logger,

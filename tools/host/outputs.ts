@@ -1,8 +1,8 @@
-import { QueueClient } from '@azure/storage-queue';
+import type { QueueClient } from '@azure/storage-queue';
 import type { QueuesConfig } from './config';
 import type { RegisteredFunction } from './coreApi';
 import type { RpcBindingInfo, RpcInvocationResponse, RpcTypedData } from './coreTypes';
-import { resolveBindingExpression, resolveConnectionString } from './queue';
+import { queueClientFor, resolveBindingExpression, resolveStorageConnection } from './queue';
 
 /** Output binding types this host writes; `http` is handled by the HTTP front end. */
 export const SUPPORTED_OUTPUTS = new Set(['http', 'queue']);
@@ -27,7 +27,7 @@ export function createOutputWriter(env: NodeJS.ProcessEnv, queues: QueuesConfig)
   const created = new Map<string, Promise<unknown>>();
   const clientFor = (binding: RpcBindingInfo): QueueClient => {
     const queueName = resolveBindingExpression(String(binding.queueName ?? ''), env).toLowerCase();
-    return new QueueClient(resolveConnectionString(binding.connection, env), queueName);
+    return queueClientFor(resolveStorageConnection(binding.connection, env), queueName);
   };
   return async (fn: RegisteredFunction, response: RpcInvocationResponse): Promise<void> => {
     const outputs: { binding: RpcBindingInfo; data: RpcTypedData }[] = [];

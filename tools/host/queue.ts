@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueClient, type ReceivedMessageItem } from '@azure/storage-queue';
+import { HOST_STORAGE, type StorageConnection, storageConnection } from '../../lib/adapters/storageConnection';
 import type { QueuesConfig } from './config';
 import type { RegisteredFunction } from './coreApi';
 import type { RpcTypedData } from './coreTypes';
@@ -23,14 +24,26 @@ export function resolveBindingExpression(text: string, env: NodeJS.ProcessEnv): 
   });
 }
 
-/** The connection string for a binding's `connection` property (default AzureWebJobsStorage). */
-export function resolveConnectionString(connection: unknown, env: NodeJS.ProcessEnv): string {
-  const name = typeof connection === 'string' && connection !== '' ? connection : 'AzureWebJobsStorage';
-  const value = env[name] ?? env[`AzureWebJobs${name}`];
-  if (value === undefined || value === '') {
-    throw new BindingError(`Storage connection "${name}" is not set (no app setting ${name} or AzureWebJobs${name})`);
+/**
+ * The storage connection of a binding's `connection` property (default AzureWebJobsStorage), as the host resolves
+ * it: an app setting of that name is a connection string; otherwise `<name>__queueServiceUri` (or `__serviceUri`, or
+ * for AzureWebJobsStorage `__accountName`) with `__credential`/`__clientId` is an identity-based connection:
+ * https://learn.microsoft.com/azure/azure-functions/functions-reference#configure-an-identity-based-connection
+ */
+export function resolveStorageConnection(connection: unknown, env: NodeJS.ProcessEnv): StorageConnection {
+  const name = typeof connection === 'string' && connection !== '' ? connection : HOST_STORAGE;
+  try {
+    return storageConnection(env, { name, services: ['queue'] });
+  } catch (error) {
+    throw new BindingError((error as Error).message);
   }
-  return value;
+}
+
+/** A client of one queue on a resolved connection. */
+export function queueClientFor(connection: StorageConnection, queueName: string): QueueClient {
+  if (connection.kind === 'connectionString') return new QueueClient(connection.connectionString, queueName);
+  if (!connection.queueServiceUri) throw new BindingError('The storage connection has no queue service URI');
+  return new QueueClient(`${connection.queueServiceUri}/${queueName}`, connection.credential);
 }
 
 const QUEUE_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
@@ -111,7 +124,7 @@ export interface QueueListenerOptions {
   triggerName: string;
   binding: Record<string, unknown>;
   queueName: string;
-  connectionString: string;
+  connection: StorageConnection;
   config: QueuesConfig;
   invoker: Invoker;
   logger: Logger;
@@ -139,8 +152,8 @@ export class QueueListener {
     }
     this.#options = options;
     this.queueName = options.queueName;
-    this.#client = new QueueClient(options.connectionString, options.queueName);
-    this.#poisonClient = new QueueClient(options.connectionString, `${options.queueName}-poison`);
+    this.#client = queueClientFor(options.connection, options.queueName);
+    this.#poisonClient = queueClientFor(options.connection, `${options.queueName}-poison`);
     this.#backoff = new PollingBackoff(options.config.maxPollingIntervalMs);
   }
 

@@ -1,0 +1,382 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ConfigSchema, parseConfig } from '../../../lib/config';
+import { STORAGE_NAMES } from '../../../lib/deps';
+import { ALL_ROLES } from '../../../lib/security/caller';
+import { appSettingsOf, type Deployment, deploy, findSecretLeaks } from '../../../tools/armChecks';
+import type { ArmValue } from '../../../tools/armExpressions';
+
+const read = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+const template = () => read('infra/azuredeploy.json');
+const example = () => read('infra/azuredeploy.parameters.example.json');
+const exampleValues = (): Record<string, ArmValue> =>
+  Object.fromEntries(Object.entries(example().parameters).map(([name, p]: [string, any]) => [name, p.value]));
+
+// Settings the Functions platform and runtime read, which the app's ConfigSchema does not list.
+// https://learn.microsoft.com/azure/azure-functions/functions-app-settings
+const RUNTIME_SETTINGS = new Set([
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+]);
+// Set by the platform on every instance; a template that set them would lie to the app.
+const PLATFORM_PROVIDED = ['WEBSITE_INSTANCE_ID', 'WEBSITE_AUTH_ENABLED', 'AZURE_FUNCTIONS_ENVIRONMENT'];
+// Replaced by functionAppConfig on the Flex Consumption plan, where setting them is an error:
+// https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
+const FLEX_DEPRECATED = [
+  'FUNCTIONS_EXTENSION_VERSION',
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_WORKER_RUNTIME_VERSION',
+  'FUNCTIONS_MAX_HTTP_CONCURRENCY',
+  'FUNCTIONS_WORKER_PROCESS_COUNT',
+  'FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_CONTENTOVERVNET',
+  'WEBSITE_CONTENTSHARE',
+  'WEBSITE_DNS_SERVER',
+  'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_SKIP_CONTENTSHARE_VALIDATION',
+  'WEBSITE_VNET_ROUTE_ALL',
+];
+
+const SCENARIOS: Record<string, Record<string, ArmValue>> = {
+  'entra, webhook gateway': { authMode: 'entra', deviceChannel: 'webhook' },
+  'App Service Authentication, webhook gateway': { authMode: 'appService', deviceChannel: 'webhook' },
+  'entra, simulated devices allowed in Azure': {
+    authMode: 'entra',
+    deviceChannel: 'simulated',
+    allowSimulatorInAzure: true,
+  },
+};
+
+const key = () => randomBytes(32).toString('base64');
+const minimalLocal = () => ({
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  PASSCODE_ENCRYPTION_KEYS: `k1:${key()}`,
+  STATUS_LINK_KEYS: `s1:${key()}`,
+  AUTH_MODE: 'none',
+  AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+});
+const secretValues = (): Record<string, string> => ({
+  'passcode-encryption-keys': `k2026:${key()}`,
+  'status-link-keys': `s2026:${key()}`,
+  'device-channel-secret': randomBytes(32).toString('hex'),
+});
+
+/** The environment an instance would see: the template's settings, Key Vault references resolved, platform values. */
+function instanceEnvironment(deployment: Deployment, secrets: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { WEBSITE_INSTANCE_ID: randomBytes(32).toString('hex') };
+  const vault = deployment.resources.find((r) => r.type === 'Microsoft.KeyVault/vaults')?.name;
+  const created = deployment.resources
+    .filter((r) => r.type === 'Microsoft.KeyVault/vaults/secrets')
+    .map((r) => r.name.split('/')[1]);
+  for (const [name, value] of Object.entries(appSettingsOf(deployment))) {
+    const reference = /^@Microsoft\.KeyVault\(VaultName=([^;]+);SecretName=([^;)]+)\)$/.exec(value);
+    if (reference) {
+      // The platform resolves a reference only if the vault and the secret are the ones the template made.
+      expect(reference[1]).toBe(vault);
+      expect(created).toContain(reference[2]);
+      env[name] = secrets[reference[2] ?? ''] ?? '';
+    } else {
+      env[name] = value;
+    }
+  }
+  const auth = deployment.resources.find((r) => r.name.endsWith('/authsettingsV2'));
+  if ((auth?.body.properties as any)?.platform?.enabled === true) env.WEBSITE_AUTH_ENABLED = 'True';
+  return env;
+}
+
+/** A first deployment: the documented parameters, with the secrets given on the command line. */
+const firstDeployment = (scenario: Record<string, ArmValue>, secrets = secretValues()) =>
+  deploy(template(), {
+    ...exampleValues(),
+    ...scenario,
+    passcodeEncryptionKeys: secrets['passcode-encryption-keys'] ?? '',
+    statusLinkKeys: secrets['status-link-keys'] ?? '',
+    deviceChannelSecret: scenario.deviceChannel === 'webhook' ? (secrets['device-channel-secret'] ?? '') : '',
+  });
+
+describe('the template and the app agree on settings', () => {
+  for (const [name, scenario] of Object.entries(SCENARIOS)) {
+    it(`${name}: the app starts on what the template sets, in Azure`, () => {
+      const secrets = secretValues();
+      const deployment = firstDeployment(scenario, secrets);
+      const config = parseConfig(instanceEnvironment(deployment, secrets));
+      expect(config.AUTH_MODE).toBe(scenario.authMode);
+      expect(config.DEVICE_CHANNEL).toBe(scenario.deviceChannel);
+      expect(config.PUBLIC_BASE_URL).toMatch(/^https:\/\/[^/]+$/);
+      // Keyless storage, the user-assigned identity's client id.
+      expect(config.AzureWebJobsStorage).toBeUndefined();
+      expect(config).toMatchObject({
+        AzureWebJobsStorage__credential: 'managedidentity',
+        AzureWebJobsStorage__accountName: expect.stringMatching(/^st[a-z0-9]{13}$/),
+      });
+    });
+  }
+
+  it('sets nothing the app does not know, except the runtime settings listed here', () => {
+    const known = new Set([...Object.keys(ConfigSchema.shape), ...RUNTIME_SETTINGS]);
+    for (const scenario of Object.values(SCENARIOS)) {
+      const unknown = Object.keys(appSettingsOf(firstDeployment(scenario))).filter((s) => !known.has(s));
+      expect(unknown).toEqual([]);
+    }
+  });
+
+  it('leaves the platform-provided and the Flex-deprecated settings alone', () => {
+    const settings = Object.keys(appSettingsOf(firstDeployment(SCENARIOS['entra, webhook gateway'] ?? {})));
+    expect(settings.filter((s) => PLATFORM_PROVIDED.includes(s) || FLEX_DEPRECATED.includes(s))).toEqual([]);
+  });
+
+  it('fails the check when a required setting is missing or an unknown one is added (the check can fail)', () => {
+    const secrets = secretValues();
+    const withoutBaseUrl = template();
+    const appSettings = withoutBaseUrl.resources.find((r: any) =>
+      String(r.name).endsWith("/appsettings', parameters('appName'))]"),
+    );
+    delete appSettings.properties.PUBLIC_BASE_URL;
+    delete appSettings.properties.AzureWebJobsStorage__accountName;
+    const deployment = deploy(withoutBaseUrl, {
+      ...exampleValues(),
+      passcodeEncryptionKeys: 'x',
+      statusLinkKeys: 'y',
+      deviceChannelSecret: 'z',
+    });
+    expect(() => parseConfig(instanceEnvironment(deployment, secrets))).toThrow(ConfigError);
+    expect(() => parseConfig(instanceEnvironment(deployment, secrets))).toThrow(/PUBLIC_BASE_URL/);
+    expect(() => parseConfig(instanceEnvironment(deployment, secrets))).toThrow(/AzureWebJobsStorage__tableServiceUri/);
+    appSettings.properties.REST_PASSCODE_HOURS = '12';
+    const known = new Set([...Object.keys(ConfigSchema.shape), ...RUNTIME_SETTINGS]);
+    expect(Object.keys(appSettingsOf(deploy(withoutBaseUrl, exampleValues()))).filter((s) => !known.has(s))).toEqual([
+      'REST_PASSCODE_HOURS',
+    ]);
+  });
+
+  it('later deployments without secrets keep the vault as it is, and the app reports a missing secret by name', () => {
+    const deployment = deploy(template(), exampleValues());
+    expect(deployment.resources.filter((r) => r.type === 'Microsoft.KeyVault/vaults/secrets')).toEqual([]);
+    // The references still point at the secrets; had they never been written, the platform leaves them unresolved.
+    const settings = appSettingsOf(deployment);
+    expect(() => parseConfig({ ...settings, WEBSITE_INSTANCE_ID: 'i' })).toThrow(
+      /PASSCODE_ENCRYPTION_KEYS: is an unresolved Key Vault reference[\s\S]*STATUS_LINK_KEYS: is an unresolved Key Vault reference/,
+    );
+  });
+});
+
+describe('the template creates what the app uses, with least privilege', () => {
+  const deployment = () => firstDeployment(SCENARIOS['entra, webhook gateway'] ?? {});
+  const of = (type: string) => deployment().resources.filter((r) => r.type === type);
+
+  it('creates the tables and queues named in lib/deps.ts STORAGE_NAMES, and the deployment container', () => {
+    const names = (type: string) => of(type).map((r) => r.name.split('/').at(-1));
+    expect(names('Microsoft.Storage/storageAccounts/tableServices/tables').sort()).toEqual(
+      Object.values(STORAGE_NAMES.tables).sort(),
+    );
+    const { tables: _, ...queues } = STORAGE_NAMES;
+    expect(names('Microsoft.Storage/storageAccounts/queueServices/queues').sort()).toEqual(
+      Object.values(queues).sort(),
+    );
+    const site = of('Microsoft.Web/sites')[0]?.body.properties as any;
+    const container = names('Microsoft.Storage/storageAccounts/blobServices/containers')[0];
+    expect(site.functionAppConfig.deployment.storage.value).toMatch(new RegExp(`${container}$`));
+    expect(site.functionAppConfig.deployment.storage.authentication.type).toBe('UserAssignedIdentity');
+  });
+
+  it('grants the identity data roles only, each on the one resource that needs it', () => {
+    const identity = of('Microsoft.ManagedIdentity/userAssignedIdentities')[0]?.name;
+    const template_ = template();
+    const assignments = template_.resources.filter((r: any) => r.type === 'Microsoft.Authorization/roleAssignments');
+    const roles = template_.variables.roles as Record<string, string>;
+    const granted = assignments.map((a: any) => {
+      const role = /variables\('roles'\)\.(\w+)\)\]$/.exec(a.properties.roleDefinitionId)?.[1] ?? '';
+      return {
+        role,
+        id: roles[role],
+        scope: a.scope,
+        principal: a.properties.principalId,
+        type: a.properties.principalType,
+      };
+    });
+    expect(granted.map((g: any) => `${g.role} on ${g.scope}`).sort()).toEqual(
+      [
+        "keyVaultSecretsUser on [variables('keyVaultId')]",
+        "monitoringMetricsPublisher on [variables('insightsId')]",
+        "storageBlobDataOwner on [variables('storageId')]",
+        "storageQueueDataContributor on [variables('storageId')]",
+        "storageTableDataContributor on [variables('storageId')]",
+      ].sort(),
+    );
+    // The built-in role ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles); none of
+    // Owner, Contributor, User Access Administrator, Storage Account Contributor, Key Vault Administrator/Officer.
+    expect(roles).toEqual({
+      storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+      storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
+      storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+      keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+      monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+    });
+    for (const g of granted) {
+      expect(g.principal).toBe("[reference(variables('identityId'), '2024-11-30').principalId]");
+      expect(g.type).toBe('ServicePrincipal');
+    }
+    expect(identity).toMatch(/-identity$/);
+  });
+
+  it('runs Node.js 22 on Flex Consumption, HTTPS only, TLS 1.2+, FTP and basic publishing off, no shared keys', () => {
+    expect(of('Microsoft.Web/serverfarms')[0]?.body.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
+    const site = of('Microsoft.Web/sites')[0]?.body.properties as any;
+    expect(site.functionAppConfig.runtime).toEqual({ name: 'node', version: '22' });
+    expect(read('package.json').engines.node).toMatch(/^>=22\b/);
+    expect(site.httpsOnly).toBe(true);
+    expect(site.siteConfig).toMatchObject({ minTlsVersion: '1.2', ftpsState: 'Disabled' });
+    expect(site.siteConfig.cors.allowedOrigins).toEqual(example().parameters.corsAllowedOrigins.value);
+    expect(of('Microsoft.Web/sites/basicPublishingCredentialsPolicies').map((r) => r.body.properties)).toEqual([
+      { allow: false },
+      { allow: false },
+    ]);
+    const properties = (type: string): any => of(type)[0]?.body.properties ?? {};
+    expect(properties('Microsoft.Storage/storageAccounts').allowSharedKeyAccess).toBe(false);
+    expect(properties('Microsoft.KeyVault/vaults').enableRbacAuthorization).toBe(true);
+    expect(properties('Microsoft.Insights/components').DisableLocalAuth).toBe(true);
+  });
+
+  it('turns App Service Authentication on only for AUTH_MODE=appService', () => {
+    const auth = (authMode: string) =>
+      deploy(template(), { ...exampleValues(), authMode }).resources.filter((r) => r.name.endsWith('/authsettingsV2'));
+    expect(auth('entra')).toEqual([]);
+    const [settings] = auth('appService');
+    expect(settings?.body.properties).toMatchObject({
+      platform: { enabled: true },
+      // Anonymous requests reach the app, which answers 401 itself where a caller is needed and serves health,
+      // the API documents and signed status links without one (docs/api.md).
+      globalValidation: { requireAuthentication: false, unauthenticatedClientAction: 'AllowAnonymous' },
+      identityProviders: {
+        azureActiveDirectory: { enabled: true, registration: { clientId: exampleValues().apiClientId } },
+      },
+    });
+  });
+});
+
+describe('the app registration files (infra/app-registration.md)', () => {
+  it('define exactly the roles the app checks and the scope it requires, for v2 tokens like AUTH_ISSUER', () => {
+    const roles = read('infra/app-roles.json');
+    expect(roles.map((r: any) => r.value).sort()).toEqual([...ALL_ROLES].sort());
+    for (const role of roles) {
+      expect(role).toMatchObject({ isEnabled: true, allowedMemberTypes: ['User', 'Application'] });
+      expect(role.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    }
+    expect(new Set(roles.map((r: any) => r.id)).size).toBe(roles.length);
+    const { api } = read('infra/app-api.json');
+    expect(api.requestedAccessTokenVersion).toBe(2);
+    expect(api.oauth2PermissionScopes.map((s: any) => s.value)).toEqual([
+      parseConfig({ ...minimalLocal() }).AUTH_REQUIRED_SCOPE,
+    ]);
+    const settings = appSettingsOf(firstDeployment(SCENARIOS['entra, webhook gateway'] ?? {}));
+    expect(settings.AUTH_ISSUER).toBe(
+      `https://login.microsoftonline.com/${deploy(template(), exampleValues()).parameters.tenantId}/v2.0`,
+    );
+    expect(settings.AUTH_AUDIENCE).toBe(exampleValues().apiClientId);
+  });
+});
+
+describe('no storage key, connection string or inline secret in the template', () => {
+  const leaks = (t: any, parametersFile?: any) => findSecretLeaks(t, exampleValues(), parametersFile);
+  const appSettings = (t: any) =>
+    t.resources.find((r: any) => String(r.name).endsWith("/appsettings', parameters('appName'))]")).properties;
+
+  it('finds none in the template and the example parameters file', () => {
+    expect(leaks(template(), example())).toEqual([]);
+  });
+
+  const mutations: [string, (t: any) => void, RegExp][] = [
+    [
+      'a connection string built with listKeys()',
+      (t) => {
+        appSettings(t).AzureWebJobsStorage =
+          "[format('DefaultEndpointsProtocol=https;AccountName={0};AccountKey={1}', variables('storageAccountName'), listKeys(variables('storageId'), '2026-04-01').keys[0].value)]";
+      },
+      /AccountKey=[\s\S]*listKeys|app setting AzureWebJobsStorage: a storage connection string/,
+    ],
+    [
+      'a literal storage key in a variable',
+      (t) => {
+        t.variables.storageKey = `${randomBytes(64).toString('base64')}`;
+      },
+      /variables\.storageKey: an inline key/,
+    ],
+    [
+      'shared key access turned back on',
+      (t) => {
+        t.resources.find((r: any) => r.type === 'Microsoft.Storage/storageAccounts').properties.allowSharedKeyAccess =
+          true;
+      },
+      /allowSharedKeyAccess must be false/,
+    ],
+    [
+      'an inline passcode key in an app setting',
+      (t) => {
+        appSettings(t).PASSCODE_ENCRYPTION_KEYS = `k1:${randomBytes(32).toString('base64')}`;
+      },
+      /PASSCODE_ENCRYPTION_KEYS: an inline key[\s\S]*app setting PASSCODE_ENCRYPTION_KEYS: a secret setting must be a Key Vault reference/,
+    ],
+    [
+      'a secure parameter passed straight into an app setting',
+      (t) => {
+        appSettings(t).STATUS_LINK_KEYS = "[parameters('statusLinkKeys')]";
+      },
+      /app setting STATUS_LINK_KEYS[\s\S]*carries secure parameter statusLinkKeys|STATUS_LINK_KEYS: carries secure parameter statusLinkKeys/,
+    ],
+    [
+      'a secure parameter with a default value',
+      (t) => {
+        t.parameters.deviceChannelSecret.defaultValue = 'correct horse battery staple';
+      },
+      /parameters\.deviceChannelSecret: a secure parameter with a default value/,
+    ],
+    [
+      'a secret parameter that is not secure',
+      (t) => {
+        t.parameters.gatewayPassword = { type: 'string', defaultValue: '' };
+      },
+      /parameters\.gatewayPassword: looks like a secret but is not a securestring/,
+    ],
+    [
+      'a secret echoed in an output',
+      (t) => {
+        t.outputs.keys = { type: 'string', value: "[parameters('passcodeEncryptionKeys')]" };
+      },
+      /outputs\.keys\.value: carries secure parameter passcodeEncryptionKeys/,
+    ],
+    [
+      'a SAS token in the deployment storage URL',
+      (t) => {
+        t.variables.deploymentContainer = 'app-package?sv=2024-01-01&sig=AbCdEf0123456789%2B';
+      },
+      /a SAS token/,
+    ],
+    [
+      'a Key Vault secret written from a literal',
+      (t) => {
+        t.resources.find((r: any) => r.type === 'Microsoft.KeyVault/vaults/secrets').properties.value = 'k1:hunter2';
+      },
+      /a Key Vault secret's value must be a securestring parameter/,
+    ],
+  ];
+  for (const [what, mutate, expected] of mutations) {
+    it(`catches ${what}`, () => {
+      const t = template();
+      mutate(t);
+      expect(leaks(t).join('\n')).toMatch(expected);
+    });
+  }
+
+  it('catches a secret value in a parameters file', () => {
+    const parameters = example();
+    parameters.parameters.passcodeEncryptionKeys = { value: `k1:${randomBytes(32).toString('base64')}` };
+    expect(leaks(template(), parameters).join('\n')).toMatch(
+      /parameters file[\s\S]*an inline key[\s\S]*parameters file passcodeEncryptionKeys: a secure parameter with a value/,
+    );
+  });
+});

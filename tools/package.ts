@@ -1,0 +1,52 @@
+// `npm run package`: dist/package.zip, the deployment package for `az functionapp deploy` (docs/deploy.md). It holds
+// what the Functions runtime needs and nothing else: host.json, a package.json whose `main` names the bundle, and the
+// bundle. The source maps stay in dist/ (the runtime does not read them; they decode a minified stack trace). No
+// node_modules: esbuild inlines every dependency, and the one module left external,
+// `@azure/functions-core`, is provided by the Node.js worker at run time.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeZip, type ZipEntry } from './zip';
+
+/** The files of the package, from a built checkout (`npm run build` first). */
+export const PACKAGE_FILES = [
+  'host.json',
+  'dist/main.js',
+  // @azure/identity, loaded on the first token request of an identity-based storage connection (tools/build.mjs).
+  'dist/identity.js',
+];
+
+/** The package.json deployed: what the worker reads (`main`), without scripts or dependencies. */
+export function deployedPackageJson(source: { name?: unknown; version?: unknown; main?: unknown; engines?: unknown }) {
+  return {
+    name: source.name,
+    version: source.version,
+    private: true,
+    main: source.main,
+    engines: source.engines,
+  };
+}
+
+export function packageEntries(root: string): ZipEntry[] {
+  const manifest: { name?: unknown; version?: unknown; main?: unknown; engines?: unknown } = JSON.parse(
+    readFileSync(join(root, 'package.json'), 'utf8'),
+  );
+  return [
+    { name: 'package.json', data: Buffer.from(`${JSON.stringify(deployedPackageJson(manifest), null, 2)}\n`) },
+    ...PACKAGE_FILES.map((name) => ({ name, data: readFileSync(join(root, name)) })),
+  ];
+}
+
+/** Writes the package of the checkout at `root` to `outFile`; returns its entries. */
+export function buildPackage(root: string, outFile: string): ZipEntry[] {
+  const entries = packageEntries(root);
+  writeFileSync(outFile, writeZip(entries));
+  return entries;
+}
+
+if (process.argv[1]?.endsWith(join('dist', 'tools', 'package.js'))) {
+  const out = join('dist', 'package.zip');
+  const entries = buildPackage(process.cwd(), out);
+  for (const { name, data } of entries)
+    console.log(`  ${name.padEnd(24)} ${(data.length / 1024).toFixed(1).padStart(8)} KiB`);
+  console.log(`${out}: ${(readFileSync(out).length / 1024).toFixed(1)} KiB, ${entries.length} files`);
+}
