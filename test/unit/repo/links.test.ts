@@ -26,7 +26,7 @@ function readText(file: string): string | undefined {
 // Written as patterns so that this file does not match itself.
 const OUTSIDE_REFERENCES: [string, RegExp][] = [
   ['a sibling "shared" folder', /\.\.\/(\.\.\/)*shared\b/],
-  ['the build machine\'s work directory', /(^|[\s("'`=:])\/work\//],
+  ["the build machine's work directory", /(^|[\s("'`=:])\/work\//],
   ['a home directory', /(^|[\s("'`=:])\/(home|root|Users)\/(?!site\/wwwroot)/],
   ['a Windows user folder', /[A-Za-z]:\\Users\\/],
   ['a file URL', /\bfile:\/\/\//],
@@ -77,7 +77,8 @@ function brokenMarkdownLinks(files: string[], read: (file: string) => string | u
       } else if (!existsSync(resolved)) {
         broken.push(`${file}: ${target} does not exist`);
       } else if (anchor && statSync(resolved).isFile() && resolved.endsWith('.md')) {
-        if (!anchorsIn(readFileSync(resolved, 'utf8')).has(anchor)) broken.push(`${file}: ${target} has no such heading`);
+        if (!anchorsIn(readFileSync(resolved, 'utf8')).has(anchor))
+          broken.push(`${file}: ${target} has no such heading`);
       }
     }
   }
@@ -111,7 +112,8 @@ describe('the repository refers only to itself', () => {
         `Or in ${['', 'home', 'me', 'x'].join('/')}.`,
         `See ${['file:', '', '', 'tmp'].join('/')} or ${['C:', 'Users', 'me'].join('\\')}.`,
       ].join('\n'),
-      'c.md': '[up](../../elsewhere.md) [gone](docs/nothing.md) [heading](docs/API.md#no-such-heading) [ok](docs/API.md#errors)',
+      'c.md':
+        '[up](../../elsewhere.md) [gone](docs/nothing.md) [heading](docs/API.md#no-such-heading) [ok](docs/API.md#errors)',
       'd.md': 'Azure runs the app from /home/site/wwwroot, which is fine.',
     };
     const read = (file: string) => fake[file] ?? readText(file);
