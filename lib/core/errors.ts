@@ -1,4 +1,13 @@
-/** One detail of a validation failure (API.md error `details`). */
+import {
+  ERROR_CATALOGUE,
+  type ErrorCode,
+  type ErrorEntry,
+  type ErrorHeaders,
+  type ErrorParams,
+  formatMessage,
+} from './errorCatalogue';
+
+/** One detail of a validation failure (docs/API.md "Errors": `details`). */
 export interface ErrorDetail {
   code: string;
   message: string;
@@ -18,19 +27,55 @@ export class ApiError extends Error {
   }
 }
 
+/** What a throw site adds to a catalogue entry besides the message's values. */
+export interface ApiErrorOptions<C extends ErrorCode> {
+  details?: ErrorDetail[];
+  /** Overrides the catalogue's target (e.g. the one bad field of a 400). */
+  target?: string;
+  /** Values of the headers the catalogue says this error carries. */
+  headers?: Partial<Record<ErrorHeaders<C>, string>>;
+}
+
+type ApiErrorArgs<C extends ErrorCode> = [keyof ErrorParams<C>] extends [never]
+  ? [params?: ErrorParams<C>, options?: ApiErrorOptions<C>]
+  : [params: ErrorParams<C>, options?: ApiErrorOptions<C>];
+
+/** The error `code` of the catalogue (lib/core/errorCatalogue.ts), its message filled in from `params`. */
+export function apiError<C extends ErrorCode>(code: C, ...[params, options]: ApiErrorArgs<C>): ApiError {
+  const entry: ErrorEntry = ERROR_CATALOGUE[code];
+  const target = options?.target ?? entry.target;
+  const headers: Record<string, string> = { ...options?.headers };
+  return new ApiError(entry.status, code, formatMessage(entry.message, params ?? {}), {
+    ...(target !== undefined && { target }),
+    ...(options?.details && { details: options.details }),
+    ...(Object.keys(headers).length > 0 && { headers }),
+  });
+}
+
+/** A 400 naming every bad field (their targets, in the message too); `details` has one entry per problem. */
+export function invalidFields(details: ErrorDetail[]): ApiError {
+  const targets = [...new Set(details.map((detail) => detail.target ?? 'body'))];
+  return apiError(
+    'invalidRequest',
+    { fields: targets.join(', ') },
+    { details, ...(targets.length === 1 && { target: targets[0] }) },
+  );
+}
+
 export const invalidRequest = (message: string, details: ErrorDetail[] = [], target?: string) =>
   new ApiError(400, 'invalidRequest', message, { details, ...(target ? { target } : {}) });
 
 export const notFound = (code: string, message: string, target?: string) =>
   new ApiError(404, code, message, target ? { target } : {});
 
-/** 409: the device already has a non-terminal reset; the response's Location points to it (API.md). */
+/** 409: the device already has a non-terminal reset; the response's Location points to it (docs/API.md). */
 export class ActionInProgressError extends ApiError {
   constructor(
     readonly deviceId: string,
     readonly actionId: string,
   ) {
-    super(409, 'actionInProgress', 'A passcode reset for this device is already in progress.', { target: 'deviceId' });
+    const error = apiError('actionInProgress');
+    super(error.status, error.code, error.message, error.extra);
   }
 }
 
