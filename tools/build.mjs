@@ -1,6 +1,7 @@
-// Bundles the app into the one CommonJS file that package.json "main" names, and the local tools
-// (host, start script, benchmark) into dist/tools. `@azure/functions-core` is provided by the
-// Functions worker at run time (or by tools/host), so it must stay external.
+// Bundles the app into the one CommonJS file that package.json "main" names, the local tools (host, start script,
+// benchmark, connector, document generator) into dist/tools, writes the API documents, and builds the admin console.
+// `@azure/functions-core` is provided by the Functions worker at run time (or by tools/host), so it must stay external.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -73,11 +74,17 @@ await build({
     benchSweep: 'tools/bench/sweepRun.ts',
     validateInfra: 'tools/validateInfra.ts',
     package: 'tools/package.ts',
+    apiDocuments: 'tools/apiDocuments/generate.ts',
   },
   outdir: 'dist/tools',
   // Tools run from the checkout: keep dev dependencies (azurite, esbuild) as real packages.
   packages: 'external',
 });
+
+// The API's OpenAPI and Swagger documents are generated here, at build time, next to the bundle (dist/openapi.json,
+// dist/swagger.json): the app serves the files, so the generators and the response schemas stay out of dist/main.js.
+const generated = spawnSync(process.execPath, ['dist/tools/apiDocuments.js', '--out', 'dist'], { stdio: 'inherit' });
+if (generated.status !== 0) process.exit(generated.status ?? 1);
 
 // The admin console (docs/console.md): browser ES modules into dist/console, which functions/consolePage.ts serves.
 // MSAL.js is a chunk of its own, imported only in AUTH_MODE=entra. Every asset gets a gzip twin (served when the

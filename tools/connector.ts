@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildSwaggerDocument } from '../lib/http/openapi';
+import { buildSwaggerDocument } from './apiDocuments/swagger';
 
 export interface ConnectorOptions {
   /** Host (and port) the connector calls, e.g. contoso-reset.azurewebsites.net. */

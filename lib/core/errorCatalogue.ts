@@ -16,6 +16,8 @@ export interface ErrorEntry {
   readonly target?: string;
   /** Headers the response always carries. */
   readonly headers?: readonly ErrorHeader[];
+  /** Headers it carries in some cases. */
+  readonly optionalHeaders?: readonly ErrorHeader[];
   /** When it happens (the documents and docs/API.md). */
   readonly when: string;
   /** Placeholder values for examples in the documents. */
@@ -38,9 +40,12 @@ export const ERROR_CATALOGUE = {
   },
   forbidden: {
     status: 403,
-    message: 'This operation needs the role {role}.',
-    when: 'The caller lacks the role the operation needs.',
-    example: { role: 'Passcode.Reset' },
+    message: '{reason}',
+    optionalHeaders: ['WWW-Authenticate'],
+    when:
+      'The caller lacks the role the operation needs, a delegated token lacks the required scope (then with a ' +
+      'Bearer insufficient_scope challenge), or the client application is not allowed.',
+    example: { reason: 'This operation needs the role Passcode.Reset.' },
   },
   wrongPasscode: {
     status: 403,
@@ -133,12 +138,10 @@ export type ErrorParams<C extends ErrorCode> = {
   readonly [Name in Placeholders<(typeof ERROR_CATALOGUE)[C]['message']>]: string | number;
 };
 
-/** The headers an error's response carries. */
-export type ErrorHeaders<C extends ErrorCode> = (typeof ERROR_CATALOGUE)[C] extends {
-  headers: readonly (infer H extends ErrorHeader)[];
-}
-  ? H
-  : never;
+/** The headers an error's response can carry. */
+export type ErrorHeaders<C extends ErrorCode> =
+  | ((typeof ERROR_CATALOGUE)[C] extends { headers: readonly (infer H extends ErrorHeader)[] } ? H : never)
+  | ((typeof ERROR_CATALOGUE)[C] extends { optionalHeaders: readonly (infer H extends ErrorHeader)[] } ? H : never);
 
 /** Fills a message template's placeholders; a placeholder without a value is left as it is. */
 export function formatMessage(template: string, params: Readonly<Record<string, string | number>>): string {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildOpenApiDocument } from '../../../lib/http/openapi';
 import { errorBody } from '../../../lib/http/responses';
 import { ROUTES } from '../../../lib/http/routes';
+import { buildOpenApiDocument } from '../../../tools/apiDocuments/openApi';
 import { validateResponse } from '../../support/openapiValidator';
 
 const document = buildOpenApiDocument({ serverUrl: 'http://localhost:7071' });

@@ -8,7 +8,6 @@ import Ajv2020 from 'ajv/dist/2020';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
 import { SUPPORT_MATRIX } from '../../../lib/core/supportMatrix';
-import { buildOpenApiDocument, buildSwaggerDocument, humanize, toSwaggerSchema } from '../../../lib/http/openapi';
 import {
   type AuditEventSchema,
   DeviceActionResultSchema,
@@ -22,6 +21,8 @@ import { ROUTES } from '../../../lib/http/routes';
 import type { AuditEvent } from '../../../lib/ports';
 import type { HealthReport } from '../../../lib/useCases/health';
 import type { ActionView, DeviceView } from '../../../lib/useCases/views';
+import { buildOpenApiDocument } from '../../../tools/apiDocuments/openApi';
+import { buildSwaggerDocument, humanize, toSwaggerSchema } from '../../../tools/apiDocuments/swagger';
 import { apiProperties, writeConnector } from '../../../tools/connector';
 
 type Json = Record<string, any>;
@@ -251,7 +252,9 @@ describe('Swagger 2.0 document (Power Platform custom connector)', () => {
     }
     for (const definition of Object.values(swagger.definitions as Json)) {
       for (const property of Object.values((definition.properties ?? {}) as Json)) {
-        expect(property['x-ms-summary']).toEqual(expect.any(String));
+        // A reference stands alone; its definition carries the title.
+        if (property.$ref) expect(Object.keys(property)).toEqual(['$ref']);
+        else expect(property['x-ms-summary']).toEqual(expect.any(String));
       }
     }
   });
@@ -288,22 +291,27 @@ describe('Swagger 2.0 document (Power Platform custom connector)', () => {
 
 describe('toSwaggerSchema and humanize', () => {
   it('rewrites 2020-12 keywords into their Swagger 2.0 equivalents', () => {
-    expect(
-      toSwaggerSchema({
-        type: ['string', 'null'],
-        const: 'x',
-        examples: ['x'],
-        $ref: '#/components/schemas/A',
-        exclusiveMinimum: 0,
-      }),
-    ).toEqual({
+    expect(toSwaggerSchema({ type: ['string', 'null'], const: 'x', examples: ['x'], exclusiveMinimum: 0 })).toEqual({
       type: 'string',
       'x-nullable': true,
       enum: ['x'],
       example: 'x',
-      $ref: '#/definitions/A',
       minimum: 0,
       exclusiveMinimum: true,
+    });
+  });
+
+  it('keeps a reference alone, pointed into definitions (Swagger ignores and the validator refuses its siblings)', () => {
+    expect(toSwaggerSchema({ $ref: '#/components/schemas/A', title: 'A', description: 'An A.' })).toEqual({
+      $ref: '#/definitions/A',
+    });
+    const converted = toSwaggerSchema({
+      type: 'object',
+      properties: { a: { $ref: '#/components/schemas/A', title: 'A' }, b: { type: 'string' } },
+    });
+    expect(converted).toEqual({
+      type: 'object',
+      properties: { a: { $ref: '#/definitions/A' }, b: { type: 'string', 'x-ms-summary': 'B' } },
     });
   });
 
