@@ -1,39 +1,49 @@
 import { app } from '@azure/functions';
-import { endpoint } from '../lib/http/endpoint';
+import type { z } from 'zod';
+import { endpoint, type RequestContext } from '../lib/http/endpoint';
 import { openSkipToken, pageResponse } from '../lib/http/paging';
-import { parseOrThrow } from '../lib/http/parse';
+import { parseRequest } from '../lib/http/parse';
 import { passcodeViewer } from '../lib/http/passcodeViewer';
 import { ROUTES, routeOptions } from '../lib/http/routes';
-import { DeviceParamsSchema, ListActionsQuerySchema, queryObject } from '../lib/http/schemas';
+import type { ListActionsQuerySchema } from '../lib/http/schemas';
+import { ListAllActionsRequestSchema, ListDeviceActionsRequestSchema } from '../lib/http/schemas';
+import type { Caller } from '../lib/security/caller';
 import { listActions } from '../lib/useCases/deviceActions';
 
-/** One device's actions, or every device's ("Device actions"), newest first. */
-const listHandler = (route: typeof ROUTES.listDeviceActionResults | typeof ROUTES.listAllDeviceActionResults) =>
-  endpoint(route, async (ctx) => {
-    const { request, deps, caller } = ctx;
-    const deviceId =
-      route === ROUTES.listDeviceActionResults
-        ? parseOrThrow(DeviceParamsSchema, request.params, 'device id').deviceId
-        : undefined;
-    const query = parseOrThrow(ListActionsQuerySchema, queryObject(request.query), 'query');
-    const scope = deviceId ? `actions/${deviceId}` : 'actions';
-    const skipToken = openSkipToken(ctx, scope, query.$skipToken);
-    const page = await listActions(deps.services, passcodeViewer(caller, query.includePasscode), {
-      top: query.$top,
-      ...(deviceId && { deviceId }),
-      ...(skipToken && { skipToken }),
-      ...(query.actionState && { actionState: query.actionState }),
-    });
-    const noStore: Record<string, string> = page.items.some((a) => a.passcode) ? { 'Cache-Control': 'no-store' } : {};
-    return pageResponse(ctx, scope, page, noStore);
+/** One device's actions (deviceId given), or every device's ("Device actions"), newest first. */
+async function listPage(
+  ctx: RequestContext<Caller>,
+  deviceId: string | undefined,
+  query: z.infer<typeof ListActionsQuerySchema>,
+) {
+  const scope = deviceId ? `actions/${deviceId}` : 'actions';
+  const skipToken = openSkipToken(ctx, scope, query.$skipToken);
+  const page = await listActions(ctx.deps.services, passcodeViewer(ctx.caller, query.includePasscode), {
+    top: query.$top,
+    ...(deviceId && { deviceId }),
+    ...(skipToken && { skipToken }),
+    ...(query.actionState && { actionState: query.actionState }),
   });
+  const noStore: Record<string, string> = page.items.some((a) => a.passcode) ? { 'Cache-Control': 'no-store' } : {};
+  return pageResponse(ctx, scope, page, noStore);
+}
+
+export const listDeviceActionResults = endpoint(ROUTES.listDeviceActionResults, async (ctx) => {
+  const { params, query } = await parseRequest(ctx.request, ListDeviceActionsRequestSchema);
+  return listPage(ctx, params.deviceId, query);
+});
+
+export const listAllDeviceActionResults = endpoint(ROUTES.listAllDeviceActionResults, async (ctx) => {
+  const { query } = await parseRequest(ctx.request, ListAllActionsRequestSchema);
+  return listPage(ctx, undefined, query);
+});
 
 app.http(ROUTES.listDeviceActionResults.name, {
   ...routeOptions(ROUTES.listDeviceActionResults),
-  handler: listHandler(ROUTES.listDeviceActionResults),
+  handler: listDeviceActionResults,
 });
 
 app.http(ROUTES.listAllDeviceActionResults.name, {
   ...routeOptions(ROUTES.listAllDeviceActionResults),
-  handler: listHandler(ROUTES.listAllDeviceActionResults),
+  handler: listAllDeviceActionResults,
 });

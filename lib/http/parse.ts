@@ -1,55 +1,95 @@
 import type { HttpRequest } from '@azure/functions';
 import type { z } from 'zod';
-import { ApiError, type ErrorDetail, invalidRequest } from '../core/errors';
+import { apiError, type ErrorDetail, invalidFields } from '../core/errors';
 import { readAtMost } from '../streams';
+import { queryObject } from './schemas';
 
 /** Request bodies of this API are small; anything bigger is refused before it is parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const toDetails = (issues: z.core.$ZodIssue[], prefix?: string): ErrorDetail[] =>
-  issues.map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    const message = issue.code === 'unrecognized_keys' ? `unknown properties: ${issue.keys.join(', ')}` : issue.message;
-    return {
-      code: issue.code === 'unrecognized_keys' ? 'unknownProperty' : 'invalidValue',
-      message,
-      target: path || prefix || 'body',
-    };
-  });
+/** "idempotency-key" → "Idempotency-Key": header names as people write them. */
+const headerName = (name: string) =>
+  name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
 
-/** Parses `value` or throws a 400 listing every problem (API.md: validation failures list every bad field). */
-export function parseOrThrow<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  what: string,
-  prefix?: string,
-): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw invalidRequest(`The ${what} is not valid.`, toDetails(result.error.issues, prefix), prefix);
-}
+const PARTS = new Set(['params', 'query', 'headers', 'body']);
 
 /**
- * Reads a JSON body: it must be declared application/json, fit the size limit and parse.
- * An empty body counts as `emptyValue` (for endpoints whose body is optional).
+ * The field an issue is about: the path inside its part of the request (`deviceId`, `$top`, `Idempotency-Key`,
+ * `passcodePolicy.minLength`), or the part itself (`body`) when the whole of it is wrong.
  */
-export async function readJsonBody(request: HttpRequest, emptyValue?: unknown): Promise<unknown> {
+function targetOf(path: readonly PropertyKey[]): string {
+  const [part, ...rest] = path.map(String);
+  if (part === undefined || !PARTS.has(part)) return path.map(String).join('.') || 'body';
+  if (rest.length === 0) return part === 'params' ? 'path' : part;
+  return part === 'headers' ? headerName(rest.join('.')) : rest.join('.');
+}
+
+/** One detail per problem; an unknown property is named as the target itself, one detail each. */
+const toDetails = (issues: readonly z.core.$ZodIssue[]): ErrorDetail[] =>
+  issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          code: 'unknownProperty',
+          message: `unknown property: ${key}`,
+          target: targetOf([...issue.path, key]),
+        }))
+      : [{ code: 'invalidValue', message: issue.message, target: targetOf(issue.path) }],
+  );
+
+/** Parses `value` or throws one 400 listing every problem (docs/API.md "Errors": validation). */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw invalidFields(toDetails(result.error.issues));
+}
+
+type BodyRead = { ok: true; value: unknown } | { ok: false; detail: ErrorDetail };
+
+/**
+ * Validates a whole request against `schema`, an object of the parts it checks (`params`, `query`, `headers` by
+ * lower-case name, `body`), and throws one 400 `invalidRequest` whose details name every bad field of every part
+ * (docs/API.md "Errors"). A body over the size limit is a 413 before anything else.
+ */
+export async function parseRequest<S extends z.ZodObject>(
+  request: HttpRequest,
+  schema: S,
+  options: { bodyOptional?: boolean } = {},
+): Promise<z.infer<S>> {
+  const body: BodyRead =
+    'body' in schema.shape ? await readBody(request, options.bodyOptional ?? false) : { ok: true, value: undefined };
+  const result = schema.safeParse({
+    params: request.params,
+    query: queryObject(request.query),
+    headers: Object.fromEntries(request.headers.entries()),
+    body: body.ok ? body.value : undefined,
+  });
+  if (result.success && body.ok) return result.data;
+  // A body that is not JSON has one problem, said once: its schema's complaints about `undefined` are noise.
+  const issues = result.success ? [] : result.error.issues.filter((issue) => body.ok || issue.path[0] !== 'body');
+  throw invalidFields([...toDetails(issues), ...(body.ok ? [] : [body.detail])]);
+}
+
+/** Reads a JSON body: declared JSON, within the size limit (else a 413, thrown), parsable. */
+async function readBody(request: HttpRequest, optional: boolean): Promise<BodyRead> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw tooLarge();
   const bytes = await readAtMost(request.body, MAX_BODY_BYTES);
   if (bytes === undefined) throw tooLarge();
   const text = bytes.toString('utf8');
-  if (text.trim() === '' && emptyValue !== undefined) return emptyValue;
+  if (text.trim() === '' && optional) return { ok: true, value: {} };
   const type = request.headers.get('content-type') ?? '';
   if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
-    throw invalidRequest('The request body must be JSON (Content-Type: application/json).', [], 'Content-Type');
+    const message = 'the request body must be JSON (Content-Type: application/json)';
+    return { ok: false, detail: { code: 'unsupportedContentType', message, target: 'Content-Type' } };
   }
   try {
-    return JSON.parse(text);
+    return { ok: true, value: JSON.parse(text) };
   } catch {
-    throw invalidRequest('The request body is not valid JSON.', [], 'body');
+    return {
+      ok: false,
+      detail: { code: 'invalidJson', message: 'the request body is not valid JSON', target: 'body' },
+    };
   }
 }
 
-const tooLarge = () =>
-  new ApiError(413, 'payloadTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`, { target: 'body' });
+const tooLarge = () => apiError('payloadTooLarge', { maxBytes: MAX_BODY_BYTES });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ActionStateSchema, IdSchema, OperatingSystemSchema, textSchema } from '../core/model';
+import { ActionStateSchema, DeviceInputSchema, IdSchema, OperatingSystemSchema, textSchema } from '../core/model';
 
-/** Route parameters, query strings and headers of API.md; the functions and the OpenAPI document share them. */
+/** Route parameters, query strings and headers of docs/API.md; the functions and the API documents share them. */
 export const DeviceParamsSchema = z.strictObject({ deviceId: IdSchema });
 export const ActionParamsSchema = z.strictObject({ deviceId: IdSchema, actionId: IdSchema });
 
@@ -60,3 +60,23 @@ export const UnlockBodySchema = z.strictObject({ passcode: z.string().min(1).max
 
 /** Query parameters as a plain object (repeated names keep the last value). */
 export const queryObject = (query: URLSearchParams): Record<string, string> => Object.fromEntries(query.entries());
+
+/**
+ * Whole requests as parseRequest (./parse.ts) checks them, each part under its name: `params`, `query`, `headers`
+ * (lower-case names), `body`. One 400 then names every bad field of every part.
+ */
+export const DeviceRequestSchema = z.object({ params: DeviceParamsSchema });
+export const ActionRequestSchema = z.object({ params: ActionParamsSchema });
+export const DeviceOverviewRequestSchema = z.object({ params: DeviceParamsSchema, query: PasscodeQuerySchema });
+export const StatusMonitorRequestSchema = z.object({ params: ActionParamsSchema, query: PasscodeQuerySchema });
+export const PutDeviceRequestSchema = z.object({ params: DeviceParamsSchema, body: DeviceInputSchema });
+export const ListDevicesRequestSchema = z.object({ query: ListDevicesQuerySchema });
+export const ListDeviceActionsRequestSchema = z.object({ params: DeviceParamsSchema, query: ListActionsQuerySchema });
+export const ListAllActionsRequestSchema = z.object({ query: ListActionsQuerySchema });
+export const ListAuditRequestSchema = z.object({ query: ListAuditQuerySchema });
+export const ResetPasscodeRequestSchema = z.object({
+  params: DeviceParamsSchema,
+  headers: z.object({ 'idempotency-key': IdempotencyKeySchema.optional() }),
+  body: ResetPasscodeBodySchema,
+});
+export const UnlockRequestSchema = z.object({ params: DeviceParamsSchema, body: UnlockBodySchema });

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { type HttpHandler, HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
+import { afterEach, beforeEach } from 'vitest';
+import { parseConfig } from '../../lib/config';
+import { type AppDeps, overrideDepsForTests } from '../../lib/deps';
+import type { RouteSpec } from '../../lib/http/routes';
+import { createAuthenticator } from '../../lib/security/authenticate';
+import type { Role } from '../../lib/security/caller';
+import { parseKeyList } from '../../lib/security/keyList';
+import { createPageTokenSigner } from '../../lib/security/pageToken';
+import { createStatusLinkSigner } from '../../lib/security/statusLink';
+import type { Services } from '../../lib/useCases/services';
+import { throwawaySettings } from '../../tools/localSettings';
+import { makeTestServices, type TestServices } from './services';
+
+/**
+ * In-process handler tests: a function's exported handler is called with a built `HttpRequest` and an
+ * `InvocationContext`, as the Functions host calls it, against memory stores (./memoryStores.ts) installed through
+ * lib/deps.ts's test seam. Callers are authenticated by the app's own App Service mode, so a request carries its
+ * caller in the `X-MS-CLIENT-PRINCIPAL` header that App Service Authentication would add (`as(...roles)`).
+ */
+
+export const ORIGIN = 'http://localhost:7071';
+
+export interface CallInit {
+  method?: string;
+  headers?: Record<string, string>;
+  /** A JSON body (Content-Type is set). */
+  json?: unknown;
+  /** A raw body; set Content-Type in `headers` yourself. */
+  body?: string;
+  /** Overrides the parameters matched from the path (the host normally fills them). */
+  params?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  /** The parsed JSON body, or undefined when there is none. */
+  body: any;
+}
+
+export interface HandlerHarness extends TestServices {
+  deps: AppDeps;
+  /** Calls `handler` for `route` with `path` (after /api, with a query string if any) as the host would. */
+  call(handler: HttpHandler, route: RouteSpec, path: string, init?: CallInit): Promise<CallResult>;
+}
+
+/** The App Service Authentication headers of a caller holding `roles`. */
+export function as(...roles: Role[]): Record<string, string> {
+  const principal = {
+    auth_typ: 'aad',
+    name_typ: 'name',
+    claims: [
+      { typ: 'oid', val: 'caller-1' },
+      { typ: 'name', val: 'ana@contoso.com' },
+      ...roles.map((role) => ({ typ: 'roles', val: role })),
+    ],
+  };
+  return { 'X-MS-CLIENT-PRINCIPAL': Buffer.from(JSON.stringify(principal)).toString('base64') };
+}
+
+/** The route's `{name}` parameters in `path`, decoded as the host decodes them; undefined when it does not match. */
+export function matchRoute(route: RouteSpec, path: string): Record<string, string> | undefined {
+  const names: string[] = [];
+  const pattern = route.route.replace(/\{([^}:?]+)[^}]*\}|[^{]+/g, (part, name?: string) => {
+    if (name === undefined) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+    names.push(name);
+    return '([^/]+)';
+  });
+  const match = new RegExp(`^${pattern}$`).exec(path.split('?')[0] ?? '');
+  if (!match) return undefined;
+  return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+}
+
+export interface HarnessOptions {
+  /** App settings on top of throwaway local ones, parsed by the app's own config. */
+  settings?: Record<string, string>;
+  /** The use cases' settings (daily limit, display window…) on top of TEST_SETTINGS. */
+  limits?: Partial<Services['settings']>;
+}
+
+/** Builds the harness's dependencies: settings as the app parses them, memory stores, real signers. */
+export function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOptions = {}): HandlerHarness {
+  const testServices = makeTestServices({ settings: limits });
+  const config = parseConfig(throwawaySettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...settings }));
+  const linkKeys = parseKeyList('STATUS_LINK_KEYS', `s1:${randomBytes(32).toString('base64')}`, { atLeast: 32 });
+  const deps: AppDeps = {
+    config,
+    services: testServices.services,
+    authenticate: createAuthenticator({ mode: 'appService' }),
+    statusLinks: createStatusLinkSigner({ keys: linkKeys, ttlSeconds: 3600, clock: testServices.clock }),
+    pageTokens: createPageTokenSigner(linkKeys),
+  };
+  const call = async (handler: HttpHandler, route: RouteSpec, path: string, init: CallInit = {}) => {
+    const params = init.params ?? matchRoute(route, path);
+    if (!params) throw new Error(`${path} does not match the route ${route.route}`);
+    const headers: Record<string, string> = {
+      ...(init.json !== undefined && { 'Content-Type': 'application/json' }),
+      ...init.headers,
+    };
+    const body = init.json !== undefined ? JSON.stringify(init.json) : init.body;
+    const request = new HttpRequest({
+      method: init.method ?? route.method,
+      url: `${ORIGIN}/api/${path}`,
+      headers,
+      params,
+      ...(body !== undefined && { body: { string: body } }),
+    });
+    const context = new InvocationContext({ invocationId: 'invocation-1', functionName: route.name });
+    const response = new HttpResponse(await handler(request, context));
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
+  };
+  return { ...testServices, deps, call };
+}
+
+/** A fresh harness for each test of the calling file, installed as the app's dependencies while the test runs. */
+export function useHandlerHarness(options: HarnessOptions = {}): () => HandlerHarness {
+  let harness: HandlerHarness | undefined;
+  beforeEach(() => {
+    harness = makeHandlerHarness(options);
+    overrideDepsForTests(harness.deps);
+  });
+  afterEach(() => {
+    overrideDepsForTests(undefined);
+    harness = undefined;
+  });
+  return () => {
+    if (!harness) throw new Error('the harness exists only while a test runs');
+    return harness;
+  };
+}
