@@ -1,13 +1,18 @@
-// Writes the Power Platform custom connector of this API: connector/apiDefinition.swagger.json (the Swagger 2.0
-// document) and connector/apiProperties.json (connection and branding), the two files `paconn create` and the
-// maker portal's import take. Run it as `npm run connector -- --host <app>.azurewebsites.net --client-id <id> ...`.
+// Writes the Power Platform custom connector of this API into connector/: apiDefinition.swagger.json (the Swagger 2.0
+// document the build generated, pointed at the app), apiProperties.json (connection, policies, branding), README.md
+// and icon.png, the files `paconn create` takes and the connector repository asks for. Run it as
+// `npm run connector -- --host <app>.azurewebsites.net --client-id <id> --resource <AUTH_AUDIENCE> ...`; it checks its
+// output against the connector rules (tools/connectorRules.ts) and lists what is still a placeholder.
 // https://learn.microsoft.com/connectors/custom-connectors/paconn-cli
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildSwaggerDocument } from './apiDocuments/swagger';
+import { API_DOCUMENT_FILES } from '../lib/http/apiDocuments';
+import { type ConnectorInfo, PLACEHOLDER_CONNECTOR_INFO } from './apiDocuments/swagger';
+import { connectorIcon } from './connectorIcon';
+import { checkConnector, operationsOf } from './connectorRules';
 
-export interface ConnectorOptions {
+export interface ConnectorOptions extends Partial<ConnectorInfo> {
   /** Host (and port) the connector calls, e.g. contoso-reset.azurewebsites.net. */
   host: string;
   /** Client id of the Entra app registration the connector signs in with (not the API's own registration). */
@@ -19,16 +24,24 @@ export interface ConnectorOptions {
   publisher?: string;
 }
 
+type Json = Record<string, unknown>;
+
 const PLACEHOLDER_CLIENT_ID = 'REPLACE-WITH-CONNECTOR-APP-CLIENT-ID';
 const PLACEHOLDER_RESOURCE = 'api://REPLACE-WITH-API-APP-ID';
+const PLACEHOLDER_PUBLISHER = 'Contoso IT operations';
+/** The icon's background; neither of the colours certification refuses (#007ee5, #ffffff). */
+export const BRAND_COLOR = '#0078D4';
 
 /**
- * apiProperties.json: an OAuth 2.0 connection through the "aad" identity provider, as Power Platform writes it for
- * an Azure AD connector. Power Platform's consent service receives the redirect (redirectMode Global).
+ * apiProperties.json: an OAuth 2.0 connection through the "aad" identity provider (its customParameters may only be
+ * resourceUri, loginUri and tenantId), and an updatenextlink policy for every pageable operation, so that an
+ * @odata.nextLink, which names the app, is rewritten to go through the connector. No stackOwner: paconn refuses it
+ * (microsoft/PowerPlatformConnectors#614) and certification sets it.
  * File format: https://learn.microsoft.com/connectors/custom-connectors/paconn-cli
  */
-export function apiProperties(options: ConnectorOptions) {
+export function apiProperties(options: ConnectorOptions, definition: Json) {
   const resource = options.resourceUri ?? PLACEHOLDER_RESOURCE;
+  const pageable = operationsOf(definition).filter(({ operation }) => operation['x-ms-pageable']);
   return {
     properties: {
       connectionParameters: {
@@ -49,28 +62,116 @@ export function apiProperties(options: ConnectorOptions) {
               loginUri: { value: 'https://login.microsoftonline.com' },
               tenantId: { value: options.tenantId ?? 'common' },
               resourceUri: { value: resource },
-              enableOnbehalfOfLogin: { value: 'false' },
             },
           },
         },
       },
-      iconBrandColor: '#0078D4',
-      capabilities: [],
-      publisher: options.publisher ?? 'Intune Reset Passcode',
-      stackOwner: options.publisher ?? 'Intune Reset Passcode',
+      iconBrandColor: BRAND_COLOR,
+      capabilities: ['actions'],
+      publisher: options.publisher ?? PLACEHOLDER_PUBLISHER,
+      policyTemplateInstances: pageable.map(({ operation }) => ({
+        templateId: 'updatenextlink',
+        title: `Next page link of ${operation.summary} through the connector`,
+        parameters: {
+          'x-ms-apimTemplate-operationName': [String(operation.operationId)],
+          'x-ms-apimTemplateParameter.nextLinkPropertyName': String(operation['x-ms-pageable'].nextLinkName),
+        },
+      })),
     },
   };
 }
 
-/** Writes the two connector files into `outDir` and returns their paths. */
-export async function writeConnector(outDir: string, options: ConnectorOptions): Promise<string[]> {
+/** The generated Swagger document, pointed at `host` over https, with the publisher's contact and metadata. */
+export function connectorDefinition(generated: Json, options: ConnectorOptions): Json {
+  const info: ConnectorInfo = {
+    contactName: options.contactName ?? PLACEHOLDER_CONNECTOR_INFO.contactName,
+    contactEmail: options.contactEmail ?? PLACEHOLDER_CONNECTOR_INFO.contactEmail,
+    website: options.website ?? PLACEHOLDER_CONNECTOR_INFO.website,
+    privacyPolicy: options.privacyPolicy ?? PLACEHOLDER_CONNECTOR_INFO.privacyPolicy,
+    categories: options.categories ?? PLACEHOLDER_CONNECTOR_INFO.categories,
+  };
+  const generatedInfo = typeof generated.info === 'object' && generated.info !== null ? generated.info : {};
+  return {
+    ...generated,
+    info: { ...generatedInfo, contact: { name: info.contactName, url: info.website, email: info.contactEmail } },
+    host: options.host,
+    schemes: ['https'],
+    'x-ms-connector-metadata': [
+      { propertyName: 'Website', propertyValue: info.website },
+      { propertyName: 'Privacy policy', propertyValue: info.privacyPolicy },
+      { propertyName: 'Categories', propertyValue: info.categories },
+    ],
+  };
+}
+
+/** README.md in the shape of the connector repository's template, its operations taken from the definition. */
+export function connectorReadme(definition: Json, options: ConnectorOptions): string {
+  const info = (definition.info ?? {}) as Json;
+  const operations = operationsOf(definition)
+    .filter(({ operation }) => operation['x-ms-visibility'] !== 'internal')
+    .map(({ operation }) => `### ${operation.summary}\n${operation.description}\n`);
+  return `# ${info.title}
+${info.description}
+
+## Publisher: ${options.publisher ?? PLACEHOLDER_PUBLISHER}
+
+## Prerequisites
+- The app deployed to Azure Functions, reachable at https://${options.host}, with Entra ID authentication configured.
+- Two app registrations: the app's own (its Application ID URI is the app's AUTH_AUDIENCE; it defines the app roles
+  Devices.Read, Devices.Manage, Passcode.Reset, Passcode.Read and Audit.Read) and one for this connector.
+- Users of the connector hold the app roles their flows need.
+
+## Supported Operations
+${operations.join('\n')}
+## Obtaining Credentials
+Register an application for the connector in Entra ID: add a client secret, the redirect URI
+https://global.consent.azure-apim.net/redirect (Web), and a delegated permission on the app's registration (the scope
+the app requires, access_as_user by default), granted by an administrator. The connection signs the user in with it;
+the connector acts with that user's app roles.
+
+## Getting Started
+Add Reset passcode to a flow with the device ID. Keep the action's Asynchronous pattern setting on (the default): the
+action waits until the reset is done and outputs its final state. Branch on actionState equal to done. To read the new
+passcode, call Get reset passcode result with your own connection; it needs the Passcode.Read role.
+
+## Known Issues and Limitations
+- The result of Reset passcode never contains the passcode: the status link it follows does not carry the caller's
+  rights. Read it with Get reset passcode result.
+- A device accepts a limited number of resets a day (the app's MAX_RESETS_PER_DEVICE_PER_DAY, 10 by default).
+- Operations that list items return pages; turn on Pagination in the action settings for more than one page.
+
+## Deployment Instructions
+1. Run \`npm run connector -- --host ${options.host} --client-id <connector app client id> --resource <app audience>\`
+   in the app's repository; it writes this folder.
+2. Create the connector: \`paconn create --api-def apiDefinition.swagger.json --api-prop apiProperties.json --icon icon.png --secret <client secret>\`
+   ([paconn](https://learn.microsoft.com/connectors/custom-connectors/paconn-cli)); update it later with \`paconn update\`.
+`;
+}
+
+/** Reads the generated Swagger document, writes the four connector files into `outDir`, returns their paths. */
+export async function writeConnector(
+  outDir: string,
+  options: ConnectorOptions & { swaggerFile?: string },
+): Promise<{ files: string[]; problems: string[] }> {
+  const swaggerFile = options.swaggerFile ?? join('dist', API_DOCUMENT_FILES.swagger);
+  const generated: unknown = JSON.parse(await readFile(swaggerFile, 'utf8'));
+  if (typeof generated !== 'object' || generated === null || Array.isArray(generated)) {
+    throw new Error(`${swaggerFile} is not a Swagger document`);
+  }
+  const definition = connectorDefinition({ ...generated }, options);
+  const properties = apiProperties(options, definition);
+  const readme = connectorReadme(definition, options);
+  const icon = connectorIcon(BRAND_COLOR);
   await mkdir(outDir, { recursive: true });
-  const definition = join(outDir, 'apiDefinition.swagger.json');
-  const properties = join(outDir, 'apiProperties.json');
-  const swagger = buildSwaggerDocument({ host: options.host, schemes: ['https'] });
-  await writeFile(definition, `${JSON.stringify(swagger, null, 2)}\n`);
-  await writeFile(properties, `${JSON.stringify(apiProperties(options), null, 2)}\n`);
-  return [definition, properties];
+  const written = [
+    [join(outDir, 'apiDefinition.swagger.json'), `${JSON.stringify(definition, null, 2)}\n`],
+    [join(outDir, 'apiProperties.json'), `${JSON.stringify(properties, null, 2)}\n`],
+    [join(outDir, 'README.md'), readme],
+    [join(outDir, 'icon.png'), icon],
+  ] as const;
+  for (const [file, content] of written) await writeFile(file, content);
+  const problems = checkConnector({ definition, properties, readme, icon });
+  return { files: written.map(([file]) => file), problems };
 }
 
 async function main(): Promise<void> {
@@ -78,25 +179,48 @@ async function main(): Promise<void> {
     options: {
       host: { type: 'string', default: 'localhost:7071' },
       out: { type: 'string', default: 'connector' },
+      swagger: { type: 'string' },
       'client-id': { type: 'string' },
       resource: { type: 'string', default: process.env.AUTH_AUDIENCE },
       tenant: { type: 'string' },
       publisher: { type: 'string' },
+      'contact-name': { type: 'string' },
+      'contact-email': { type: 'string' },
+      website: { type: 'string' },
+      privacy: { type: 'string' },
+      categories: { type: 'string' },
     },
   });
-  const written = await writeConnector(values.out, {
+  const { files, problems } = await writeConnector(values.out, {
     host: values.host,
+    ...(values.swagger && { swaggerFile: values.swagger }),
     ...(values['client-id'] && { clientId: values['client-id'] }),
     ...(values.resource && { resourceUri: values.resource }),
     ...(values.tenant && { tenantId: values.tenant }),
     ...(values.publisher && { publisher: values.publisher }),
+    ...(values['contact-name'] && { contactName: values['contact-name'] }),
+    ...(values['contact-email'] && { contactEmail: values['contact-email'] }),
+    ...(values.website && { website: values.website }),
+    ...(values.privacy && { privacyPolicy: values.privacy }),
+    ...(values.categories && { categories: values.categories }),
   });
-  console.log(`Wrote ${written.join(' and ')} for https://${values.host}/api.`);
-  if (!values['client-id'] || !values.resource) {
+  console.log(`Wrote ${files.join(', ')} for https://${values.host}/api.`);
+  const placeholders = [
+    ['--client-id', values['client-id']],
+    ['--resource', values.resource],
+    ['--publisher', values.publisher],
+    ['--contact-name', values['contact-name']],
+    ['--contact-email', values['contact-email']],
+    ['--website', values.website],
+    ['--privacy', values.privacy],
+  ].filter(([, value]) => !value);
+  if (placeholders.length > 0) {
     console.log(
-      'Fill in the connector app client id (--client-id) and the API audience (--resource) before importing.',
+      `Still example values (contoso.com, REPLACE-…): give ${placeholders.map(([flag]) => flag).join(', ')}.`,
     );
   }
+  for (const problem of problems) console.error(`connector rule failed: ${problem}`);
+  if (problems.length > 0) process.exit(1);
 }
 
 // Runs as a script (node dist/tools/connector.js), not when a test imports writeConnector.

@@ -96,7 +96,7 @@ export const ERROR_CATALOGUE = {
     status: 422,
     message: '{note}',
     target: 'operatingSystem',
-    when: "Intune does not support reset passcode on the device; the message is the support matrix rule's note.",
+    when: "The reset passcode action is not supported on the device's platform or version; the message says why.",
     example: { note: 'Reset passcode is not supported on macOS devices; Intune does not offer it for macOS.' },
   },
   idempotencyKeyReused: {

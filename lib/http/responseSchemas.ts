@@ -4,7 +4,7 @@ import { AUDIT_EVENT_TYPES } from '../ports';
 import { ALL_ROLES } from '../security/caller';
 
 /**
- * The response bodies of API.md as zod schemas. Nothing parses responses with them: they exist so that the OpenAPI
+ * The response bodies of docs/API.md as zod schemas. Nothing parses responses with them: they exist so that the OpenAPI
  * and Swagger documents are generated (z.toJSONSchema) from one description, and a unit test keeps their inferred
  * types equal to the types the code returns (ActionView, DeviceView, SupportMatrix, AuditEvent, HealthReport).
  * They are strict: a response property that is not described here (a stored field leaking out) fails the contract.
@@ -161,7 +161,10 @@ export const AuditEventSchema = z
     actionId: z.string().optional().meta({ title: 'Action ID' }),
     reason: z.string().optional().meta({ title: 'Reason' }),
     outcome: z.enum(['success', 'failure']).meta({ title: 'Outcome' }),
-    detail: z.string().optional().meta({ title: 'Detail', description: 'For failures: the API error code.' }),
+    detail: z
+      .string()
+      .optional()
+      .meta({ title: 'Detail', description: 'For failures: the error code the caller got.' }),
   })
   .meta({ title: 'Audit Event', description: 'Who did what to which device, when, and how it ended. Never a secret.' });
 
@@ -185,7 +188,7 @@ export const SupportMatrixSchema = z
     source: z.url().meta({ title: 'Source', description: 'The product documentation the rules come from.' }),
     rules: z.array(SupportRuleSchema).meta({ title: 'Rules' }),
   })
-  .meta({ title: 'Support Matrix', description: 'Where Intune supports the reset passcode action.' });
+  .meta({ title: 'Support Matrix', description: 'Which platforms and versions support the reset passcode action.' });
 
 export const ErrorDetailSchema = z
   .strictObject({
@@ -222,7 +225,7 @@ export const ErrorBodySchema = z
       })
       .meta({ title: 'Error' }),
   })
-  .meta({ title: 'Error Body', description: 'The Microsoft Graph / Azure REST error shape of every 4xx and 5xx.' });
+  .meta({ title: 'Error Body', description: 'The error shape of every 4xx and 5xx response.' });
 
 export const HealthSchema = z
   .strictObject({
@@ -256,7 +259,7 @@ export const SignedInCallerSchema = z
 
 export const ApiDocumentSchema = z
   .looseObject({})
-  .meta({ title: 'API Document', description: 'An OpenAPI 3.1 or Swagger 2.0 document.' });
+  .meta({ title: 'Service Description', description: 'An OpenAPI 3.1 or Swagger 2.0 document.' });
 
 /** Every named response schema, by the name it has in `components.schemas` and `definitions`. */
 export const RESPONSE_SCHEMAS = {

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020';
@@ -23,7 +21,6 @@ import type { HealthReport } from '../../../lib/useCases/health';
 import type { ActionView, DeviceView } from '../../../lib/useCases/views';
 import { buildOpenApiDocument } from '../../../tools/apiDocuments/openApi';
 import { buildSwaggerDocument, humanize, toSwaggerSchema } from '../../../tools/apiDocuments/swagger';
-import { apiProperties, writeConnector } from '../../../tools/connector';
 
 type Json = Record<string, any>;
 
@@ -352,37 +349,5 @@ describe('response schemas', () => {
     expect(DeviceActionResultSchema.safeParse({ ...action, sealedPasscode: { keyId: 'k', value: 'v' } }).success).toBe(
       false,
     );
-  });
-});
-
-describe('connector files', () => {
-  it('writes the Swagger definition and Azure AD connection properties for the given host', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'connector-'));
-    try {
-      await writeConnector(dir, {
-        host: 'contoso-reset.azurewebsites.net',
-        clientId: 'client-1',
-        resourceUri: 'api://x',
-      });
-      const definition = JSON.parse(await readFile(join(dir, 'apiDefinition.swagger.json'), 'utf8'));
-      const properties = JSON.parse(await readFile(join(dir, 'apiProperties.json'), 'utf8'));
-      expect(definition.swagger).toBe('2.0');
-      expect(definition.host).toBe('contoso-reset.azurewebsites.net');
-      expect(properties.properties.connectionParameters.token.oAuthSettings).toMatchObject({
-        identityProvider: 'aad',
-        clientId: 'client-1',
-        properties: { AzureActiveDirectoryResourceId: 'api://x' },
-        customParameters: { resourceUri: { value: 'api://x' }, tenantId: { value: 'common' } },
-      });
-      expect(properties.properties.iconBrandColor).toMatch(/^#[0-9A-Fa-f]{6}$/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('leaves obvious placeholders when the app registrations are not given', () => {
-    const settings = apiProperties({ host: 'localhost:7071' }).properties.connectionParameters.token.oAuthSettings;
-    expect(settings.clientId).toMatch(/REPLACE/);
-    expect(settings.customParameters.resourceUri.value).toMatch(/REPLACE/);
   });
 });
