@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTION_STATES, IdSchema, OperatingSystemSchema, OsVersionSchema } from '../core/model';
 import { AUDIT_EVENT_TYPES } from '../ports';
 import { ALL_ROLES } from '../security/caller';

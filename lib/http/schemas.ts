@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ActionStateSchema, DeviceInputSchema, IdSchema, OperatingSystemSchema, textSchema } from '../core/model';
 
 /** Route parameters, query strings and headers of docs/API.md; the functions and the API documents share them. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode, type ErrorEntry, exampleMessage } from '../../lib/core/errorCatalogue';
 import { RESPONSE_SCHEMAS } from '../../lib/http/responseSchemas';
 import { ROUTES, type RouteSpec } from '../../lib/http/routes';

@@ -21,7 +21,7 @@ import { median } from './stats';
  * exact name) with a stand-in that records registerFunction calls, requires the app's entry point, and prints how
  * long that took, since process start and since the require, plus what was loaded.
  */
-const LOADER = `'use strict';
+export const LOADER = `'use strict';
 const Module = require('node:module');
 const { statSync } = require('node:fs');
 const { performance } = require('node:perf_hooks');
@@ -55,14 +55,14 @@ for (const file of files) { try { bytes += statSync(file).size; } catch {} }
 process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, registered, filesLoaded: files.length, bytesLoaded: bytes }));
 `;
 
-const LoadSampleSchema = z.object({
+export const LoadSampleSchema = z.object({
   sinceProcessStartMs: z.number(),
   requireMs: z.number(),
   registered: z.array(z.string()),
   filesLoaded: z.number(),
   bytesLoaded: z.number(),
 });
-type LoadSample = z.infer<typeof LoadSampleSchema>;
+export type LoadSample = z.infer<typeof LoadSampleSchema>;
 
 export interface ColdStartVariant {
   entry: string;
@@ -125,7 +125,7 @@ async function buildUnbundled(repoDir: string): Promise<{ dir: string; files: st
   return { dir, files };
 }
 
-async function loadOnce(loader: string, entry: string, env: Record<string, string>): Promise<LoadSample> {
+export async function loadOnce(loader: string, entry: string, env: Record<string, string>): Promise<LoadSample> {
   const child = spawn(process.execPath, [loader, entry], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
