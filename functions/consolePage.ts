@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { app } from '@azure/functions';
 import { type ConsoleBundle, consoleResponse, loadConsoleBundle } from '../lib/console/server/consoleAssets';
 import { consoleConfig, consoleContentSecurityPolicy } from '../lib/console/server/consoleConfig';
-import { ApiError } from '../lib/core/errors';
+import { apiError } from '../lib/core/errors';
 import { anonymousEndpoint } from '../lib/http/endpoint';
 import { CONSOLE_ROUTES, routeOptions } from '../lib/http/routes';
 
@@ -22,12 +22,12 @@ app.http(CONSOLE_ROUTES.consolePage.name, {
   handler: anonymousEndpoint(CONSOLE_ROUTES.consolePage, async ({ request, deps }) => {
     const loaded = await loadOnce();
     if (!loaded)
-      throw new ApiError(404, 'notFound', 'The admin console is not in this build; npm run build writes it.');
+      throw apiError('notFound', { reason: 'The admin console is not in this build; npm run build writes it.' });
     const response = consoleResponse(loaded, request.params.path ?? '', {
       acceptEncoding: request.headers.get('accept-encoding'),
       contentSecurityPolicy: consoleContentSecurityPolicy(consoleConfig(deps.config)),
     });
-    if (!response) throw new ApiError(404, 'notFound', 'No such file in the admin console.', { target: 'path' });
+    if (!response) throw apiError('notFound', { reason: 'No such file in the admin console.' }, { target: 'path' });
     return response;
   }),
 });

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { ActionInProgressError, ApiError } from '../lib/core/errors';
+import { ActionInProgressError, apiError } from '../lib/core/errors';
 import { monitorHeaders, plainLocationOf } from '../lib/http/actionResponses';
 import { endpoint } from '../lib/http/endpoint';
 import { parseRequest } from '../lib/http/parse';
@@ -25,7 +25,7 @@ export const resetPasscode = endpoint(ROUTES.resetPasscode, async (ctx) => {
     // docs/API.md: a 409 actionInProgress points at the action that holds the device.
     if (error instanceof ActionInProgressError) {
       const location = plainLocationOf(ctx, error.deviceId, error.actionId);
-      throw new ApiError(409, error.code, error.message, { ...error.extra, headers: { Location: location } });
+      throw apiError('actionInProgress', {}, { headers: { Location: location } });
     }
     throw error;
   });

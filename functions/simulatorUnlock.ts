@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { notFound } from '../lib/core/errors';
+import { apiError } from '../lib/core/errors';
 import { endpoint } from '../lib/http/endpoint';
 import { parseRequest } from '../lib/http/parse';
 import { json } from '../lib/http/responses';
@@ -9,7 +9,8 @@ import { unlockSimulatedDevice } from '../lib/useCases/simulator';
 
 // Proves that the passcode shown to the admin is the one the (simulated) device received.
 export const simulatorUnlock = endpoint(ROUTES.simulatorUnlock, async ({ request, deps, caller }) => {
-  if (!deps.simulator) throw notFound('notFound', 'The simulator is only available with DEVICE_CHANNEL=simulated.');
+  if (!deps.simulator)
+    throw apiError('notFound', { reason: 'The simulator is only available with DEVICE_CHANNEL=simulated.' });
   const { params, body } = await parseRequest(request, UnlockRequestSchema);
   await unlockSimulatedDevice(deps.services, deps.simulator, caller, params.deviceId, body.passcode);
   return json(200, { deviceId: params.deviceId, unlocked: true });

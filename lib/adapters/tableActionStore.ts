@@ -2,7 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { checkChange, isTerminal } from '../core/actionLifecycle';
-import { PreconditionFailedError } from '../core/errors';
+import { invalidSkipToken, PreconditionFailedError } from '../core/errors';
 import { ActionStateSchema, type DeviceAction, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
 import type {
   ActionStore,
@@ -13,7 +13,6 @@ import type {
   ResetContext,
   Versioned,
 } from '../ports';
-import { invalidSkipToken } from '../security/pageToken';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { ACCEPTED_ACTIONS_FILTER } from './tableAuditLog';
 import { checkContinuationToken, odataString } from './tableClients';

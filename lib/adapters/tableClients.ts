@@ -1,5 +1,5 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
-import { invalidRequest } from '../core/errors';
+import { invalidSkipToken } from '../core/errors';
 import { asConnection, type StorageConnection } from './storageConnection';
 import { storageTimeoutPolicy, TABLE_RETRY_OPTIONS } from './storageDeadline';
 import { storageStatus } from './storageErrors';
@@ -75,9 +75,5 @@ export function checkContinuationToken(token: string | undefined): string | unde
   } catch {
     // fall through
   }
-  throw invalidRequest(
-    'The $skipToken is not valid; use the @odata.nextLink of the previous page as is.',
-    [],
-    '$skipToken',
-  );
+  throw invalidSkipToken();
 }

@@ -68,8 +68,9 @@ export const ERROR_CATALOGUE = {
   },
   notFound: {
     status: 404,
-    message: 'The simulator is only available with DEVICE_CHANNEL=simulated.',
-    when: 'A simulator route while the app uses another device channel.',
+    message: '{reason}',
+    when: 'A simulator route while the app uses another device channel, or an admin console file that does not exist.',
+    example: { reason: 'The simulator is only available with DEVICE_CHANNEL=simulated.' },
   },
   actionInProgress: {
     status: 409,
@@ -111,6 +112,12 @@ export const ERROR_CATALOGUE = {
     headers: ['Retry-After'],
     when: 'The device reached MAX_RESETS_PER_DEVICE_PER_DAY; Retry-After says when the oldest leaves the window.',
     example: { limit: '10' },
+  },
+  tooManyAttempts: {
+    status: 429,
+    message: 'Too many wrong passcodes: the device refuses attempts for a while.',
+    headers: ['Retry-After'],
+    when: 'Simulator unlock while the simulated device is locked out after wrong passcodes (1, 5, 15, then 60 minutes).',
   },
   internalServerError: {
     status: 500,

@@ -62,11 +62,11 @@ export function invalidFields(details: ErrorDetail[]): ApiError {
   );
 }
 
-export const invalidRequest = (message: string, details: ErrorDetail[] = [], target?: string) =>
-  new ApiError(400, 'invalidRequest', message, { details, ...(target ? { target } : {}) });
-
-export const notFound = (code: string, message: string, target?: string) =>
-  new ApiError(404, code, message, target ? { target } : {});
+/** 400 for a `$skipToken` this app did not make for this list (forged, altered, or from another list). */
+export const invalidSkipToken = () =>
+  invalidFields([
+    { code: 'invalidValue', message: 'use the @odata.nextLink of the previous page as is', target: '$skipToken' },
+  ]);
 
 /** 409: the device already has a non-terminal reset; the response's Location points to it (docs/API.md). */
 export class ActionInProgressError extends ApiError {

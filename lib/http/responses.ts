@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { ApiError, type ErrorDetail, TransientError } from '../core/errors';
+import { ApiError, apiError, type ErrorDetail, TransientError } from '../core/errors';
 import { consoleLogger } from '../deps';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -36,21 +36,19 @@ export function errorBody(
  * is a 503 the caller may retry; anything else is logged by name only and answered with a 500 that reveals nothing.
  */
 export function errorResponse(error: unknown, requestId: string): HttpResponseInit {
-  if (error instanceof ApiError) {
-    return json(error.status, errorBody(error.code, error.message, requestId, error.extra), error.extra.headers);
-  }
+  if (error instanceof ApiError) return apiErrorResponse(error, requestId);
   if (error instanceof TransientError) {
-    return json(
-      503,
-      errorBody(
-        'serviceUnavailable',
-        'The service is briefly unavailable; retry after the indicated delay.',
-        requestId,
-      ),
-      { 'Retry-After': String(error.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS) },
+    const retryAfter = String(error.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
+    const unavailable = { reason: 'The service is briefly unavailable' };
+    return apiErrorResponse(
+      apiError('serviceUnavailable', unavailable, { headers: { 'Retry-After': retryAfter } }),
+      requestId,
     );
   }
   // Log the kind of failure, not its message: SDK messages can echo request content.
   consoleLogger.error('unexpected error', { requestId, errorName: error instanceof Error ? error.name : typeof error });
-  return json(500, errorBody('internalServerError', 'An unexpected error occurred.', requestId));
+  return apiErrorResponse(apiError('internalServerError'), requestId);
 }
+
+const apiErrorResponse = (error: ApiError, requestId: string) =>
+  json(error.status, errorBody(error.code, error.message, requestId, error.extra), error.extra.headers);

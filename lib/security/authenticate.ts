@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, customFetch, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { ApiError } from '../core/errors';
+import { type ApiError, apiError } from '../core/errors';
 import { ALL_ROLES, type Caller, isRole, type Role, unauthorized } from './caller';
 
 /** Settings of AUTH_MODE=entra: the app validates Entra ID access tokens itself. */
@@ -141,9 +141,11 @@ const isKeySelectionError = (error: unknown) =>
 function verificationFailure(error: unknown): ApiError {
   if (error instanceof KeySetUnavailableError) {
     // Not the caller's fault: a 401 would make automations give up instead of retrying.
-    return new ApiError(503, 'serviceUnavailable', 'Access tokens cannot be checked right now; try again shortly.', {
-      headers: { 'Retry-After': String(KEYS_RETRY_AFTER_SECONDS) },
-    });
+    return apiError(
+      'serviceUnavailable',
+      { reason: 'Access tokens cannot be checked right now' },
+      { headers: { 'Retry-After': String(KEYS_RETRY_AFTER_SECONDS) } },
+    );
   }
   return unauthorized(rejectionReason(error), { tokenRejected: true });
 }
@@ -189,7 +191,7 @@ function callerFromEntraClaims(payload: JWTPayload, config: EntraAuthConfig): Ca
   const clientId = claims.azp ?? claims.appid;
   const allowed = config.allowedClientIds ?? [];
   if (allowed.length > 0 && (clientId === undefined || !allowed.includes(clientId))) {
-    throw new ApiError(403, 'forbidden', 'This client application is not allowed to call this API.');
+    throw apiError('forbidden', { reason: 'This client application is not allowed to call this API.' });
   }
   const roles = knownRoles(claims.roles ?? []);
   if (claims.scp !== undefined) {
@@ -204,10 +206,11 @@ function callerFromEntraClaims(payload: JWTPayload, config: EntraAuthConfig): Ca
 
 /** RFC 6750 §3.1: a valid token without the privileges the request needs is a 403 naming the scope required. */
 function insufficientScope(scope: string): ApiError {
-  return new ApiError(
-    403,
+  return apiError(
     'forbidden',
-    `The access token lacks the delegated permission '${scope}' (or, for an application, an app role of this API).`,
+    {
+      reason: `The access token lacks the delegated permission '${scope}' (or, for an application, an app role of this API).`,
+    },
     { headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope.replace(/["\\]/g, '')}"` } },
   );
 }

@@ -1,4 +1,4 @@
-import { ApiError } from '../core/errors';
+import { type ApiError, apiError } from '../core/errors';
 
 /** App roles a caller can hold (API.md "Roles"); they arrive as app roles in the caller's token. */
 export type Role = 'Devices.Read' | 'Devices.Manage' | 'Passcode.Reset' | 'Passcode.Read' | 'Audit.Read';
@@ -27,7 +27,7 @@ export interface Caller {
 /** Throws 403 `forbidden` unless the caller holds `role`. */
 export function requireRole(caller: Caller, role: Role): void {
   if (!caller.roles.has(role)) {
-    throw new ApiError(403, 'forbidden', `This operation needs the role ${role}.`);
+    throw apiError('forbidden', { reason: `This operation needs the role ${role}.` });
   }
 }
 
@@ -37,9 +37,11 @@ export function requireRole(caller: Caller, role: Role): void {
  * https://www.rfc-editor.org/rfc/rfc6750#section-3
  */
 export function unauthorized(message: string, options: { tokenRejected?: boolean } = {}): ApiError {
-  return new ApiError(401, 'unauthorized', message, {
-    headers: { 'WWW-Authenticate': bearerChallenge(message, options) },
-  });
+  return apiError(
+    'unauthorized',
+    { reason: message },
+    { headers: { 'WWW-Authenticate': bearerChallenge(message, options) } },
+  );
 }
 
 function bearerChallenge(message: string, options: { tokenRejected?: boolean }): string {

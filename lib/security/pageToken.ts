@@ -1,4 +1,4 @@
-import { invalidRequest } from '../core/errors';
+import { invalidSkipToken } from '../core/errors';
 import type { KeyList } from './keyList';
 import { macMatches, macOf } from './mac';
 
@@ -12,9 +12,6 @@ export interface PageTokenSigner {
 
 // <base64url continuation>.<key id>.<HMAC-SHA256 base64url>
 const TOKEN_PATTERN = /^([A-Za-z0-9_-]{1,2000})\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{43})$/;
-
-export const invalidSkipToken = () =>
-  invalidRequest('The $skipToken is not valid; use the @odata.nextLink of the previous page as is.', [], '$skipToken');
 
 /**
  * A continuation is storage's own cursor (a partition and row key to resume at). Without a signature a caller could

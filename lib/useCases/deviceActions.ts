@@ -1,5 +1,5 @@
 import { cancel } from '../core/actionLifecycle';
-import { ApiError, notFound, PreconditionFailedError } from '../core/errors';
+import { apiError, PreconditionFailedError } from '../core/errors';
 import type { ActionState, DeviceAction } from '../core/model';
 import type { Page, Versioned } from '../ports';
 import type { Caller } from '../security/caller';
@@ -7,8 +7,7 @@ import { bestEffort, type Services } from './services';
 import { announceFinished } from './subscriptions';
 import { type ActionView, toActionView } from './views';
 
-const actionNotFound = (actionId: string) =>
-  notFound('actionNotFound', `No reset passcode action with id '${actionId}' for this device.`, 'actionId');
+const actionNotFound = (actionId: string) => apiError('actionNotFound', { actionId });
 
 async function load(services: Services, deviceId: string, actionId: string): Promise<Versioned<DeviceAction>> {
   const found = await services.actions.get(deviceId, actionId);
@@ -56,12 +55,9 @@ export async function cancelAction(services: Services, deviceId: string, actionI
     const found = await load(services, deviceId, actionId);
     const decision = cancel(found.value, services.clock.now());
     if (decision.kind !== 'move') {
-      throw new ApiError(
-        409,
-        'actionNotCancelable',
-        `Only a pending action can be canceled; this one is ${found.value.actionState}.`,
-        { target: 'actionId' },
-      );
+      throw apiError('actionNotCancelable', {
+        reason: `it is ${found.value.actionState}, and only a pending action can be canceled`,
+      });
     }
     try {
       await services.actions.update(decision.next, found);
@@ -84,7 +80,7 @@ export async function cancelAction(services: Services, deviceId: string, actionI
     );
     return toActionView(decision.next, { showPasscode: false, services });
   }
-  throw new ApiError(409, 'actionNotCancelable', 'The action changed while it was being canceled; try again.');
+  throw apiError('actionNotCancelable', { reason: 'it changed while it was being canceled; try again' });
 }
 
 export interface ListQuery {

@@ -1,4 +1,4 @@
-import { notFound } from '../core/errors';
+import { apiError } from '../core/errors';
 import { type Device, type DeviceInput, deviceProfile, type OperatingSystem } from '../core/model';
 import type { Page } from '../ports';
 import type { Caller } from '../security/caller';
@@ -43,7 +43,7 @@ export async function getDeviceOverview(services: Services, caller: Caller, devi
     services.devices.get(deviceId),
     services.actions.listForDevice(deviceId, { top: 1 }),
   ]);
-  if (!device) throw notFound('deviceNotFound', `No managed device with id '${deviceId}'.`, 'deviceId');
+  if (!device) throw apiError('deviceNotFound', { deviceId });
   const [last] = await presentActions(services, caller, latest.items.slice(0, 1));
   return toDeviceView(device, last);
 }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { newActionId } from '../core/actionId';
 import { IDEMPOTENCY_KEY_HOURS } from '../core/actionLifecycle';
 import { acceptedResetEvent } from '../core/auditEvents';
-import { ActionInProgressError, ApiError, notFound, TransientError } from '../core/errors';
+import { ActionInProgressError, ApiError, apiError, TransientError } from '../core/errors';
 import type { DeviceAction, DeviceProfile } from '../core/model';
 import { resetPasscodeSupport } from '../core/supportMatrix';
 import type { IdempotencyRecord, Versioned } from '../ports';
@@ -144,10 +144,10 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
 
 /** The refusals that need no write: unknown device, unsupported platform, a reset already in flight. */
 function checkAcceptable(deviceId: string, profile: DeviceProfile | undefined, inFlightActionId: string | undefined) {
-  if (!profile) throw notFound('deviceNotFound', `No managed device with id '${deviceId}'.`, 'deviceId');
+  if (!profile) throw apiError('deviceNotFound', { deviceId });
   const support = resetPasscodeSupport(profile);
   if (!support.supported) {
-    throw new ApiError(422, 'platformNotSupported', support.message, { target: 'operatingSystem' });
+    throw apiError('platformNotSupported', { note: support.message });
   }
   if (inFlightActionId) throw new ActionInProgressError(deviceId, inFlightActionId);
   return profile;
@@ -206,12 +206,7 @@ async function findRepeat(
   const age = now.getTime() - new Date(earlier.createdDateTime).getTime();
   if (age >= IDEMPOTENCY_KEY_HOURS * 3600_000) return undefined;
   if (earlier.deviceId !== request.deviceId || earlier.requestHash !== key.requestHash) {
-    throw new ApiError(
-      422,
-      'idempotencyKeyReused',
-      'This Idempotency-Key was already used for a different device or request body.',
-      { target: 'Idempotency-Key' },
-    );
+    throw apiError('idempotencyKeyReused');
   }
   for (let wait = 0; ; wait++) {
     const original = await services.actions.get(earlier.deviceId, earlier.actionId);
@@ -227,10 +222,5 @@ function checkDailyLimit(recentStarts: string[], limit: number, now: Date): void
   if (recentStarts.length < limit) return;
   const oldest = recentStarts[recentStarts.length - 1] ?? now.toISOString();
   const retryAfter = Math.max(1, Math.ceil((new Date(oldest).getTime() + DAY_MS - now.getTime()) / 1000));
-  throw new ApiError(
-    429,
-    'tooManyRequests',
-    `This device's passcode was reset ${limit} times in the last 24 hours, the most allowed.`,
-    { headers: { 'Retry-After': String(retryAfter) } },
-  );
+  throw apiError('tooManyRequests', { limit }, { headers: { 'Retry-After': String(retryAfter) } });
 }

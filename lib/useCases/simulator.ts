@@ -1,4 +1,4 @@
-import { ApiError } from '../core/errors';
+import { apiError } from '../core/errors';
 import type { DeviceLockScreen, UnlockResult } from '../ports';
 import type { Caller } from '../security/caller';
 import { bestEffort, type Services } from './services';
@@ -28,12 +28,10 @@ export async function unlockSimulatedDevice(
     }),
   );
   if (result.outcome === 'wrongPasscode') {
-    throw new ApiError(403, 'wrongPasscode', 'The passcode does not unlock this device.');
+    throw apiError('wrongPasscode');
   }
   if (result.outcome === 'locked') {
-    throw new ApiError(429, 'tooManyAttempts', 'Too many wrong passcodes: the device refuses attempts for a while.', {
-      headers: { 'Retry-After': String(result.retryAfterSeconds) },
-    });
+    throw apiError('tooManyAttempts', {}, { headers: { 'Retry-After': String(result.retryAfterSeconds) } });
   }
 }
 

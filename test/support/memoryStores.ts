@@ -1,6 +1,6 @@
 import { actionIdUpperBoundFor } from '../../lib/core/actionId';
 import { checkChange, isTerminal } from '../../lib/core/actionLifecycle';
-import { PreconditionFailedError } from '../../lib/core/errors';
+import { invalidSkipToken, PreconditionFailedError } from '../../lib/core/errors';
 import type { Device, DeviceAction, ResetMessage, SealedSecret } from '../../lib/core/model';
 import type { Subscription } from '../../lib/core/subscription';
 import type {
@@ -26,7 +26,6 @@ import type {
   SubscriptionStore,
   Versioned,
 } from '../../lib/ports';
-import { invalidSkipToken } from '../../lib/security/pageToken';
 
 const clone = <T>(value: T): T => structuredClone(value);
 

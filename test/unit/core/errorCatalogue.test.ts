@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE, ERROR_CODES, exampleMessage, formatMessage } from '../../../lib/core/errorCatalogue';
 import { ActionInProgressError, ApiError, apiError, invalidFields } from '../../../lib/core/errors';
@@ -72,5 +74,22 @@ describe('invalidFields', () => {
 
   it('names the one bad field as the target when there is only one', () => {
     expect(invalidFields([{ code: 'invalidValue', message: 'x', target: '$top' }]).extra.target).toBe('$top');
+  });
+});
+
+describe('throw sites', () => {
+  it('build API errors from the catalogue: no `new ApiError(` outside lib/core/errors.ts', () => {
+    const root = join(__dirname, '../../..');
+    const sources = ['lib', 'functions'].flatMap((dir) =>
+      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => join(dir, file)),
+    );
+    expect(sources.length).toBeGreaterThan(30);
+    const direct = sources.filter(
+      (file) =>
+        file !== join('lib', 'core', 'errors.ts') && readFileSync(join(root, file), 'utf8').includes('new ApiError('),
+    );
+    expect(direct).toEqual([]);
   });
 });
