@@ -95,7 +95,7 @@ const NOT_SUPPORTED: ApplyOutcome = {
   code: 'simulatedNotSupported',
   message: 'the simulated device does not support passcode reset',
 };
-// Same action, other passcode: the worker generated a second passcode for one action (DESIGN.md invariant 2).
+// Same action, other passcode: the worker generated a second passcode for one action (docs/DESIGN.md invariant 2).
 const PASSCODE_MISMATCH: ApplyOutcome = {
   outcome: 'failed',
   code: 'passcodeMismatch',

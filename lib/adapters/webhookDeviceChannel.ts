@@ -24,7 +24,7 @@ const MAX_RETRY_AFTER_SECONDS = 3600;
 // http:// is accepted only where nothing crosses a network (tests, a gateway on the same host).
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-/** The gateway's error body on a 4xx: the API.md error shape (extra properties ignored). */
+/** The gateway's error body on a 4xx: the docs/API.md error shape (extra properties ignored). */
 export const GatewayErrorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string().optional() }),
 });
@@ -198,7 +198,7 @@ function failureFrom(response: GatewayResponse, passcode: string): ApplyOutcome 
 
 /**
  * The gateway's code and message end up in the action's error, which callers read: a malformed code is replaced,
- * and a gateway that echoes the passcode has it redacted (DESIGN.md invariant 5).
+ * and a gateway that echoes the passcode has it redacted (docs/DESIGN.md invariant 5).
  */
 function safeError(
   code: string,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** deviceId and actionId: 1-128 chars of [A-Za-z0-9._-] (API.md); safe as table keys and in URLs. */
+/** deviceId and actionId: 1-128 chars of [A-Za-z0-9._-] (docs/API.md); safe as table keys and in URLs. */
 export const IdSchema = z
   .string()
   .min(1)
@@ -121,7 +121,7 @@ export interface DeviceAction {
   error?: ActionError;
 }
 
-/** The queue message: ids only, never a secret (DESIGN.md invariant 5). */
+/** The queue message: ids only, never a secret (docs/DESIGN.md invariant 5). */
 /** A W3C trace context `traceparent` (version 00): https://www.w3.org/TR/trace-context/#traceparent-header */
 export const TraceparentSchema = z.string().regex(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/);
 

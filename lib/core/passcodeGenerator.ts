@@ -53,7 +53,7 @@ export function isAcceptablePasscode(passcode: string, policy: PasscodePolicy): 
   return !policy.complex || !hasSimplePattern(passcode);
 }
 
-/** Whether `passcode` has a pattern a complex policy forbids (DESIGN.md "Passcode generation"). */
+/** Whether `passcode` has a pattern a complex policy forbids (docs/DESIGN.md "Passcode generation"). */
 function hasSimplePattern(passcode: string): boolean {
   return hasRepeatOrSequence(passcode) || hasDigitProgression(passcode);
 }

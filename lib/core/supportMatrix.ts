@@ -1,6 +1,6 @@
 import type { Device, OperatingSystem } from './model';
 
-/** Whether the reset passcode action can run on a device, and if not, why (API.md "Managed device"). */
+/** Whether the reset passcode action can run on a device, and if not, why (docs/API.md "Managed device"). */
 export type ResetPasscodeSupport =
   | { supported: true }
   | { supported: false; code: 'platformNotSupported'; message: string };

@@ -13,7 +13,7 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
   headers: { 'Content-Type': JSON_TYPE, ...headers },
 });
 
-/** The API.md error body. */
+/** The docs/API.md error body. */
 export function errorBody(
   code: string,
   message: string,

@@ -1,7 +1,7 @@
 import type { Role } from '../security/caller';
 
 /**
- * Every HTTP route of API.md, in one table: the functions register from it and the OpenAPI document is built
+ * Every HTTP route of docs/API.md, in one table: the functions register from it and the OpenAPI document is built
  * from it, so the two cannot drift.
  */
 export interface RouteSpec {

@@ -1,6 +1,6 @@
 import { type ApiError, apiError } from '../core/errors';
 
-/** App roles a caller can hold (API.md "Roles"); they arrive as app roles in the caller's token. */
+/** App roles a caller can hold (docs/API.md "Roles"); they arrive as app roles in the caller's token. */
 export type Role = 'Devices.Read' | 'Devices.Manage' | 'Passcode.Reset' | 'Passcode.Read' | 'Audit.Read';
 
 /** Every role, in a stable order. */

@@ -3,7 +3,7 @@ import type { ActionError, ActionState, Device, DeviceAction } from '../core/mod
 import { type ResetPasscodeSupport, resetPasscodeSupport } from '../core/supportMatrix';
 import { passcodeAad, type Services } from './services';
 
-/** The device action result as API.md shows it. */
+/** The device action result as docs/API.md shows it. */
 export interface ActionView {
   id: string;
   deviceId: string;
@@ -35,7 +35,7 @@ export const passcodeVisible = (action: DeviceAction, now: Date): boolean =>
 
 /**
  * Maps a stored action to its API view. The passcode is decrypted only when the caller may read passcodes
- * and the display window is open; otherwise the field is absent (API.md "Roles").
+ * and the display window is open; otherwise the field is absent (docs/API.md "Roles").
  */
 export function toActionView(
   action: DeviceAction,

@@ -7,7 +7,7 @@ import { spawnHost } from '../../tools/host/spawnHost';
 import { validateResponse } from '../support/openapiValidator';
 import { call, type JsonResponse, pollLikeLogicApps, type Stack, startStack } from './stack';
 
-// Drives every route of API.md on the running host, success and error cases, and validates each response's status,
+// Drives every route of docs/API.md on the running host, success and error cases, and validates each response's status,
 // headers and body against the OpenAPI document the app serves, so that the document and the behaviour cannot drift.
 describe('every route against the OpenAPI document', () => {
   let stack: Stack;

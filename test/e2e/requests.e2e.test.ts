@@ -144,7 +144,7 @@ describe('reset requests over HTTP: races, idempotency and bad input', () => {
     throw new Error('actions stayed in flight');
   }
 
-  it.each(badRequests)('%s gets 400 in the API.md error shape and writes nothing', async (_name, send) => {
+  it.each(badRequests)('%s gets 400 in the docs/API.md error shape and writes nothing', async (_name, send) => {
     await settle();
     const before = await storageSnapshot();
     const response = await send();

@@ -91,7 +91,7 @@ describe.each([
     }
   });
 
-  it('lists the error codes of API.md where they can happen', () => {
+  it('lists the error codes of docs/API.md where they can happen', () => {
     const byId = Object.fromEntries(operationsOf(document).map(({ operation }) => [operation.operationId, operation]));
     const described = (id: string, status: number) => byId[id].responses[String(status)]?.description as string;
     expect(described('ResetPasscode', 400)).toContain('invalidRequest');

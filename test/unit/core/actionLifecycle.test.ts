@@ -28,7 +28,7 @@ const rank = (state: ActionState) => (state === 'pending' ? 0 : state === 'activ
 const anyState = fc.constantFrom(...ACTION_STATES);
 
 describe('action state machine (property tests)', () => {
-  it('has exactly the four terminal states of API.md', () => {
+  it('has exactly the four terminal states of docs/API.md', () => {
     expect(ACTION_STATES.filter(isTerminal).sort()).toEqual(['canceled', 'done', 'failed', 'notSupported']);
   });
 

@@ -85,6 +85,19 @@ function brokenMarkdownLinks(files: string[], read: (file: string) => string | u
   return broken;
 }
 
+/** Code citing the contract or the design by a bare file name ("API" + ".md"), as it did when they lived outside the repo. */
+function bareDesignCitations(files: string[], read: (file: string) => string | undefined): string[] {
+  return files
+    .filter((file) => /\.(ts|mts|mjs|js)$/.test(file))
+    .flatMap((file) =>
+      (read(file) ?? '')
+        .split('\n')
+        .flatMap((line, index) =>
+          /(?<![\w/])(API|DESIGN)\.md/.test(line) ? [`${file}:${index + 1}: ${line.trim().slice(0, 100)}`] : [],
+        ),
+    );
+}
+
 describe('the repository refers only to itself', () => {
   const files = repositoryFiles();
 
@@ -102,10 +115,16 @@ describe('the repository refers only to itself', () => {
     expect(brokenMarkdownLinks(files, readText)).toEqual([]);
   });
 
+  it('cites the contract and the design in code by their place in the repo (docs/API.md, docs/DESIGN.md)', () => {
+    expect(bareDesignCitations(files, readText)).toEqual([]);
+    const fake: Record<string, string> = { 'x.ts': `// see ${'API'}.md\n// see docs/${'DESIGN'}.md` };
+    expect(bareDesignCitations(['x.ts'], (file) => fake[file])).toEqual([`x.ts:1: // see ${'API'}.md`]);
+  });
+
   it('catches each kind of outside reference and broken link', () => {
     const fake: Record<string, string> = {
       // Assembled at run time, so that this very file stays clean.
-      'a.ts': `// see ${['..', 'shared', 'API.md'].join('/')}`,
+      'a.ts': `// see ${['..', 'shared', `${'API'}.md`].join('/')}`,
       'b.md': [
         `Built in ${['', 'work', 'main'].join('/')}.`,
         `Or in ${['', 'root', 'x'].join('/')}.`,

@@ -20,7 +20,7 @@ describe('requireRole', () => {
     expect(attempt).toThrow(/needs the role Passcode\.Reset/);
   });
 
-  it('knows the five roles of API.md', () => {
+  it('knows the five roles of docs/API.md', () => {
     expect([...ALL_ROLES].sort()).toEqual(
       ['Audit.Read', 'Devices.Manage', 'Devices.Read', 'Passcode.Read', 'Passcode.Reset'].sort(),
     );

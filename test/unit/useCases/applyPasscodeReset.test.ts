@@ -11,7 +11,7 @@ import { sweepActions } from '../../../lib/useCases/sweepActions';
 import { callerWith, deviceFixture, makeTestServices, type TestServices, throwOnCall } from '../../support/services';
 
 const admin = callerWith('Passcode.Reset', 'Passcode.Read', 'Devices.Read');
-/** host.json extensions.queues.maxDequeueCount (DESIGN.md "Local Functions host"). */
+/** host.json extensions.queues.maxDequeueCount (docs/DESIGN.md "Local Functions host"). */
 const MAX_DEQUEUE_COUNT = 5;
 
 interface Harness extends TestServices {
@@ -102,7 +102,7 @@ async function drain(t: Harness, limit = 100) {
 const receivedFor = (t: Harness, actionId: string) =>
   t.channel.received.filter((r) => r.actionId === actionId).map((r) => r.passcode);
 
-/** DESIGN.md invariants 1, 2, 3 and 5 for one action, after whatever crashed has been re-run. */
+/** docs/DESIGN.md invariants 1, 2, 3 and 5 for one action, after whatever crashed has been re-run. */
 async function expectInvariants(
   t: Harness,
   message: ResetMessage,
