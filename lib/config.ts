@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { checkStorageSettings, StorageSettingsShape } from './adapters/storageConnection';
 import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { z } from 'zod';
+import * as z from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { checkChange, isTerminal } from '../core/actionLifecycle';
 import { invalidSkipToken, PreconditionFailedError } from '../core/errors';

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { z } from 'zod';
+import * as z from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { ACCEPTED } from '../core/auditEvents';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditLog, type AuditQuery, type Page } from '../ports';

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Device, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
 import type { DeviceStore, Page } from '../ports';
 import { storageStatus, translateStorageError } from './storageErrors';

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TransientError } from '../core/errors';
 import type { ApplyOutcome, ApplyPasscodeRequest, Clock, DeviceChannel } from '../ports';
 import { readAtMost } from '../streams';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** deviceId and actionId: 1-128 chars of [A-Za-z0-9._-] (docs/API.md); safe as table keys and in URLs. */
 export const IdSchema = z

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, customFetch, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ApiError, apiError } from '../core/errors';
 import { ALL_ROLES, type Caller, isRole, type Role, unauthorized } from './caller';
 
