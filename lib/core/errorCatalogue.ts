@@ -128,7 +128,7 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: '{reason}; retry after the indicated delay.',
     headers: ['Retry-After'],
-    when: "Storage, or Entra ID's signing keys, cannot be reached for now.",
+    when: "Storage, or Entra ID's signing keys, cannot be reached for now, or storage did not answer within the request's 10 s budget.",
     example: { reason: 'The service is briefly unavailable' },
   },
 } as const satisfies Record<string, ErrorEntry>;

@@ -469,8 +469,9 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
     summary: 'Unlock a simulated device',
     description:
       'Only available with DEVICE_CHANNEL=simulated (404 notFound otherwise): tries a passcode on a simulated ' +
-      "device, 200 if it is the device's current passcode, 403 wrongPasscode otherwise. Proves that the passcode " +
-      'shown is the one applied. Needs Devices.Read.',
+      "device, 200 if it is the device's current passcode, 403 wrongPasscode otherwise; after 5 wrong passcodes the " +
+      'device refuses attempts for 1, 5, 15, then 60 minutes (429 tooManyAttempts with Retry-After). Proves that the ' +
+      'passcode shown is the one applied. Needs Passcode.Read.',
     tag: 'Simulator',
     visibility: 'internal',
     pathParams: DeviceParamsSchema,
@@ -490,7 +491,7 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
         example: { deviceId: EXAMPLE_DEVICE.id, unlocked: true },
       },
     ],
-    errors: ['invalidRequest', 'wrongPasscode', 'notFound', 'payloadTooLarge'],
+    errors: ['invalidRequest', 'wrongPasscode', 'notFound', 'payloadTooLarge', 'tooManyAttempts'],
   },
   getMe: {
     operationId: 'GetSignedInCaller',

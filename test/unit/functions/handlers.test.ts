@@ -489,18 +489,21 @@ describe('support matrix, audit events, simulator, health', () => {
   it('answers 404 notFound for the simulator when the app has no simulated channel', async () => {
     const result = await call(simulatorUnlock, ROUTES.simulatorUnlock, 'simulator/managedDevices/device-1/unlock', {
       json: { passcode: '123456' },
-      headers: as('Devices.Read'),
+      headers: as('Passcode.Read'),
     });
     expectError(result, 404, 'notFound');
   });
 
-  it('reports health 200, and 503 when storage does not answer, never cached', async () => {
+  it('reports health 200, and 503 with Retry-After once storage stops answering, never cached by clients', async () => {
     const healthy = await call(health, ROUTES.health, 'health');
     expect(healthy).toMatchObject({ status: 200, body: { status: 'healthy', checks: { storage: 'ok' } } });
     expect(healthy.headers.get('cache-control')).toBe('no-store');
     throwOnCall(harness().devices, 'get', 1, new TransientError('down'));
+    // The app reuses a probe's result for a few seconds (the route is anonymous): the next one is after that.
+    harness().clock.advance({ seconds: 6 });
     const unhealthy = await call(health, ROUTES.health, 'health');
     expect(unhealthy).toMatchObject({ status: 503, body: { status: 'unhealthy', checks: { storage: 'unreachable' } } });
+    expect(unhealthy.headers.get('retry-after')).toBe('5');
   });
 });
 
