@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SpawnedHost } from '../../tools/host/spawnHost';
 import { buildHost, getJson, rawRequest, startSampleHost } from './helpers';
 
-/** The API.md error body; the host generates its own request id and date. */
+/** The docs/API.md error body; the host generates its own request id and date. */
 const hostError = (code: string) => ({
   error: {
     code,

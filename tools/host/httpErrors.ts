@@ -16,7 +16,7 @@ export class HttpError extends Error {
   }
 }
 
-/** The API.md error body; the host has no request id of its own, so it makes one. */
+/** The docs/API.md error body; the host has no request id of its own, so it makes one. */
 export function errorJson(code: string, message: string): string {
   return JSON.stringify({
     error: { code, message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString() } },
