@@ -27,6 +27,9 @@ type Json = Record<string, any>;
 const openApi = buildOpenApiDocument({ serverUrl: 'https://contoso-reset.azurewebsites.net' }) as Json;
 const swagger = buildSwaggerDocument({ host: 'contoso-reset.azurewebsites.net' }) as Json;
 
+// Compiling and validating whole documents is CPU-bound: on a shared, loaded machine it can take many seconds.
+const SCHEMA_CHECK_TIMEOUT_MS = 30_000;
+
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
 /** Every operation of a document with its path and method. */
@@ -163,7 +166,7 @@ describe.each([
   });
 });
 
-describe('OpenAPI 3.1 document', () => {
+describe('OpenAPI 3.1 document', { timeout: SCHEMA_CHECK_TIMEOUT_MS }, () => {
   it('passes swagger-parser validation (structure against the OpenAPI 3.1 schema, $refs resolved)', async () => {
     await expect(SwaggerParser.validate(structuredClone(openApi) as never)).resolves.toBeDefined();
   });
@@ -222,7 +225,7 @@ describe('OpenAPI 3.1 document', () => {
   });
 });
 
-describe('Swagger 2.0 document (Power Platform custom connector)', () => {
+describe('Swagger 2.0 document (Power Platform custom connector)', { timeout: SCHEMA_CHECK_TIMEOUT_MS }, () => {
   it('passes swagger-parser validation (Swagger 2.0 schema and spec checks)', async () => {
     await expect(SwaggerParser.validate(structuredClone(swagger) as never)).resolves.toBeDefined();
   });

@@ -10,12 +10,15 @@ import { buildSwaggerDocument } from '../../../tools/apiDocuments/swagger';
 
 type Json = Record<string, any>;
 
-describe('the documents as the build writes them', () => {
+// Compiling and validating whole documents is CPU-bound: on a shared, loaded machine it can take many seconds.
+const SCHEMA_CHECK_TIMEOUT_MS = 30_000;
+
+describe('the documents as the build writes them', { timeout: SCHEMA_CHECK_TIMEOUT_MS }, () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'api-documents-'));
     await writeApiDocuments(dir);
-  });
+  }, SCHEMA_CHECK_TIMEOUT_MS);
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });

@@ -512,7 +512,7 @@ describe('GET openapi.json and swagger.json', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'api-documents-'));
     await writeApiDocuments(dir);
-  });
+  }, 30_000); // generating the documents is CPU-bound: slow on a loaded machine
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
@@ -533,7 +533,7 @@ describe('GET openapi.json behind PUBLIC_BASE_URL', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'api-documents-'));
     await writeApiDocuments(dir);
-  });
+  }, 30_000); // generating the documents is CPU-bound: slow on a loaded machine
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
