@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdSchema } from '../lib/core/model';
 import { STORAGE_NAMES } from '../lib/deps';
 import type { NotificationMessage } from '../lib/ports';

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PreconditionFailedError } from '../core/errors';
 import { IdSchema } from '../core/model';
 import type { Subscription } from '../core/subscription';

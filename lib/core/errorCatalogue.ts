@@ -72,6 +72,20 @@ export const ERROR_CATALOGUE = {
     when: 'A simulator route while the app uses another device channel, or an admin console file that does not exist.',
     example: { reason: 'The simulator is only available with DEVICE_CHANNEL=simulated.' },
   },
+  subscriptionNotFound: {
+    status: 404,
+    message: "No subscription with id '{subscriptionId}'.",
+    target: 'subscriptionId',
+    when: "The caller has no subscription with that id (another caller's is as unknown as a missing one).",
+    example: { subscriptionId: '7f3c9a2e-1b4d-4e6f-8a0b-2c3d4e5f6a7b' },
+  },
+  subscriptionValidationFailed: {
+    status: 400,
+    message:
+      'The notificationUrl did not answer the validation request with 200 and the validationToken as text/plain within 10 seconds.',
+    target: 'notificationUrl',
+    when: 'Creating a subscription whose notificationUrl fails the validation handshake; nothing is stored.',
+  },
   actionInProgress: {
     status: 409,
     message: 'A passcode reset for this device is already in progress.',

@@ -1,5 +1,5 @@
 import { isTerminal } from '../core/actionLifecycle';
-import { ApiError, invalidRequest, notFound, PreconditionFailedError, TransientError } from '../core/errors';
+import { apiError, invalidFields, PreconditionFailedError, TransientError } from '../core/errors';
 import type { DeviceAction } from '../core/model';
 import {
   actionResource,
@@ -43,8 +43,10 @@ const clientStateAad = (subscriptionId: string) => `subscription/${subscriptionI
 /** A delivery recorded longer ago than this and not finished is sent again by a repeated fan-out. */
 const DELIVERY_STALE_MS = 10 * 60_000;
 
-const subscriptionNotFound = (id: string) =>
-  notFound('subscriptionNotFound', `No subscription with id '${id}'.`, 'subscriptionId');
+const subscriptionNotFound = (id: string) => apiError('subscriptionNotFound', { subscriptionId: id });
+
+/** A 400 naming the one bad field of a subscription. */
+const invalidField = (target: string, message: string) => invalidFields([{ code: 'invalidValue', message, target }]);
 
 /** Graph's ids are GUIDs: 16 random bytes, written as one. */
 function newSubscriptionId(services: Services): string {
@@ -64,22 +66,17 @@ export async function createSubscription(
 ): Promise<SubscriptionView> {
   const now = services.clock.now();
   const watched = watchedBy(input.resource);
-  if (!watched) throw invalidRequest('The resource is not one that can be watched.', [], 'resource');
+  if (!watched) throw invalidField('resource', 'is not one that can be watched');
   const urlProblem = notificationUrlProblem(input.notificationUrl, { development: services.settings.development });
-  if (urlProblem) throw invalidRequest(`The notificationUrl ${urlProblem}.`, [], 'notificationUrl');
+  if (urlProblem) throw invalidField('notificationUrl', urlProblem);
   const expiration = new Date(input.expirationDateTime);
   const expiry = expiryProblem(expiration, now);
-  if (expiry) throw invalidRequest(`The expirationDateTime ${expiry}.`, [], 'expirationDateTime');
+  if (expiry) throw invalidField('expirationDateTime', expiry);
   if (watched.scope === 'device' && !(await services.devices.get(watched.deviceId))) {
-    throw notFound('deviceNotFound', `No managed device with id '${watched.deviceId}'.`, 'resource');
+    throw apiError('deviceNotFound', { deviceId: watched.deviceId }, { target: 'resource' });
   }
   if (!(await services.notifier.validate(input.notificationUrl, services.randomHex(16)))) {
-    throw new ApiError(
-      400,
-      'subscriptionValidationFailed',
-      'The notificationUrl did not answer the validation request with 200 and the validationToken as text/plain within 10 seconds.',
-      { target: 'notificationUrl' },
-    );
+    throw apiError('subscriptionValidationFailed');
   }
   const id = newSubscriptionId(services);
   const subscription: Subscription = {
@@ -120,7 +117,7 @@ export async function renewSubscription(services: Services, caller: Caller, id: 
   const now = services.clock.now();
   const expiration = new Date(expirationDateTime);
   const problem = expiryProblem(expiration, now);
-  if (problem) throw invalidRequest(`The expirationDateTime ${problem}.`, [], 'expirationDateTime');
+  if (problem) throw invalidField('expirationDateTime', problem);
   const found = await loadOwn(services, caller, id);
   const next = { ...found.value, expirationDateTime: expiration.toISOString() };
   try {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../lib/core/errorCatalogue';
 import { renderErrorTable, withErrorTable } from '../../../tools/apiDocuments/errorTable';
 import { errorsByStatus, operations } from '../../../tools/apiDocuments/model';
+import { NOT_YET_ROUTED } from '../../../tools/apiDocuments/operations';
 
 const apiDoc = join(__dirname, '../../../docs/API.md');
 
@@ -14,9 +15,10 @@ describe('the error catalogue in the documents', () => {
     for (const code of ERROR_CODES) expect(renderErrorTable()).toContain(`\`${code}\``);
   });
 
-  it('documents every code on at least one operation, with its status', () => {
+  it('documents every code on at least one operation, with its status (but those no route answers yet)', () => {
     const documented = new Set(operations().flatMap((operation) => [...errorsByStatus(operation).values()].flat()));
-    expect([...documented].sort()).toEqual([...ERROR_CODES].sort());
+    expect([...documented, ...NOT_YET_ROUTED].sort()).toEqual([...ERROR_CODES].sort());
+    for (const code of NOT_YET_ROUTED) expect(documented.has(code), code).toBe(false);
   });
 
   it('replaces only what is between the markers', () => {
