@@ -1,0 +1,245 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import Ajv from 'ajv';
+import AjvDraft04 from 'ajv-draft-04';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeApiDocuments } from '../../../tools/apiDocuments/generate';
+import { BRAND_COLOR, writeConnector } from '../../../tools/connector';
+import { connectorIcon } from '../../../tools/connectorIcon';
+import { CONNECTOR_RULES, type ConnectorFiles, checkConnector } from '../../../tools/connectorRules';
+import { decodePng, encodePng } from '../../../tools/png';
+
+type Json = Record<string, any>;
+
+const FIXTURES = join(__dirname, '../../fixtures/powerPlatformConnectors');
+
+/** A vendored schema (see SOURCES.md): `//` comments dropped, draft-04's `id` read as `$id`. */
+function loadSchema(name: string): Json {
+  const text = readFileSync(join(FIXTURES, name), 'utf8')
+    .replace(/^\s*\/\/.*$/gm, '')
+    .replace(/\s\/\/[^"\n]*$/gm, '');
+  const { id, ...schema } = JSON.parse(text);
+  return { $id: id, ...schema };
+}
+
+const validateDefinition = new AjvDraft04({ strict: false, allErrors: true, validateFormats: false }).compile(
+  loadSchema('apiDefinition.swagger.schema.json'),
+);
+const validateProperties = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(
+  loadSchema('paconn-apiProperties.schema.json'),
+);
+
+// Compiling and validating whole documents is CPU-bound: on a shared, loaded machine it can take many seconds.
+const SCHEMA_CHECK_TIMEOUT_MS = 30_000;
+
+let work: string;
+let files: ConnectorFiles;
+let problems: string[];
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'connector-'));
+  await writeApiDocuments(work);
+  const written = await writeConnector(join(work, 'connector'), {
+    host: 'contoso-reset.azurewebsites.net',
+    swaggerFile: join(work, 'swagger.json'),
+    clientId: '11111111-2222-3333-4444-555555555555',
+    resourceUri: 'api://contoso-reset',
+    publisher: 'Contoso',
+  });
+  problems = written.problems;
+  const read = (name: string) => readFile(join(work, 'connector', name));
+  files = {
+    definition: JSON.parse((await read('apiDefinition.swagger.json')).toString('utf8')),
+    properties: JSON.parse((await read('apiProperties.json')).toString('utf8')),
+    readme: (await read('README.md')).toString('utf8'),
+    icon: await read('icon.png'),
+  };
+}, SCHEMA_CHECK_TIMEOUT_MS);
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+const clone = (value: ConnectorFiles): ConnectorFiles => ({
+  definition: structuredClone(value.definition),
+  properties: structuredClone(value.properties),
+  readme: value.readme,
+  icon: value.icon,
+});
+
+describe('the connector files against the PowerPlatformConnectors schemas', {
+  timeout: SCHEMA_CHECK_TIMEOUT_MS,
+}, () => {
+  it('apiDefinition.swagger.json conforms to apiDefinition.swagger.schema.json', () => {
+    expect(validateDefinition(files.definition), JSON.stringify(validateDefinition.errors, null, 2)).toBe(true);
+  });
+
+  it('apiProperties.json conforms to paconn-apiProperties.schema.json', () => {
+    expect(validateProperties(files.properties), JSON.stringify(validateProperties.errors, null, 2)).toBe(true);
+  });
+
+  it('the schemas refuse what they should: an unknown extension, an aad parameter the schema does not allow', () => {
+    const definition = structuredClone(files.definition);
+    definition['x-ms-unknown'] = true;
+    expect(validateDefinition(definition)).toBe(false);
+    const properties = structuredClone(files.properties);
+    properties.properties.connectionParameters.token.oAuthSettings.customParameters.enableOnbehalfOfLogin = {
+      value: 'false',
+    };
+    expect(validateProperties(properties)).toBe(false);
+  });
+
+  it('the definition is still a valid Swagger 2.0 document for https://<host>/api', async () => {
+    await expect(SwaggerParser.validate(structuredClone(files.definition) as never)).resolves.toBeDefined();
+    expect(files.definition).toMatchObject({
+      host: 'contoso-reset.azurewebsites.net',
+      schemes: ['https'],
+      basePath: '/api',
+    });
+  });
+});
+
+/** For each rule, a change to good files that the rule must catch. */
+const BREAKS: Record<string, (f: ConnectorFiles) => void> = {
+  title: (f) => {
+    f.definition.info.title = 'Intune Reset Passcode API';
+  },
+  description: (f) => {
+    f.definition.info.description = 'Use it in Power Automate.';
+  },
+  contact: (f) => {
+    delete f.definition.info.contact;
+  },
+  connectorMetadata: (f) => {
+    f.definition['x-ms-connector-metadata'] = [{ propertyName: 'Website', propertyValue: 'https://x.example' }];
+  },
+  operationIds: (f) => {
+    f.definition.paths['/health'].get.operationId = 'get-health';
+  },
+  operationSummary: (f) => {
+    f.definition.paths['/deviceManagement/managedDevices'].get.summary = "List a device's actions";
+  },
+  texts: (f) => {
+    f.definition.paths['/health'].get.description = 'Checks the API.';
+  },
+  operationDescription: (f) => {
+    delete f.definition.paths['/health'].get.description;
+  },
+  operationVisibility: (f) => {
+    delete f.definition.paths['/deviceManagement/managedDevices'].get['x-ms-visibility'];
+  },
+  parameters: (f) => {
+    delete f.definition.paths['/deviceManagement/managedDevices'].get.parameters[0]['x-ms-summary'];
+  },
+  refSiblings: (f) => {
+    f.definition.definitions.ManagedDevice.properties.passcodePolicy = {
+      $ref: '#/definitions/PasscodePolicy',
+      'x-ms-summary': 'Passcode Policy',
+    };
+  },
+  responses: (f) => {
+    delete f.definition.paths['/deviceManagement/managedDevices/{deviceId}/resetPasscode'].post.responses['200'];
+  },
+  paging: (f) => {
+    f.properties.properties.policyTemplateInstances = [];
+  },
+  apiProperties: (f) => {
+    f.properties.properties.stackOwner = 'Contoso';
+  },
+  brandColor: (f) => {
+    f.properties.properties.iconBrandColor = '#007ee5';
+  },
+  icon: (f) => {
+    f.icon = connectorIcon('#FF0000');
+  },
+  readme: (f) => {
+    f.readme = f.readme.replace('## Known Issues and Limitations', '## Notes');
+  },
+};
+
+describe('the connector rules (tools/connectorRules.ts)', () => {
+  it('pass on the files npm run connector writes', () => {
+    expect(problems).toEqual([]);
+    expect(checkConnector(files)).toEqual([]);
+  });
+
+  it('each have a case that breaks them, and nothing else', () => {
+    expect(Object.keys(BREAKS).sort()).toEqual(CONNECTOR_RULES.map((rule) => rule.id).sort());
+  });
+
+  it.each(CONNECTOR_RULES.map((rule) => [rule.id, rule] as const))('%s: passes, and catches its break', (id, rule) => {
+    expect(rule.check(files)).toEqual([]);
+    const broken = clone(files);
+    BREAKS[id]?.(broken);
+    expect(rule.check(broken).length, `${id}: ${rule.what}`).toBeGreaterThan(0);
+    expect(rule.source.length).toBeGreaterThan(20);
+  });
+});
+
+describe('what the connector files say', () => {
+  it('pages every list through the connector with an updatenextlink policy', () => {
+    const policies = files.properties.properties.policyTemplateInstances as Json[];
+    expect(policies.map((p) => p.parameters['x-ms-apimTemplate-operationName'][0]).sort()).toEqual([
+      'ListAllDeviceActionResults',
+      'ListAuditEvents',
+      'ListDeviceActionResults',
+      'ListManagedDevices',
+    ]);
+    for (const policy of policies) {
+      expect(policy).toMatchObject({
+        templateId: 'updatenextlink',
+        parameters: { 'x-ms-apimTemplateParameter.nextLinkPropertyName': '@odata.nextLink' },
+      });
+    }
+  });
+
+  it('signs in through Entra ID with the given client and resource, and has no stackOwner', () => {
+    const settings = files.properties.properties.connectionParameters.token.oAuthSettings;
+    expect(settings).toMatchObject({
+      identityProvider: 'aad',
+      clientId: '11111111-2222-3333-4444-555555555555',
+      customParameters: { resourceUri: { value: 'api://contoso-reset' }, tenantId: { value: 'common' } },
+    });
+    expect(Object.keys(settings.customParameters).sort()).toEqual(['loginUri', 'resourceUri', 'tenantId']);
+    expect(files.properties.properties).toMatchObject({ publisher: 'Contoso', iconBrandColor: BRAND_COLOR });
+    expect(files.properties.properties.stackOwner).toBeUndefined();
+  });
+
+  it('declares the final 200 of Reset passcode with the action result, so the designer shows its outputs', () => {
+    const reset = files.definition.paths['/deviceManagement/managedDevices/{deviceId}/resetPasscode'].post;
+    expect(reset.responses['200'].schema).toEqual({ $ref: '#/definitions/DeviceActionResult' });
+    expect(reset.responses['202'].headers).toHaveProperty('Location');
+    expect(JSON.stringify(reset.responses['200'].examples)).not.toContain('passcode"');
+  });
+
+  it('has a README naming the publisher and the deployment commands', () => {
+    expect(files.readme).toMatch(/^# Device Passcode Reset\n/);
+    expect(files.readme).toContain('## Publisher: Contoso');
+    expect(files.readme).toContain('paconn create --api-def apiDefinition.swagger.json');
+  });
+});
+
+describe('png', () => {
+  it('encodes and decodes an image to the same pixels', () => {
+    const pixels = Uint8Array.from({ length: 3 * 4 * 3 }, (_, i) => (i * 37) % 256);
+    const image = { width: 3, height: 4, channels: 3 as const, pixels };
+    expect(decodePng(encodePng(image))).toEqual(image);
+  });
+
+  it('draws the icon as an opaque 230 px square of the brand colour with a white mark', () => {
+    const icon = decodePng(connectorIcon('#0078D4'));
+    expect(icon).toMatchObject({ width: 230, height: 230, channels: 3 });
+    expect([...icon.pixels.subarray(0, 3)]).toEqual([0, 120, 212]);
+    const centre = (115 * 230 + 80) * 3;
+    expect([...icon.pixels.subarray(centre, centre + 3)]).toEqual([255, 255, 255]);
+  });
+
+  it('refuses a file that is not a PNG or is damaged', () => {
+    expect(() => decodePng(Buffer.from('GIF89a'))).toThrow(/not a PNG/);
+    const damaged = Buffer.from(connectorIcon('#0078D4'));
+    damaged[40] = (damaged[40] ?? 0) ^ 0xff;
+    expect(() => decodePng(damaged)).toThrow(/CRC/);
+  });
+});
