@@ -4,14 +4,13 @@ import { json } from '../lib/http/responses';
 import { ROUTES, routeOptions } from '../lib/http/routes';
 import { ALL_ROLES } from '../lib/security/caller';
 
-// The admin console asks who it is serving, to hide or disable what the caller's roles do not allow (docs/api.md).
-app.http(ROUTES.getMe.name, {
-  ...routeOptions(ROUTES.getMe),
-  handler: signedInEndpoint(ROUTES.getMe, async ({ caller }) =>
-    json(
-      200,
-      { id: caller.id, name: caller.name, roles: ALL_ROLES.filter((role) => caller.roles.has(role)) },
-      { 'Cache-Control': 'no-store' },
-    ),
+// The admin console asks who it is serving, to hide or disable what the caller's roles do not allow (docs/API.md).
+export const getMe = signedInEndpoint(ROUTES.getMe, async ({ caller }) =>
+  json(
+    200,
+    { id: caller.id, name: caller.name, roles: ALL_ROLES.filter((role) => caller.roles.has(role)) },
+    { 'Cache-Control': 'no-store' },
   ),
-});
+);
+
+app.http(ROUTES.getMe.name, { ...routeOptions(ROUTES.getMe), handler: getMe });

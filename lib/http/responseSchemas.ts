@@ -253,7 +253,7 @@ export const SignedInCallerSchema = z
   })
   .meta({
     title: 'Signed-In Caller',
-    description: 'Who the request is served as, and which of the API roles they hold.',
+    description: 'Who the request is served as, and which of the roles of this service they hold.',
     examples: [{ id: '6b1f0c2e-8a4d-4f3b-9e71-0d2c5a7b9e13', name: 'ana@contoso.com', roles: ['Devices.Read'] }],
   });
 

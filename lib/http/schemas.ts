@@ -19,7 +19,7 @@ export const ListDevicesQuerySchema = z.strictObject({
 
 /**
  * `includePasscode=false` shapes a response as for a caller without Passcode.Read: no passcode is decrypted and no
- * passcodeViewed event recorded. The admin console reads with it until an admin reveals a passcode (docs/api.md).
+ * passcodeViewed event recorded. The admin console reads with it until an admin reveals a passcode (docs/API.md).
  */
 const IncludePasscodeSchema = z
   .enum(['true', 'false'])

@@ -1,7 +1,7 @@
 import type * as z from 'zod/mini';
 import { ActionSchema, ErrorBodySchema } from './schemas';
 
-/** An API answer that was not a success, with the API's error code and message (API.md "Errors"). */
+/** An API answer that was not a success, with the API's error code and message (docs/API.md "Errors"). */
 export class ApiRequestError extends Error {
   constructor(
     readonly status: number,
@@ -107,7 +107,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 const DEFAULT_RETRY_AFTER_SECONDS = 2;
 
 /**
- * Follows an action's status monitor as API.md describes it: while the answer is 202, wait Retry-After seconds and
+ * Follows an action's status monitor as docs/API.md describes it: while the answer is 202, wait Retry-After seconds and
  * GET its Location; the first 200 is the final state. Passcodes are left out (includePasscode=false): the console
  * fetches one only when an admin asks to see it, because every passcode shown is audited as a view.
  */

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 
-// What the console reads from the API (API.md and docs/api.md), checked where it arrives. Objects are not strict:
+// What the console reads from the API (docs/API.md), checked where it arrives. Objects are not strict:
 // the API may add properties, and the console ignores what it does not know.
 
 export const ROLES = ['Devices.Read', 'Devices.Manage', 'Passcode.Reset', 'Passcode.Read', 'Audit.Read'] as const;

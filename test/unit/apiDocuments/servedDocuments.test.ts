@@ -1,12 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiDocumentServer, pointDocumentAt } from '../../../lib/http/apiDocuments';
+import { API_DOCUMENT_FILES, apiDocumentServer, pointDocumentAt } from '../../../lib/http/apiDocuments';
 import { writeApiDocuments } from '../../../tools/apiDocuments/generate';
 import { buildOpenApiDocument } from '../../../tools/apiDocuments/openApi';
 import { buildSwaggerDocument } from '../../../tools/apiDocuments/swagger';
+import { PACKAGE_FILES } from '../../../tools/package';
 
 type Json = Record<string, any>;
 
@@ -45,6 +46,11 @@ describe('the documents as the build writes them', { timeout: SCHEMA_CHECK_TIMEO
     const other = serve('https://b.example.net/prefix') as Json;
     expect(other).toMatchObject({ host: 'b.example.net', basePath: '/prefix' });
     expect((first as Json).host).toBe('a.example.net');
+  });
+
+  it('are deployed with the bundle, in the folder the app reads them from', () => {
+    const bundleDir = dirname(PACKAGE_FILES.find((file) => file.endsWith('main.js')) ?? '');
+    for (const name of Object.values(API_DOCUMENT_FILES)) expect(PACKAGE_FILES).toContain(`${bundleDir}/${name}`);
   });
 
   it('fail clearly when the build has not written them', () => {

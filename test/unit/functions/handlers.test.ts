@@ -7,6 +7,7 @@ import { apiDocumentHandlers } from '../../../functions/apiDocuments';
 import { cancelDeviceActionResult } from '../../../functions/cancelDeviceActionResult';
 import { getDeviceActionResult } from '../../../functions/getDeviceActionResult';
 import { getManagedDevice } from '../../../functions/getManagedDevice';
+import { getMe } from '../../../functions/getMe';
 import { getSupportMatrix } from '../../../functions/getSupportMatrix';
 import { health } from '../../../functions/health';
 import { listAuditEvents } from '../../../functions/listAuditEvents';
@@ -244,6 +245,29 @@ describe('GET managedDevices and managedDevices/{deviceId}', () => {
     expect(admin.headers.get('cache-control')).toBe('no-store');
   });
 
+  it('leaves the passcode out with includePasscode=false, and records no view; any other value is a 400', async () => {
+    harness().addDevice(deviceFixture());
+    await accept();
+    await drainQueue();
+    const viewsBefore = harness().audit.events.filter((e) => e.eventType === 'passcodeViewed').length;
+    const quiet = await call(
+      getManagedDevice,
+      ROUTES.getManagedDevice,
+      `${devicePath('device-1')}?includePasscode=false`,
+      {
+        headers: as('Devices.Read', 'Passcode.Read'),
+      },
+    );
+    expect(quiet.body.lastResetPasscode.passcode).toBeUndefined();
+    expect(quiet.body.lastResetPasscode.passcodeExpirationDateTime).toEqual(expect.any(String));
+    expect(harness().audit.events.filter((e) => e.eventType === 'passcodeViewed').length).toBe(viewsBefore);
+    const bad = await call(getManagedDevice, ROUTES.getManagedDevice, `${devicePath('bad id')}?includePasscode=maybe`, {
+      headers: as('Devices.Read'),
+    });
+    expectError(bad, 400, 'invalidRequest');
+    expect(bad.body.error.details.map((d: { target: string }) => d.target)).toEqual(['deviceId', 'includePasscode']);
+  });
+
   it('answers 404 deviceNotFound for an unknown device, and 400 for an id that cannot be one', async () => {
     const missing = await call(getManagedDevice, ROUTES.getManagedDevice, devicePath('nope'), {
       headers: as('Devices.Read'),
@@ -447,6 +471,20 @@ describe('the status monitor, cancel and the action lists', () => {
     );
     expectError(bad, 400, 'invalidRequest');
     expect(bad.body.error.target).toBe('actionState');
+  });
+});
+
+describe('GET me', () => {
+  it("answers the caller and this app's roles they hold, never cached", async () => {
+    const me = await call(getMe, ROUTES.getMe, 'me', { headers: as('Passcode.Read', 'Devices.Read') });
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({ id: 'caller-1', name: 'ana@contoso.com', roles: ['Devices.Read', 'Passcode.Read'] });
+    expect(me.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('needs a caller (401) but no role (never 403)', async () => {
+    expectError(await call(getMe, ROUTES.getMe, 'me'), 401, 'unauthorized');
+    expect((await call(getMe, ROUTES.getMe, 'me', { headers: as() })).status).toBe(200);
   });
 });
 

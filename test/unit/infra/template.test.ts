@@ -250,7 +250,7 @@ describe('the template creates what the app uses, with least privilege', () => {
     expect(settings?.body.properties).toMatchObject({
       platform: { enabled: true },
       // Anonymous requests reach the app, which answers 401 itself where a caller is needed and serves health,
-      // the API documents and signed status links without one (docs/api.md).
+      // the API documents and signed status links without one (docs/API.md).
       globalValidation: { requireAuthentication: false, unauthenticatedClientAction: 'AllowAnonymous' },
       identityProviders: {
         azureActiveDirectory: { enabled: true, registration: { clientId: exampleValues().apiClientId } },
