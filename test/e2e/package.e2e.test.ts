@@ -48,11 +48,18 @@ describe('the deployment package (dist/package.zip)', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('holds exactly host.json, package.json and the bundle, and no dependencies', () => {
+  it('holds exactly host.json, package.json, the bundle and the API documents, and no dependencies', () => {
     const files = readdirSync(app, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.includes('.'))
       .sort();
-    expect(files).toEqual(['dist/identity.js', 'dist/main.js', 'host.json', 'package.json']);
+    expect(files).toEqual([
+      'dist/identity.js',
+      'dist/main.js',
+      'dist/openapi.json',
+      'dist/swagger.json',
+      'host.json',
+      'package.json',
+    ]);
     const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
     expect(manifest).toEqual({
       name: 'intune-reset-passcode',
@@ -80,6 +87,14 @@ describe('the deployment package (dist/package.zip)', () => {
     const { final } = await pollLikeLogicApps(accepted);
     expect(final.body).toMatchObject({ actionState: 'done', passcode: expect.stringMatching(/^\d{6,}$/) });
     expect(host.logs()).toContain('resetPasscodeWorker');
+  });
+
+  it('serves the API documents it carries, pointed at the app', async () => {
+    const api = `${host.url}/api`;
+    const openApi = await call(`${api}/openapi.json`);
+    expect(openApi.status).toBe(200);
+    expect(openApi.body.servers).toEqual([{ url: api }]);
+    expect((await call(`${api}/swagger.json`)).body).toMatchObject({ swagger: '2.0', basePath: '/api' });
   });
 
   it('loads its @azure/identity bundle with nothing but Node (no node_modules)', () => {
