@@ -1,5 +1,5 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * How a storage client reaches its account: a connection string (local use, Azurite), or service URIs with a
