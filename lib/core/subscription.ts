@@ -113,6 +113,25 @@ export function notificationUrlProblem(url: string, options: { development: bool
   return options.development ? 'must use https (http only to localhost)' : 'must use https';
 }
 
+// Callback URLs that Azure Logic Apps and Power Automate issue for a workflow's webhook trigger or HTTP Webhook action
+// (listCallbackUrl()): https, on the workflow service's own hosts, and signed (`sig`).
+const WORKFLOW_CALLBACK_HOSTS = [/\.logic\.azure\.com$/i, /\.environment\.api\.powerplatform\.com$/i];
+
+/**
+ * Whether a notification URL is a workflow's signed callback URL. Those endpoints cannot answer Graph's validation
+ * handshake (any POST to them runs or resumes the workflow), but they need none: the URL is a capability issued by the
+ * workflow service for exactly this purpose, and posting to it can do nothing but notify that workflow.
+ */
+export function isWorkflowCallbackUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const parsed = new URL(url);
+  return (
+    parsed.protocol === 'https:' &&
+    WORKFLOW_CALLBACK_HOSTS.some((host) => host.test(parsed.hostname)) &&
+    parsed.searchParams.has('sig')
+  );
+}
+
 /** What a receiver gets when an action it watches finishes (Graph's change notification collection). */
 export interface NotificationBody {
   value: Array<{

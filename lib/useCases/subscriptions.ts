@@ -4,6 +4,7 @@ import type { DeviceAction } from '../core/model';
 import {
   actionResource,
   expiryProblem,
+  isWorkflowCallbackUrl,
   type NotificationBody,
   nextDeliveryDelay,
   notificationUrlProblem,
@@ -75,7 +76,10 @@ export async function createSubscription(
   if (watched.scope === 'device' && !(await services.devices.get(watched.deviceId))) {
     throw apiError('deviceNotFound', { deviceId: watched.deviceId }, { target: 'resource' });
   }
-  if (!(await services.notifier.validate(input.notificationUrl, services.randomHex(16)))) {
+  const validated =
+    isWorkflowCallbackUrl(input.notificationUrl) ||
+    (await services.notifier.validate(input.notificationUrl, services.randomHex(16)));
+  if (!validated) {
     throw apiError('subscriptionValidationFailed');
   }
   const id = newSubscriptionId(services);

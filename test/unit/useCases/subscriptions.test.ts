@@ -83,6 +83,26 @@ describe('subscriptions', () => {
     expect(t.subscriptions.subscriptions.size).toBe(0);
   });
 
+  it('needs no handshake from a Logic Apps or Power Automate callback URL (a signed capability URL)', async () => {
+    const t = setup();
+    t.notifier.validates = false;
+    const callback =
+      'https://prod-27.westeurope.logic.azure.com/workflows/abc/runs/1/actions/Wait/run?api-version=2016-10-01&sp=%2Fruns&sv=1.0&sig=Xyz';
+    await expect(createSubscription(t.services, reader, input({ notificationUrl: callback }))).resolves.toMatchObject({
+      notificationUrl: callback,
+    });
+    expect(t.notifier.validations).toEqual([]);
+    // Unsigned, or on another host: the handshake applies.
+    for (const url of [
+      callback.replace(/&sig=Xyz/, ''),
+      callback.replace('logic.azure.com', 'logic.azure.com.evil.example'),
+    ]) {
+      await expect(createSubscription(t.services, reader, input({ notificationUrl: url }))).rejects.toMatchObject({
+        code: 'subscriptionValidationFailed',
+      });
+    }
+  });
+
   it('refuses plain http (loopback only for a developer), far expiries, and unknown devices', async () => {
     const t = setup();
     const bad = [
