@@ -3,8 +3,8 @@
 // bundle. The source maps stay in dist/ (the runtime does not read them; they decode a minified stack trace). No
 // node_modules: esbuild inlines every dependency, and the one module left external,
 // `@azure/functions-core`, is provided by the Node.js worker at run time.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { writeZip, type ZipEntry } from './zip';
 
 /** The files of the package, from a built checkout (`npm run build` first). */
@@ -17,6 +17,9 @@ export const PACKAGE_FILES = [
   'dist/openapi.json',
   'dist/swagger.json',
 ];
+
+/** The admin console the build writes beside the bundle (functions/consolePage.ts serves dist/console/*). */
+const CONSOLE_DIR = 'dist/console';
 
 /** The package.json deployed: what the worker reads (`main`), without scripts or dependencies. */
 export function deployedPackageJson(source: { name?: unknown; version?: unknown; main?: unknown; engines?: unknown }) {
@@ -36,6 +39,11 @@ export function packageEntries(root: string): ZipEntry[] {
   return [
     { name: 'package.json', data: Buffer.from(`${JSON.stringify(deployedPackageJson(manifest), null, 2)}\n`) },
     ...PACKAGE_FILES.map((name) => ({ name, data: readFileSync(join(root, name)) })),
+    ...readdirSync(join(root, CONSOLE_DIR), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(root, join(entry.parentPath, entry.name)).replaceAll('\\', '/'))
+      .sort()
+      .map((name) => ({ name, data: readFileSync(join(root, name)) })),
   ];
 }
 

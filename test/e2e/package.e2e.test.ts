@@ -48,10 +48,13 @@ describe('the deployment package (dist/package.zip)', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('holds exactly host.json, package.json, the bundle and the API documents, and no dependencies', () => {
-    const files = readdirSync(app, { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.includes('.'))
-      .sort();
+  it('holds exactly host.json, package.json, the bundle, the API documents and the console, and no dependencies', () => {
+    const all = readdirSync(app, { recursive: true, encoding: 'utf8' }).filter((f) => f.includes('.'));
+    const consoleFiles = all.filter((f) => f.startsWith('dist/console/'));
+    expect(consoleFiles).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^dist\/console\/index\.html$/), expect.stringMatching(/\.js$/)]),
+    );
+    const files = all.filter((f) => !f.startsWith('dist/console/')).sort();
     expect(files).toEqual([
       'dist/identity.js',
       'dist/main.js',
@@ -87,6 +90,13 @@ describe('the deployment package (dist/package.zip)', () => {
     const { final } = await pollLikeLogicApps(accepted);
     expect(final.body).toMatchObject({ actionState: 'done', passcode: expect.stringMatching(/^\d{6,}$/) });
     expect(host.logs()).toContain('resetPasscodeWorker');
+  });
+
+  it('serves the admin console it carries', async () => {
+    const page = await fetch(`${host.url}/api/console`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    expect(await page.text()).toMatch(/<script[^>]+src=/);
   });
 
   it('serves the API documents it carries, pointed at the app', async () => {

@@ -74,7 +74,7 @@ export async function call(url: string, init: RequestInit & { json?: unknown } =
  */
 export async function pollLikeLogicApps(
   first: JsonResponse,
-  options: { headers?: Record<string, string>; maxPolls?: number } = {},
+  options: { headers?: Record<string, string>; maxPolls?: number; rewrite?: (location: string) => string } = {},
 ): Promise<{ final: JsonResponse; polls: number; waitedSeconds: number }> {
   let current = first;
   let polls = 0;
@@ -86,7 +86,9 @@ export async function pollLikeLogicApps(
     if (!location || !Number.isFinite(retryAfter)) throw new Error('a 202 without Location or Retry-After');
     await new Promise((r) => setTimeout(r, retryAfter * 1000));
     waitedSeconds += retryAfter;
-    current = await call(location, { ...(options.headers && { headers: options.headers }) });
+    current = await call(options.rewrite?.(location) ?? location, {
+      ...(options.headers && { headers: options.headers }),
+    });
   }
   return { final: current, polls, waitedSeconds };
 }
