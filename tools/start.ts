@@ -137,6 +137,7 @@ async function main() {
     const api = `${host.url}/api`;
     console.log(`
 Reset passcode app is running.
+  Admin console:   ${api}/console   (open it in a browser: All devices → a device → Reset passcode)
   Health:          ${api}/health
   Devices:         ${api}/deviceManagement/managedDevices${seeded ? ` (${seeded} demo devices added)` : ''}
   Device actions:  ${api}/deviceManagement/deviceActionResults
