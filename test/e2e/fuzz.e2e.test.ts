@@ -20,7 +20,14 @@ import {
 } from './fuzz/harness';
 import { readApiDocument } from './fuzz/openapi';
 import { fuzzSeed, type Random, seededRandom } from './fuzz/random';
-import { type AuthOptions, type FixedDevices, type FuzzRequest, RequestFactory, type World } from './fuzz/requests';
+import {
+  type AuthOptions,
+  burstable,
+  type FixedDevices,
+  type FuzzRequest,
+  RequestFactory,
+  type World,
+} from './fuzz/requests';
 import { type Stack, startStack } from './stack';
 
 // Drives the app as a hostile or careless client would: requests generated from the served OpenAPI document, valid
@@ -36,6 +43,8 @@ const REFUSAL_BATCHES_PER_ROUND = 3;
 const REFUSED_SHARE = 0.12;
 /** Share of the run sent to a host in AUTH_MODE=entra, to fuzz the Authorization header. */
 const ENTRA_SHARE = 0.1;
+/** Now and then a request goes out this many times at once, as an impatient client retries it (races on one id). */
+const BURST = 8;
 
 // Only the HTTP surface is under test: the queue worker (in the fuzzing phases) and the sweeper are off, so nothing
 // but the requests themselves writes to storage and a snapshot before and after a batch tells exactly what it wrote.
@@ -73,12 +82,18 @@ class Tally {
 
   constructor(private readonly checkShape: (outcome: Outcome) => string | undefined) {}
 
+  /** How often each kind of change was made (the notes, without their details). */
+  readonly mutations = new Map<string, number>();
   /** The slowest answers, to see where a slow run spends its time. */
   readonly slowest: Outcome[] = [];
 
   record(outcomes: Outcome[]): void {
     for (const outcome of outcomes) {
       this.requests++;
+      for (const note of outcome.request.notes) {
+        const kind = note.replace(/\s*[(=:"].*$/, '').replace(/\d+/g, 'N');
+        this.mutations.set(kind, (this.mutations.get(kind) ?? 0) + 1);
+      }
       this.slowest.push(outcome);
       this.slowest.sort((a, b) => b.ms - a.ms).splice(5);
       const { status, error } = outcome;
@@ -104,6 +119,10 @@ class Tally {
       `fuzz: FUZZ_SEED=${seed}: ${this.requests} requests in ${seconds.toFixed(1)} s`,
       `  statuses ${statuses.join(', ')}`,
       `  resets ${this.resets.length} (plus ${this.largeBodyResets} under bodies over 64 KiB, allowed), other transport errors ${this.transport.length}`,
+      `  changes made: ${[...this.mutations]
+        .sort(([, a], [, b]) => b - a)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`,
       `  slowest: ${this.slowest.map((o) => `${Math.round(o.ms)} ms ${o.request.method} ${o.status ?? o.error} [${o.request.notes.join('; ')}]`).join(' | ')}`,
       `  5xx ${this.serverErrors.length}, error-shape violations ${this.shapes.length}, invalid requests accepted ${this.acceptedInvalid.length}`,
       `  storage: ${this.checkedBatches} refusal batches checked (${this.allRefusedBatches} all 4xx) in ${this.snapshotSeconds.toFixed(1)} s of snapshots, ${this.storage.length} unexplained changes; documented writes matched: ${[...this.accounted].map(([k, n]) => `${k} ${n}`).join(', ')}`,
@@ -133,6 +152,11 @@ function learn(world: World, outcomes: Outcome[]): void {
       world.actions.set(item.id, item.deviceId);
       if (world.pool.includes(item.deviceId)) world.poolActions.set(item.id, item.deviceId);
       if (typeof item.passcode === 'string') world.passcodes.set(item.deviceId, item.passcode);
+    }
+    const location = outcome.headers?.location;
+    if (status === 202 && req.method === 'POST' && typeof location === 'string' && location.includes('sig=')) {
+      const link = new URL(location);
+      world.statusLinks = [`${link.pathname}${link.search}`, ...world.statusLinks].slice(0, 20);
     }
     const next = typeof body?.['@odata.nextLink'] === 'string' ? new URL(body['@odata.nextLink']) : undefined;
     const token = next?.searchParams.get('$skipToken');
@@ -319,6 +343,7 @@ describe('fuzzing the HTTP API from its OpenAPI document', () => {
       actions: new Map([...heldActions, ...finishedActions.map((a) => [a.actionId, a.deviceId] as [string, string])]),
       poolActions: new Map(),
       skipTokens: new Map(),
+      statusLinks: [],
       passcodes,
     };
 
@@ -330,14 +355,24 @@ describe('fuzzing the HTTP API from its OpenAPI document', () => {
     };
     let snapshot: Snapshot = await snap();
     let batchNumber = 0;
+    /** `size` requests from `make`, some in bursts: the 8 connections send a burst's copies at the same time. */
+    const batchOf = (size: number, burstChance: number, make: () => FuzzRequest) => {
+      const batch: FuzzRequest[] = [];
+      while (batch.length < size) {
+        const request = make();
+        const copies = burstable(request) && random.chance(burstChance) ? BURST : 1;
+        for (let i = 0; i < copies; i++) batch.push(request);
+      }
+      return batch;
+    };
     const runRound = async (factory: RequestFactory) => {
-      const valid = await (client as FuzzClient).sendAll(Array.from({ length: VALID_BATCH }, () => factory.valid()));
+      const valid = await (client as FuzzClient).sendAll(batchOf(VALID_BATCH, 0.05, () => factory.valid()));
       tally.record(valid);
       learn(world, valid);
       snapshot = await snap();
       for (let b = 0; b < REFUSAL_BATCHES_PER_ROUND; b++) {
         batchNumber++;
-        const requests = Array.from({ length: REFUSAL_BATCH }, () =>
+        const requests = batchOf(REFUSAL_BATCH, 0.02, () =>
           random.chance(REFUSED_SHARE) ? factory.refused() : factory.mutated(),
         );
         const outcomes = await (client as FuzzClient).sendAll(requests);
