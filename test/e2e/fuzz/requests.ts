@@ -191,6 +191,19 @@ const JSON_CONTENT_TYPES = [
   'application/json;charset=UTF-8',
 ];
 
+const hex = (n: number) => Array.from({ length: n }, (_, i) => '0123456789abcdef'[(i * 7 + n) % 16]).join('');
+/** W3C traceparent values, valid and not (https://www.w3.org/TR/trace-context/#traceparent-header). */
+const TRACEPARENTS: (() => string)[] = [
+  () => `00-${hex(32)}-${hex(16)}-01`,
+  () => `00-${'0'.repeat(32)}-${hex(16)}-01`,
+  () => `ff-${hex(32)}-${hex(16)}-01`,
+  () => `00-${hex(32).toUpperCase()}-${hex(16)}-01`,
+  () => `00-${hex(32)}-${hex(16)}-01-extra`,
+  () => 'junk',
+  () => '',
+  () => `00-${'a'.repeat(4000)}-${hex(16)}-01`,
+];
+
 const JUNK_HEADER_VALUES = ['', 'x', '\t', LATIN1_BYTES, UTF8_BYTES, '{"a":1}', 'a'.repeat(2000), '%00', '() { :; };'];
 
 const encodeQuery = (text: string) => encodeURIComponent(text).replaceAll('%24', '$');
@@ -245,6 +258,11 @@ export class RequestFactory {
         ? (this.operations[this.cursor++] as Operation)
         : this.random.pick(this.operations);
     const draft = this.draft(op, true);
+    if (this.random.chance(0.2)) {
+      // The caller's trace travels into the queue message (a reset's worker continues it): any value must be safe.
+      draft.headers.traceparent = this.random.pick(TRACEPARENTS)();
+      draft.notes.push('traceparent');
+    }
     const links = this.world.statusLinks;
     if (op.id === 'GetDeviceActionResult' && this.auth.admin && links.length > 0 && this.random.chance(0.5)) {
       // A poller without credentials following the signed Location (Power Automate does).
@@ -688,14 +706,14 @@ export class RequestFactory {
       return 'broken JSON';
     };
     const deepNesting: Mutation = (d) => {
-      const depth = r.pick([1_000, 20_000, 30_000, 100_000]);
+      const depth = r.pick([1_000, 10_000, 30_000, 60_000]);
       const [open, close] = r.chance(0.5) ? ['[', ']'] : ['{"a":', '}'];
       const nested = `${open.repeat(depth)}1${close.repeat(depth)}`;
       this.setRawBody(d, r.chance(0.5) ? nested : `{"reason":${nested}}`, 'application/json');
       return `nested ${depth} deep`;
     };
     const hugeString: Mutation = (d) => {
-      const size = r.pick([60_000, 64 * 1024 - 100, 64 * 1024 + 1, 70_000, 300_000]);
+      const size = r.pick([60_000, 64 * 1024 - 100, 64 * 1024 + 1, 70_000, 150_000]);
       const property = Object.keys(schema.properties ?? {})[0] ?? 'x';
       this.setRawBody(d, `{"${property}":"${'x'.repeat(size)}"}`, 'application/json');
       return `a ${size}-character string`;
