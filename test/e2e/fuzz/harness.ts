@@ -12,6 +12,8 @@ export interface Outcome {
   status?: number;
   headers?: IncomingHttpHeaders;
   body?: Buffer;
+  /** The body parsed as JSON (once, here), or undefined when it is not JSON. */
+  json?: unknown;
   error?: string;
   /** From sending to the end of the answer. */
   ms: number;
@@ -62,7 +64,10 @@ export class FuzzClient {
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (chunk: Buffer) => chunks.push(chunk));
-            res.on('end', () => settle({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+            res.on('end', () => {
+              const body = Buffer.concat(chunks);
+              settle({ status: res.statusCode, headers: res.headers, body, json: parseJson(body) });
+            });
             res.on('error', (error: NodeJS.ErrnoException) => settle({ error: describeError(error) }));
           },
         );
@@ -83,6 +88,14 @@ export class FuzzClient {
 
   close(): void {
     this.agent.destroy();
+  }
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
   }
 }
 
@@ -200,12 +213,8 @@ export function errorShapeChecker(errorBody: JsonSchema): (outcome: Outcome) => 
     if (!/^application\/json/i.test(String(outcome.headers?.['content-type'] ?? ''))) {
       return `Content-Type ${JSON.stringify(outcome.headers?.['content-type'])}, body ${preview(body)}`;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      return `body is not JSON: ${preview(body)}`;
-    }
+    const parsed = outcome.json;
+    if (parsed === undefined) return `body is not JSON: ${preview(body)}`;
     if (!validate(parsed)) return `not the error shape: ${ajv.errorsText(validate.errors)}: ${preview(body)}`;
     const error = (parsed as { error: { code: string; innerError: Record<string, string> } }).error;
     if (!CAMEL_CASE.test(error.code)) return `code ${JSON.stringify(error.code)} is not camelCase`;
@@ -221,13 +230,8 @@ const preview = (body: Buffer, length = 200) => {
 };
 
 const errorCode = (outcome: Outcome): string | undefined => {
-  try {
-    const parsed: unknown = JSON.parse(outcome.body?.toString('utf8') ?? '');
-    const code = (parsed as { error?: { code?: unknown } })?.error?.code;
-    return typeof code === 'string' ? code : undefined;
-  } catch {
-    return undefined;
-  }
+  const code = (outcome.json as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === 'string' ? code : undefined;
 };
 
 /** The path the server routes (dot segments resolved, as WHATWG URL and the host do), without the query. */
@@ -294,7 +298,7 @@ export function expectedWrites(outcomes: Outcome[]): ExpectedWrites {
       if (req.deviceId) unlockedDevices.add(req.deviceId);
     } else if (req.method === 'GET' && status >= 200 && status < 300) {
       // Every passcode shown is audited (passcodeViewed).
-      for (const view of passcodeViews(outcome.body)) {
+      for (const view of passcodeViews(outcome.json)) {
         events.push(
           eventKey({ eventType: 'passcodeViewed', outcome: 'success', deviceId: view.deviceId, actionId: view.id }),
         );
@@ -304,13 +308,7 @@ export function expectedWrites(outcomes: Outcome[]): ExpectedWrites {
   return { events, unlockedDevices };
 }
 
-function passcodeViews(body: Buffer | undefined): { id: string; deviceId: string }[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body?.toString('utf8') ?? '');
-  } catch {
-    return [];
-  }
+function passcodeViews(parsed: unknown): { id: string; deviceId: string }[] {
   const views: { id: string; deviceId: string }[] = [];
   const walk = (value: unknown) => {
     if (Array.isArray(value)) value.forEach(walk);
