@@ -46,7 +46,7 @@ const ENTRA_SHARE = 0.1;
 /** Now and then a request goes out this many times at once, as an impatient client retries it (races on one id). */
 const BURST = 8;
 
-// Only the HTTP surface is under test: the queue worker (in the fuzzing phases) and the sweeper are off, so nothing
+// Only the HTTP surface is under test: the queue functions (in the fuzzing phases) and the sweeper are off, so nothing
 // but the requests themselves writes to storage and a snapshot before and after a batch tells exactly what it wrote.
 const QUIET = {
   'AzureWebJobs.sweepDeviceActions.Disabled': 'true',
@@ -55,9 +55,11 @@ const QUIET = {
   // Two log lines per invocation cost a third of the host's time; warnings and errors (a 500's log) still show.
   AzureFunctionsJobHost__logging__logLevel__default: 'Warning',
 };
+// Every queue function: what a valid batch enqueues (a reset, the notice that a canceled action ended) stays queued.
 const NO_WORKER = {
   'AzureWebJobs.resetPasscodeWorker.Disabled': 'true',
   'AzureWebJobs.resetPasscodePoison.Disabled': 'true',
+  'AzureWebJobs.notifications.Disabled': 'true',
 };
 
 const API = '/api';
