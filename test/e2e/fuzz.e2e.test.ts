@@ -31,10 +31,10 @@ import {
 import { type Stack, startStack } from './stack';
 
 // Drives the app as a hostile or careless client would: requests generated from the served OpenAPI document, valid
-// first, then broken on purpose, through 8 keep-alive connections. Whatever comes in, the app must answer (no 5xx, no
-// dropped connection under a body within the 64 KiB limit), every 4xx must have the API.md error shape, and a refused
-// request must write nothing but the audit events docs/api.md documents. FUZZ_SEED replays a run; FUZZ_REQUESTS
-// changes its length (default 10,000).
+// first, then broken on purpose, through 8 keep-alive connections. Whatever comes in, the app must answer (no 5xx,
+// no dropped connection under a body within the 64 KiB limit), every 4xx must have the contract's error shape, and a
+// refused request must write nothing but the documented audit events. FUZZ_SEED replays a run; FUZZ_REQUESTS changes
+// its length (default 10,000). docs/fuzzing.md has the details.
 
 const VALID_BATCH = 40;
 const REFUSAL_BATCH = 300;

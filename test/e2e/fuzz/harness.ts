@@ -241,8 +241,9 @@ const routedPath = (target: string) => new URL(target, 'http://fuzz.invalid').pa
 const locationActionId = (outcome: Outcome) =>
   /\/deviceActionResults\/([^/?]+)/.exec(String(outcome.headers?.location ?? ''))?.[1];
 
-// docs/api.md and API.md: a refused reset is audited (who tried and why they were turned away), and a simulated
-// device's lock screen counts wrong passcodes, as an iPhone does. These are the only writes a 4xx may cause.
+// A refused reset is audited, with the code the caller got (docs/api.md, "Audit events"), and a simulated device's
+// lock screen counts wrong passcodes, as an iPhone does (docs/security.md, threat 1). These are the only writes a 4xx
+// may cause.
 const RESET_REFUSALS = new Set([
   'deviceNotFound',
   'actionInProgress',
