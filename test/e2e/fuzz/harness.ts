@@ -49,15 +49,21 @@ export class FuzzClient {
     const started = performance.now();
     return new Promise((resolve) => {
       let settled = false;
+      let req: ReturnType<typeof request> | undefined;
       const settle = (outcome: Omit<Outcome, 'index' | 'request' | 'ms'>) => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         resolve({ index, request: fuzz, ms: performance.now() - started, ...outcome });
       };
+      // A timer of its own, not the socket's: a request whose socket Node gave up on (CONNECT) must still end.
+      const timer = setTimeout(() => {
+        settle({ error: `no answer within ${this.timeoutMs} ms` });
+        req?.destroy();
+      }, this.timeoutMs);
       const headers: Record<string, string | string[]> = { ...fuzz.headers };
       if (fuzz.chunked) headers['Transfer-Encoding'] = 'chunked';
       else if (fuzz.body !== undefined) headers['Content-Length'] = String(fuzz.body.length);
-      let req: ReturnType<typeof request>;
       try {
         req = request(
           { host: this.host, port: this.port, method: fuzz.method, path: fuzz.target, headers, agent: this.agent },
@@ -76,8 +82,23 @@ export class FuzzClient {
         settle({ error: `client refused to send: ${describeError(error)}` });
         return;
       }
-      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on('error', (error: NodeJS.ErrnoException) => settle({ error: describeError(error) }));
+      // Node hands any answer to CONNECT over as a tunnel: read the answer's body off the socket.
+      req.on('connect', (res, socket, head) => {
+        const chunks: Buffer[] = [head];
+        const length = Number(res.headers['content-length'] ?? Number.NaN);
+        const done = () => {
+          const body = Buffer.concat(chunks);
+          settle({ status: res.statusCode, headers: res.headers, body, json: parseJson(body) });
+          socket.destroy();
+        };
+        socket.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          if (Buffer.concat(chunks).length >= length) done();
+        });
+        socket.on('close', done).on('error', done);
+        if (head.length >= length) done();
+      });
       if (fuzz.body !== undefined && fuzz.chunked) {
         const half = Math.floor(fuzz.body.length / 2);
         req.write(fuzz.body.subarray(0, half));
