@@ -20,14 +20,7 @@ import {
 } from './fuzz/harness';
 import { type ApiDocument, readApiDocument } from './fuzz/openapi';
 import { fuzzSeed, type Random, seededRandom } from './fuzz/random';
-import {
-  type AuthOptions,
-  burstable,
-  type FixedDevices,
-  type FuzzRequest,
-  RequestFactory,
-  type World,
-} from './fuzz/requests';
+import { type AuthOptions, type FixedDevices, type FuzzRequest, RequestFactory, type World } from './fuzz/requests';
 import { type Stack, startStack } from './stack';
 
 // Drives the app as a hostile or careless client would: requests generated from the served OpenAPI document, valid
@@ -251,7 +244,7 @@ function batchOf(random: Random, size: number, burstChance: number, make: () => 
   const batch: FuzzRequest[] = [];
   while (batch.length < size) {
     const request = make();
-    const copies = burstable(request) && random.chance(burstChance) ? BURST : 1;
+    const copies = random.chance(burstChance) ? BURST : 1;
     for (let i = 0; i < copies; i++) batch.push(request);
   }
   return batch;

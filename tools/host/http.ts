@@ -2,10 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { RegisteredFunction } from './coreApi';
 import type { RpcHttpCookie, RpcHttpData, RpcInvocationResponse, RpcNullableString, RpcTypedData } from './coreTypes';
 import { type CorsPolicy, decideCors } from './cors';
-import { answerClientError, HttpError, MAX_HEADER_SIZE, sendError } from './httpErrors';
+import { answerClientError, answerConnect, HttpError, MAX_HEADER_SIZE, sendError } from './httpErrors';
 import { FunctionTimeoutError, HostStoppingError, type Invoker } from './invoker';
 import type { Logger } from './logger';
 import { discardBody, readBody, sendEarlyError } from './requestBody';
@@ -324,6 +325,17 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
     if (!(error instanceof HttpError)) logger.log('debug', `HTTP request failed: ${String(error)}`);
   };
 
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // The connection may already be closing (a client error answered on the same socket): never crash on it.
+    res.on('error', (error) => logger.log('debug', `HTTP response failed: ${String(error)}`));
+    handle(req, res)
+      .catch((error: unknown) => fail(req, res, error))
+      .catch((error: unknown) => {
+        logger.log('debug', `HTTP error answer failed: ${String(error)}`);
+        res.destroy();
+      });
+  };
+
   const server: Server = createServer(
     {
       maxHeaderSize: MAX_HEADER_SIZE,
@@ -335,18 +347,13 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
       // How often Node checks the two timeouts above (default 30 s, which would let a slow client stay far longer).
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
     },
-    (req, res) => {
-      // The connection may already be closing (a client error answered on the same socket): never crash on it.
-      res.on('error', (error) => logger.log('debug', `HTTP response failed: ${String(error)}`));
-      handle(req, res)
-        .catch((error: unknown) => fail(req, res, error))
-        .catch((error: unknown) => {
-          logger.log('debug', `HTTP error answer failed: ${String(error)}`);
-          res.destroy();
-        });
-    },
+    onRequest,
   );
   server.on('clientError', answerClientError);
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => answerConnect(socket));
+  // An expectation other than 100-continue: Node would answer 417 itself, with an empty body. Kestrel, in front of the
+  // real host, ignores expectations it does not know, so the request goes on as if the header were absent.
+  server.on('checkExpectation', onRequest);
 
   let closed: Promise<void> | undefined;
   const beginClose = (): Promise<void> => {

@@ -61,23 +61,50 @@ function responseStarted(socket: Duplex): boolean {
   return typeof current === 'object' && current !== null && Reflect.get(current, 'headersSent') === true;
 }
 
+/** Writes an error answer straight to a socket and closes it; the answer to a HEAD request has no body (RFC 9110 9.3.2). */
+function answerOnSocket(socket: Duplex, error: { status: number; code: string; message: string }, head: boolean) {
+  const body = errorJson(error.code, error.message);
+  socket.end(
+    [
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}`,
+      'Content-Type: application/json; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      'Connection: close',
+      '',
+      head ? '' : body,
+    ].join('\r\n'),
+  );
+  // A short lingering close: the client gets to read the answer before the connection goes.
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * Whether the bytes Node failed to parse begin a HEAD request (the method is the first token of the request line).
+ * Node hands over only the chunk it was parsing: a header section that arrived in several reads shows its end, and
+ * the method is then unknown (the answer keeps its body; it closes the connection, so nothing follows it).
+ */
+const isHead = (error: NodeJS.ErrnoException) => {
+  const raw: unknown = Reflect.get(error, 'rawPacket');
+  return Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
+};
+
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || !socket.writable || responseStarted(socket)) {
     socket.destroy();
     return;
   }
-  const { status, code, message } = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED;
-  const body = errorJson(code, message);
-  socket.end(
-    [
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-      'Content-Type: application/json; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      'Connection: close',
-      '',
-      body,
-    ].join('\r\n'),
+  answerOnSocket(socket, CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED, isHead(error));
+}
+
+/**
+ * CONNECT asks for a tunnel, which a function app never opens: 405 and close (Node's server, left alone, destroys the
+ * socket without a word).
+ */
+export function answerConnect(socket: Duplex): void {
+  if (!socket.writable) return;
+  answerOnSocket(
+    socket,
+    { status: 405, code: 'methodNotAllowed', message: "The method 'CONNECT' is not allowed on this resource." },
+    false,
   );
-  // A short lingering close: the client gets to read the answer before the connection goes.
-  setTimeout(() => socket.destroy(), 1_000).unref();
 }

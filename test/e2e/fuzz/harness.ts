@@ -262,7 +262,7 @@ const routedPath = (target: string) => new URL(target, 'http://fuzz.invalid').pa
 const locationActionId = (outcome: Outcome) =>
   /\/deviceActionResults\/([^/?]+)/.exec(String(outcome.headers?.location ?? ''))?.[1];
 
-// A refused reset is audited, with the code the caller got (docs/api.md, "Audit events"), and a simulated device's
+// A refused reset is audited, with the code the caller got (docs/API.md, "Audit events"), and a simulated device's
 // lock screen counts wrong passcodes, as an iPhone does (docs/security.md, threat 1). These are the only writes a 4xx
 // may cause.
 const RESET_REFUSALS = new Set([
@@ -285,7 +285,7 @@ const eventKey = (e: {
   reason?: unknown;
 }) => [e.eventType, e.outcome, e.detail ?? '', e.deviceId, e.actionId ?? '', e.reason ?? ''].map(String).join(' | ');
 
-/** The audit events and simulated-device changes a batch's answers account for (docs/api.md). */
+/** The audit events and simulated-device changes a batch's answers account for (docs/API.md). */
 export interface ExpectedWrites {
   events: string[];
   unlockedDevices: Set<string>;
