@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SpawnedHost } from '../../tools/host/spawnHost';
 import { buildHost, getJson, rawRequest, startSampleHost } from './helpers';
@@ -10,6 +11,22 @@ const hostError = (code: string) => ({
     innerError: { 'request-id': expect.any(String), date: expect.any(String) },
   },
 });
+
+/** Sends `bytes` on a fresh connection and returns everything the host writes until it closes or 2 s pass. */
+function exchange(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    socket.setTimeout(2_000, () => socket.destroy());
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+}
 
 const connectionString = inject('storageConnectionString');
 let script: string;
@@ -58,6 +75,29 @@ describe('local host HTTP triggers', () => {
     expect(wrongMethod.headers.get('content-type')).toMatch(/^application\/json/);
     expect(wrongMethod.headers.get('allow')).toBe('GET');
     expect(await wrongMethod.json()).toEqual(hostError('methodNotAllowed'));
+  });
+
+  it('answers CONNECT with 405, ignores an unknown Expect as Kestrel does, and answers a HEAD it cannot parse with no body', async () => {
+    const { host: authority } = new URL(api);
+    const tunnel = await exchange(api, `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+    expect(tunnel).toMatch(/^HTTP\/1\.1 405 /);
+    expect(JSON.parse(tunnel.slice(tunnel.indexOf('\r\n\r\n') + 4))).toEqual(hostError('methodNotAllowed'));
+
+    const expecting = await rawRequest(`${api}/items/42`, { headers: { expect: 'junk' } });
+    expect(expecting.status).toBe(200);
+    expect(JSON.parse(expecting.body)).toEqual({ handler: 'itemById', id: '42' });
+
+    const head = await exchange(
+      api,
+      `HEAD /api/items/42 HTTP/1.1\r\nHost: ${authority}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(head.endsWith('\r\n\r\n')).toBe(true);
+    const get = await exchange(
+      api,
+      `GET /api/items/42 HTTP/1.1\r\nHost: ${authority}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(JSON.parse(get.slice(get.indexOf('\r\n\r\n') + 4))).toEqual(hostError('requestHeaderFieldsTooLarge'));
   });
 
   it('converts the request and response through @azure/functions (status, headers, cookies, JSON, query)', async () => {
