@@ -183,15 +183,26 @@ export class SimulatedDeviceChannel implements DeviceChannel, DeviceLockScreen {
       if (!(await this.write(deviceId, counted, stored.etag))) continue;
       if (!(await this.verifications.run(() => verifyPasscode(passcode, verifier))))
         return { outcome: 'wrongPasscode' };
-      await this.update(deviceId, async (state) => ({
-        next: { ...state, failedUnlocks: 0, unlockBlockedUntil: undefined },
-        result: APPLIED,
-      }));
+      await this.clearFailedUnlocks(deviceId);
       return { outcome: 'unlocked' };
     }
     // Other attempts kept winning the race to be counted: this one is refused like any attempt over the limit, with a
     // short wait (a lock screen takes one attempt at a time). Never a 503: nothing is broken, and never a free check.
     return { outcome: 'locked', retryAfterSeconds: 1 };
+  }
+
+  /**
+   * The right passcode clears the count of wrong ones. Concurrent right attempts race to clear it: once it reads clear
+   * there is nothing to do, and a clear that keeps losing the race leaves the count to the next one. Never an error:
+   * the passcode was right.
+   */
+  private async clearFailedUnlocks(deviceId: string): Promise<void> {
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const stored = await this.read(deviceId);
+      if (!stored || (stored.state.failedUnlocks === 0 && stored.state.unlockBlockedUntil === undefined)) return;
+      const cleared = { ...stored.state, failedUnlocks: 0, unlockBlockedUntil: undefined };
+      if (await this.write(deviceId, cleared, stored.etag)) return;
+    }
   }
 
   /** Counters of one device for tests (no secrets); undefined when the device was never touched. */

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { type Azurite, startAzurite } from '../../tools/azurite';
 import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
 import { throwawaySettings } from '../../tools/localSettings';
@@ -66,6 +67,25 @@ export async function call(url: string, init: RequestInit & { json?: unknown } =
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * A call repeated as an automation's retry policy repeats it (Logic Apps' default retries 429 and 5xx): after a 503,
+ * wait its Retry-After and send the same request again, up to `attempts` times. Requests that change something must
+ * carry an Idempotency-Key (or be idempotent, as PUT is), which is what makes the repeat safe (docs/API.md).
+ */
+export async function callRetrying(
+  url: string,
+  init: RequestInit & { json?: unknown } = {},
+  attempts = 5,
+): Promise<JsonResponse & { retries: number }> {
+  for (let retries = 0; ; retries++) {
+    const response = await call(url, init);
+    if (response.status !== 503 || retries + 1 >= attempts) return { ...response, retries };
+    const retryAfter = Number(response.headers.get('retry-after'));
+    expect(Number.isInteger(retryAfter) && retryAfter > 0, 'a 503 carries Retry-After').toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+  }
 }
 
 /**

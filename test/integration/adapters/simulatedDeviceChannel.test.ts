@@ -82,6 +82,15 @@ describe('SimulatedDeviceChannel', () => {
     expect(await sim.unlock(request.deviceId, '729403')).toMatchObject({ outcome: 'locked' });
   });
 
+  it('answers parallel right passcodes without an error: they unlock or, counted past the limit, are locked', async () => {
+    const sim = channel({ verifierCost: 1024 });
+    const request = applyRequest({ passcode: '729403' });
+    await sim.apply(request);
+    const results = await Promise.all(Array.from({ length: 20 }, () => sim.unlock(request.deviceId, '729403')));
+    expect(results.filter((r) => r.outcome === 'unlocked').length).toBeGreaterThan(0);
+    expect(results.every((r) => r.outcome === 'unlocked' || r.outcome === 'locked')).toBe(true);
+  });
+
   it('says wrongPasscode for unknown and invalid device ids', async () => {
     const sim = channel();
     expect(await sim.unlock('never-seen-device', '729403')).toEqual(WRONG);
