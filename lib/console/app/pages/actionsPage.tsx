@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { actionPath } from '../api';
 import { roleReason, useConsole } from '../context';
 import { formatDateTime, STATE_LABELS } from '../format';
+import { usePagedList } from '../pagedList';
 import { deviceHref, href, navigate } from '../router';
 import { ACTION_STATES, type Action, ActionSchema, type ActionState, pageOf } from '../schemas';
 import { describeError, ErrorMessage, Link, Loading, PageHeading } from '../ui';
@@ -16,44 +17,23 @@ export function ActionsPage({ query }: { query: URLSearchParams }) {
   const { api, can } = useConsole();
   const requested = query.get('state') ?? '';
   const state = isActionState(requested) ? requested : '';
-  const [actions, setActions] = useState<Action[] | undefined>(undefined);
-  const [nextLink, setNextLink] = useState<string | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
   const [note, setNote] = useState<string | undefined>(undefined);
   const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    if (!can('Devices.Read')) return;
-    let live = true;
-    setActions(undefined);
-    setError(undefined);
-    const filter = state ? `&actionState=${state}` : '';
-    api
-      .request(
-        ActionPageSchema,
-        `deviceManagement/deviceActionResults?$top=${PAGE_SIZE}&includePasscode=false${filter}`,
-      )
-      .then(({ body }) => {
-        if (!live) return;
-        setActions(body.value);
-        setNextLink(body['@odata.nextLink']);
-      })
-      .catch((e: unknown) => live && setError(e));
-    return () => {
-      live = false;
-    };
-  }, [state, reload]);
-
-  const loadMore = async () => {
-    if (!nextLink) return;
-    try {
-      const { body } = await api.request(ActionPageSchema, nextLink);
-      setActions((current) => [...(current ?? []), ...body.value]);
-      setNextLink(body['@odata.nextLink']);
-    } catch (e) {
-      setError(e);
-    }
-  };
+  const filter = state ? `&actionState=${state}` : '';
+  const {
+    items: actions,
+    setItems: setActions,
+    nextLink,
+    error,
+    loadMore,
+  } = usePagedList(
+    api,
+    ActionPageSchema,
+    can('Devices.Read')
+      ? `deviceManagement/deviceActionResults?$top=${PAGE_SIZE}&includePasscode=false${filter}`
+      : undefined,
+    reload,
+  );
 
   const cancel = async (action: Action) => {
     setNote(undefined);

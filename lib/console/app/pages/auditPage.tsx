@@ -1,8 +1,9 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { roleReason, useConsole } from '../context';
 import { EVENT_LABELS, formatDateTime } from '../format';
+import { usePagedList } from '../pagedList';
 import { deviceHref, href, navigate } from '../router';
-import { type AuditEvent, AuditEventSchema, pageOf } from '../schemas';
+import { AuditEventSchema, pageOf } from '../schemas';
 import { ErrorMessage, Link, Loading, PageHeading } from '../ui';
 
 const AuditPageSchema = pageOf(AuditEventSchema);
@@ -12,44 +13,22 @@ export function AuditPage({ query }: { query: URLSearchParams }) {
   const { api, can } = useConsole();
   const deviceId = query.get('deviceId') ?? '';
   const [deviceInput, setDeviceInput] = useState(deviceId);
-  const [events, setEvents] = useState<AuditEvent[] | undefined>(undefined);
-  const [nextLink, setNextLink] = useState<string | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-
-  useEffect(() => {
-    if (!can('Audit.Read')) return;
-    let live = true;
-    setEvents(undefined);
-    setError(undefined);
-    const filter = deviceId ? `&deviceId=${encodeURIComponent(deviceId)}` : '';
-    api
-      .request(AuditPageSchema, `deviceManagement/auditEvents?$top=50${filter}`)
-      .then(({ body }) => {
-        if (!live) return;
-        setEvents(body.value);
-        setNextLink(body['@odata.nextLink']);
-      })
-      .catch((e: unknown) => live && setError(e));
-    return () => {
-      live = false;
-    };
-  }, [deviceId]);
+  const filter = deviceId ? `&deviceId=${encodeURIComponent(deviceId)}` : '';
+  const {
+    items: events,
+    nextLink,
+    error,
+    loadMore,
+  } = usePagedList(
+    api,
+    AuditPageSchema,
+    can('Audit.Read') ? `deviceManagement/auditEvents?$top=50${filter}` : undefined,
+  );
 
   const applyFilter = (event: Event) => {
     event.preventDefault();
     const value = deviceInput.trim();
     navigate(`${href('/audit')}${value ? `?deviceId=${encodeURIComponent(value)}` : ''}`, { replace: true });
-  };
-
-  const loadMore = async () => {
-    if (!nextLink) return;
-    try {
-      const { body } = await api.request(AuditPageSchema, nextLink);
-      setEvents((current) => [...(current ?? []), ...body.value]);
-      setNextLink(body['@odata.nextLink']);
-    } catch (e) {
-      setError(e);
-    }
   };
 
   return (

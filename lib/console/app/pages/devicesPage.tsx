@@ -3,6 +3,7 @@ import { ruleMatches } from '../../../core/supportMatrix';
 import type { Api } from '../api';
 import { roleReason, useConsole } from '../context';
 import { PLATFORM_LABELS } from '../format';
+import { usePagedList } from '../pagedList';
 import { deviceHref, href, navigate } from '../router';
 import {
   type Device,
@@ -51,47 +52,30 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
   const { api, can } = useConsole();
   const search = query.get('search') ?? '';
   const platform = query.get('platform') ?? '';
-  const [devices, setDevices] = useState<Device[] | undefined>(undefined);
-  const [nextLink, setNextLink] = useState<string | undefined>(undefined);
   const [matrix, setMatrix] = useState<SupportMatrix | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-  const [loadingMore, setLoadingMore] = useState(false);
+  const filter = platform ? `&operatingSystem=${encodeURIComponent(platform)}` : '';
+  const {
+    items: devices,
+    nextLink,
+    error,
+    loadMore,
+    loadingMore,
+  } = usePagedList(
+    api,
+    DevicePageSchema,
+    can('Devices.Read') ? `deviceManagement/managedDevices?$top=${PAGE_SIZE}${filter}` : undefined,
+  );
 
   useEffect(() => {
     if (!can('Devices.Read')) return;
     let live = true;
-    setDevices(undefined);
-    setError(undefined);
-    const filter = platform ? `&operatingSystem=${encodeURIComponent(platform)}` : '';
-    api
-      .request(DevicePageSchema, `deviceManagement/managedDevices?$top=${PAGE_SIZE}${filter}`)
-      .then(({ body }) => {
-        if (!live) return;
-        setDevices(body.value);
-        setNextLink(body['@odata.nextLink']);
-      })
-      .catch((e: unknown) => live && setError(e));
     loadSupportMatrix(api)
       .then((m) => live && setMatrix(m))
       .catch(() => undefined); // the devices still show, with the API's support message
     return () => {
       live = false;
     };
-  }, [platform]);
-
-  const loadMore = async () => {
-    if (!nextLink) return;
-    setLoadingMore(true);
-    try {
-      const { body } = await api.request(DevicePageSchema, nextLink);
-      setDevices((current) => [...(current ?? []), ...body.value]);
-      setNextLink(body['@odata.nextLink']);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+  }, []);
 
   const setFilter = (name: string, value: string) => {
     const next = new URLSearchParams(query);
