@@ -257,6 +257,82 @@ export const SignedInCallerSchema = z
     examples: [{ id: '6b1f0c2e-8a4d-4f3b-9e71-0d2c5a7b9e13', name: 'ana@contoso.com', roles: ['Devices.Read'] }],
   });
 
+const EXAMPLE_SUBSCRIPTION_ID = '7f3c9a2e-1b4d-4e6f-8a0b-2c3d4e5f6a7b';
+
+export const SubscriptionSchema = z
+  .strictObject({
+    id: z.string().meta({ title: 'Subscription ID', description: 'A GUID.', examples: [EXAMPLE_SUBSCRIPTION_ID] }),
+    resource: z.string().meta({
+      title: 'Resource',
+      description:
+        'What is watched: deviceManagement/deviceActionResults (every device) or ' +
+        'deviceManagement/managedDevices/{deviceId}/deviceActionResults (one device).',
+      examples: ['deviceManagement/deviceActionResults'],
+    }),
+    changeType: z.literal('updated').meta({ title: 'Change Type', description: 'Always updated.' }),
+    notificationUrl: z.string().meta({ title: 'Notification URL', description: 'Where notifications are sent.' }),
+    expirationDateTime: dateTime(
+      'Expiration',
+      'When the subscription ends unless it is renewed.',
+      '2026-11-29T10:00:00.000Z',
+    ),
+    createdDateTime: dateTime('Created', 'When the subscription was created.', '2026-11-26T10:00:00.000Z'),
+    creatorId: z.string().meta({ title: 'Creator ID', description: 'The caller who created it (object id).' }),
+  })
+  .meta({
+    title: 'Subscription',
+    description:
+      'A change notification subscription: the receiver is told when reset passcode actions finish. Its clientState ' +
+      'is never shown; it comes back in every notification.',
+  });
+
+export const SubscriptionListSchema = z
+  .strictObject({ value: z.array(SubscriptionSchema).meta({ title: 'Subscriptions' }) })
+  .meta({ title: 'Subscription List', description: "The caller's subscriptions that have not expired." });
+
+/** A finished action as a notification carries it: the device action result, never its passcode. */
+export const NotifiedActionSchema = DeviceActionResultSchema.omit({ passcode: true }).meta({
+  title: 'Finished Action',
+  description:
+    'The device action result in its terminal state (done, failed, canceled or notSupported). Never a passcode.',
+});
+
+export const ChangeNotificationSchema = z
+  .strictObject({
+    subscriptionId: z.string().meta({ title: 'Subscription ID', examples: [EXAMPLE_SUBSCRIPTION_ID] }),
+    subscriptionExpirationDateTime: dateTime(
+      'Subscription Expiration',
+      'When the subscription ends unless it is renewed.',
+      '2026-11-29T10:00:00.000Z',
+    ),
+    clientState: z.string().optional().meta({
+      title: 'Client State',
+      description: "The subscription's clientState: check it to tell a real notification from a forged one.",
+    }),
+    changeType: z.literal('updated').meta({ title: 'Change Type', description: 'Always updated.' }),
+    resource: z.string().meta({
+      title: 'Resource',
+      description: 'The action: deviceManagement/managedDevices/{deviceId}/deviceActionResults/{actionId}.',
+      examples: [`deviceManagement/managedDevices/${EXAMPLE_DEVICE_ID}/deviceActionResults/${EXAMPLE_ACTION_ID}`],
+    }),
+    resourceData: NotifiedActionSchema,
+    tenantId: z.string().optional().meta({ title: 'Tenant ID', description: 'Reserved (Graph shape).' }),
+  })
+  .meta({ title: 'Change Notification', description: 'One finished reset passcode action.' });
+
+export const ChangeNotificationCollectionSchema = z
+  .strictObject({
+    value: z
+      .array(ChangeNotificationSchema)
+      .meta({ title: 'Notifications', description: 'The notifications of this delivery: always exactly one.' }),
+  })
+  .meta({
+    title: 'Change Notification Collection',
+    description:
+      'What the service POSTs to a notificationUrl when a watched reset passcode action finishes (the Graph change ' +
+      'notification shape).',
+  });
+
 export const ApiDocumentSchema = z
   .looseObject({})
   .meta({ title: 'Service Description', description: 'An OpenAPI 3.1 or Swagger 2.0 document.' });
@@ -279,6 +355,11 @@ export const RESPONSE_SCHEMAS = {
   Health: HealthSchema,
   UnlockResult: UnlockResultSchema,
   SignedInCaller: SignedInCallerSchema,
+  Subscription: SubscriptionSchema,
+  SubscriptionList: SubscriptionListSchema,
+  ChangeNotificationCollection: ChangeNotificationCollectionSchema,
+  ChangeNotification: ChangeNotificationSchema,
+  NotifiedAction: NotifiedActionSchema,
   ApiDocument: ApiDocumentSchema,
 } as const;
 

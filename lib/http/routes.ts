@@ -6,7 +6,7 @@ import type { Role } from '../security/caller';
  */
 export interface RouteSpec {
   name: string;
-  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   /** After the /api route prefix. */
   route: string;
   /** The role a caller needs. Absent = anonymous, unless `signedIn`. */
@@ -82,6 +82,38 @@ export const ROUTES = {
     route: 'simulator/managedDevices/{deviceId}/unlock',
     // Whoever may read passcodes may try one on a device; readers of device state may not guess.
     role: 'Passcode.Read',
+  },
+  // Change notifications in the shape of Microsoft Graph's subscriptions: a notification carries nothing a reader
+  // cannot see (never a passcode), so Devices.Read is enough to subscribe.
+  createSubscription: {
+    name: 'createSubscription',
+    method: 'POST',
+    route: 'deviceManagement/subscriptions',
+    role: 'Devices.Read',
+  },
+  listSubscriptions: {
+    name: 'listSubscriptions',
+    method: 'GET',
+    route: 'deviceManagement/subscriptions',
+    role: 'Devices.Read',
+  },
+  getSubscription: {
+    name: 'getSubscription',
+    method: 'GET',
+    route: 'deviceManagement/subscriptions/{subscriptionId}',
+    role: 'Devices.Read',
+  },
+  renewSubscription: {
+    name: 'renewSubscription',
+    method: 'PATCH',
+    route: 'deviceManagement/subscriptions/{subscriptionId}',
+    role: 'Devices.Read',
+  },
+  deleteSubscription: {
+    name: 'deleteSubscription',
+    method: 'DELETE',
+    route: 'deviceManagement/subscriptions/{subscriptionId}',
+    role: 'Devices.Read',
   },
   getMe: { name: 'getMe', method: 'GET', route: 'me', signedIn: true },
   health: { name: 'health', method: 'GET', route: 'health' },

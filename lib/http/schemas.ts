@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ActionStateSchema, DeviceInputSchema, IdSchema, OperatingSystemSchema, textSchema } from '../core/model';
+import { MAX_SUBSCRIPTION_HOURS, SubscriptionInputSchema, SubscriptionRenewalSchema } from '../core/subscription';
 
 /** Route parameters, query strings and headers of docs/API.md; the functions and the API documents share them. */
 export const DeviceParamsSchema = z.strictObject({ deviceId: IdSchema });
@@ -58,6 +59,61 @@ export const IdempotencyKeySchema = z
 
 export const UnlockBodySchema = z.strictObject({ passcode: z.string().min(1).max(64) });
 
+/**
+ * Subscription ids are GUIDs (as Graph's are), compared without regard to case: any other value is a 400, not a 404.
+ * The app writes them in lower case.
+ */
+export const SubscriptionParamsSchema = z.strictObject({
+  subscriptionId: z
+    .string()
+    .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID')
+    .transform((id) => id.toLowerCase()),
+});
+
+const { shape: subscription } = SubscriptionInputSchema;
+
+/**
+ * POST subscriptions: Graph's subscription properties this API supports (lib/core/subscription.ts), with what each
+ * means. `expirationDateTime` may be left out (an addition to Graph, for clients that cannot compute a date, such as
+ * a Power Automate trigger): the subscription then lives the longest allowed.
+ */
+export const CreateSubscriptionBodySchema = z.strictObject({
+  changeType: subscription.changeType.meta({
+    title: 'Change Type',
+    description: 'Always `updated`: a notification is sent when an action reaches a terminal state.',
+  }),
+  notificationUrl: subscription.notificationUrl.meta({
+    title: 'Notification URL',
+    description:
+      'Where notifications are POSTed: https (plain http only to localhost, and only on a developer machine). Before ' +
+      'the subscription is created it must answer the validation request (see the description of the operation).',
+  }),
+  resource: subscription.resource.meta({
+    title: 'Resource',
+    description:
+      'What to watch: `deviceManagement/deviceActionResults` for every device, or ' +
+      '`deviceManagement/managedDevices/{deviceId}/deviceActionResults` for one device.',
+  }),
+  expirationDateTime: subscription.expirationDateTime.optional().meta({
+    title: 'Expiration',
+    description: `When the subscription ends: at most ${MAX_SUBSCRIPTION_HOURS} hours from now (renew it with PATCH). Default: ${MAX_SUBSCRIPTION_HOURS} hours from now.`,
+  }),
+  clientState: subscription.clientState.meta({
+    title: 'Client State',
+    description:
+      'A secret of the receiver (up to 128 characters), sent back in every notification so that it can tell them ' +
+      'from forged ones. Never shown by the service otherwise.',
+  }),
+});
+
+/** PATCH subscriptions/{id}: a new expiry, nothing else. */
+export const RenewSubscriptionBodySchema = z.strictObject({
+  expirationDateTime: SubscriptionRenewalSchema.shape.expirationDateTime.meta({
+    title: 'Expiration',
+    description: `The new end of the subscription: at most ${MAX_SUBSCRIPTION_HOURS} hours from now.`,
+  }),
+});
+
 /** Query parameters as a plain object (repeated names keep the last value). */
 export const queryObject = (query: URLSearchParams): Record<string, string> => Object.fromEntries(query.entries());
 
@@ -80,3 +136,10 @@ export const ResetPasscodeRequestSchema = z.object({
   body: ResetPasscodeBodySchema,
 });
 export const UnlockRequestSchema = z.object({ params: DeviceParamsSchema, body: UnlockBodySchema });
+export const CreateSubscriptionRequestSchema = z.object({ body: CreateSubscriptionBodySchema });
+export const ListSubscriptionsRequestSchema = z.object({ query: z.strictObject({}) });
+export const SubscriptionRequestSchema = z.object({ params: SubscriptionParamsSchema });
+export const RenewSubscriptionRequestSchema = z.object({
+  params: SubscriptionParamsSchema,
+  body: RenewSubscriptionBodySchema,
+});

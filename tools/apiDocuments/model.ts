@@ -21,7 +21,7 @@ export interface Operation {
   spec: OperationSpec;
   /** Path after the base path, with a leading slash and Functions route constraints removed. */
   path: string;
-  method: 'get' | 'put' | 'post' | 'delete';
+  method: 'get' | 'put' | 'post' | 'patch' | 'delete';
   parameters: Parameter[];
 }
 
@@ -73,7 +73,7 @@ function parametersOf(spec: OperationSpec): Parameter[] {
   return parameters;
 }
 
-const METHODS = { GET: 'get', PUT: 'put', POST: 'post', DELETE: 'delete' } as const;
+const METHODS = { GET: 'get', PUT: 'put', POST: 'post', PATCH: 'patch', DELETE: 'delete' } as const;
 
 /** Every route of ROUTES with what the documents say about it, in ROUTES order. */
 export function operations(): Operation[] {

@@ -18,6 +18,7 @@ import {
   JSON_TYPE,
   PARAMETERS,
   TAGS,
+  type TriggerSpec,
 } from './operations';
 
 /**
@@ -73,28 +74,79 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
   };
 }
 
-function openApiHeaders(always: HeaderName[] = [], sometimes: HeaderName[] = []): Json | undefined {
+function openApiHeaders(
+  always: HeaderName[] = [],
+  sometimes: HeaderName[] = [],
+  descriptions: Partial<Record<HeaderName, string>> = {},
+): Json | undefined {
   if (always.length + sometimes.length === 0) return undefined;
-  return Object.fromEntries([
-    ...always.map((name) => [name, { ...HEADERS[name], required: true }]),
-    ...sometimes.map((name) => [name, { ...HEADERS[name], required: false }]),
-  ]);
+  const header = (name: HeaderName, required: boolean) => [
+    name,
+    { ...HEADERS[name], description: descriptions[name] ?? HEADERS[name].description, required },
+  ];
+  return Object.fromEntries([...always.map((n) => header(n, true)), ...sometimes.map((n) => header(n, false))]);
+}
+
+/**
+ * A webhook subscription's callback (OpenAPI's Callback Object): what the service sends to the subscriber's
+ * notificationUrl, the validation request first. https://spec.openapis.org/oas/v3.1.0#callback-object
+ */
+function openApiCallbacks(trigger: TriggerSpec): Json {
+  return {
+    changeNotification: {
+      [`{$request.body#/${trigger.notificationUrlProperty}}`]: {
+        post: {
+          summary: 'Notification, or validation request',
+          description:
+            'With a `validationToken` query parameter (before the subscription is created): answer 200 with the ' +
+            'token as text/plain within 10 seconds. Without it: a notification; answer 2xx within 10 seconds, else ' +
+            'it is sent again (410 Gone deletes the subscription).',
+          parameters: [
+            {
+              name: 'validationToken',
+              in: 'query',
+              required: false,
+              description: 'Present only on the validation request: echo it back as text/plain.',
+              schema: { type: 'string' },
+            },
+          ],
+          requestBody: {
+            required: false,
+            description: `${trigger.contentDescription} The validation request has no body.`,
+            content: {
+              [JSON_TYPE]: { schema: { $ref: `${OPENAPI_REF}${trigger.content}` }, example: trigger.contentExample },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'Validation: the validationToken as text/plain. Notification: accepted.',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+            '202': { description: 'Notification accepted.' },
+            '410': { description: 'Gone: the service deletes the subscription.' },
+          },
+        },
+      },
+    },
+  };
 }
 
 function openApiOperation(operation: Operation): Json {
   const { spec, route } = operation;
   const responses: Record<string, Json> = {};
   for (const success of spec.success) {
-    const headers = openApiHeaders(success.headers, success.optionalHeaders);
+    const headers = openApiHeaders(success.headers, success.optionalHeaders, success.headerDescriptions);
     responses[String(success.status)] = {
       description: success.description,
       ...(headers && { headers }),
-      content: {
-        [JSON_TYPE]: {
-          schema: { $ref: `${OPENAPI_REF}${success.schema}` },
-          ...(success.example !== undefined && { example: success.example }),
+      ...(success.schema && {
+        content: {
+          [JSON_TYPE]: {
+            schema: { $ref: `${OPENAPI_REF}${success.schema}` },
+            ...(success.example !== undefined && { example: success.example }),
+          },
         },
-      },
+      }),
     };
   }
   for (const [status, codes] of errorsByStatus(operation)) {
@@ -138,6 +190,7 @@ function openApiOperation(operation: Operation): Json {
       },
     }),
     responses,
+    ...(spec.trigger && { callbacks: openApiCallbacks(spec.trigger) }),
     security,
     ...(route.role && { 'x-required-role': route.role }),
   };

@@ -1,17 +1,21 @@
 import type { z } from 'zod';
 import type { ErrorCode } from '../../lib/core/errorCatalogue';
 import { DeviceInputSchema } from '../../lib/core/model';
+import { MAX_SUBSCRIPTION_HOURS } from '../../lib/core/subscription';
 import { RETRY_AFTER_SECONDS } from '../../lib/http/actionResponses';
 import type { ResponseSchemaName } from '../../lib/http/responseSchemas';
 import type { ROUTES } from '../../lib/http/routes';
 import {
   ActionParamsSchema,
+  CreateSubscriptionBodySchema,
   DeviceParamsSchema,
   ListActionsQuerySchema,
   ListAuditQuerySchema,
   ListDevicesQuerySchema,
   PasscodeQuerySchema,
+  RenewSubscriptionBodySchema,
   ResetPasscodeBodySchema,
+  SubscriptionParamsSchema,
   UnlockBodySchema,
 } from '../../lib/http/schemas';
 
@@ -63,10 +67,10 @@ export const HEADERS: Record<HeaderName, HeaderSpec> = {
 };
 
 /**
- * Codes of the catalogue that no route answers yet: the change notification use cases exist, their routes (issue 13)
- * do not. When a route answers one, describe it in OPERATIONS and take the code off this list (a test insists).
+ * Codes of the catalogue that no route answers yet (a use case may throw them before its route exists). When a route
+ * answers one, describe it in OPERATIONS and take the code off this list (a test insists).
  */
-export const NOT_YET_ROUTED: readonly ErrorCode[] = ['subscriptionNotFound', 'subscriptionValidationFailed'];
+export const NOT_YET_ROUTED: readonly ErrorCode[] = [];
 
 /** What any authenticated operation can answer besides its own errors. */
 export const AUTHENTICATED_ERRORS: readonly ErrorCode[] = [
@@ -153,6 +157,12 @@ export const PARAMETERS: Record<string, ParameterSpec> = {
     visibility: 'advanced',
     example: 'ticket-4411-reset-1',
   },
+  'path.subscriptionId': {
+    title: 'Subscription ID',
+    description: 'The subscription id (a GUID), as returned when it was created.',
+    visibility: 'important',
+    example: '7f3c9a2e-1b4d-4e6f-8a0b-2c3d4e5f6a7b',
+  },
   'query.sig': {
     title: 'Signed Link',
     description:
@@ -175,12 +185,37 @@ export interface BodySpec {
 export interface SuccessSpec {
   status: number;
   description: string;
-  schema: ResponseSchemaName;
+  /** Absent for a response without a body (204). */
+  schema?: ResponseSchemaName;
   /** Headers the response always carries. */
   headers?: HeaderName[];
   /** Headers it carries in some cases. */
   optionalHeaders?: HeaderName[];
+  /** What a header means in this response, where HEADERS' general description does not fit. */
+  headerDescriptions?: Partial<Record<HeaderName, string>>;
   example?: unknown;
+}
+
+/**
+ * A webhook trigger of the connector (Swagger only): the operation subscribes a workflow's callback URL, and the
+ * workflow runs once per notification. https://learn.microsoft.com/connectors/custom-connectors/openapi-extensions
+ * (x-ms-trigger, x-ms-notification-url, x-ms-notification-content).
+ */
+export interface TriggerSpec {
+  /** `single`: each notification runs the flow once. */
+  kind: 'single';
+  /** The trigger's name in the designer ("When …"), instead of the operation's summary. */
+  summary: string;
+  /** A hint in the designer on how to make the trigger fire. */
+  hint: string;
+  /** The body property the workflow service fills with its callback URL (x-ms-notification-url, hidden). */
+  notificationUrlProperty: string;
+  /** How the designer shows the other body properties, and the value it sends for a hidden required one. */
+  bodyProperties: Record<string, { visibility: Visibility; default?: unknown }>;
+  /** What the callback URL receives (x-ms-notification-content), and what it is. */
+  content: ResponseSchemaName;
+  contentDescription: string;
+  contentExample: unknown;
 }
 
 export interface OperationSpec {
@@ -202,6 +237,8 @@ export interface OperationSpec {
    * connector shows an action's outputs from its 200 response, so an operation that answers 202 declares it too.
    */
   finalResponse?: SuccessSpec;
+  /** This operation is the connector's webhook trigger. */
+  trigger?: TriggerSpec;
   /** Besides AUTHENTICATED_ERRORS, which every operation with a role gets. */
   errors: ErrorCode[];
 }
@@ -240,6 +277,32 @@ const EXAMPLE_DONE_ACTION = {
 
 /** A done action as a signed-link reader (a poller without credentials) sees it: without the passcode. */
 const { passcode: _passcode, ...EXAMPLE_DONE_ACTION_SEEN_THROUGH_LINK } = EXAMPLE_DONE_ACTION;
+
+const EXAMPLE_SUBSCRIPTION = {
+  id: '7f3c9a2e-1b4d-4e6f-8a0b-2c3d4e5f6a7b',
+  resource: 'deviceManagement/deviceActionResults',
+  changeType: 'updated',
+  notificationUrl: 'https://receiver.contoso.com/notifications',
+  expirationDateTime: '2026-11-29T10:00:00.000Z',
+  createdDateTime: '2026-11-26T10:00:00.000Z',
+  creatorId: '6b1f0c2e-8a4d-4f3b-9e71-0d2c5a7b9e13',
+};
+
+/** What a receiver gets when a watched action finishes: the action, never its passcode. */
+const EXAMPLE_NOTIFICATION = {
+  value: [
+    {
+      subscriptionId: EXAMPLE_SUBSCRIPTION.id,
+      subscriptionExpirationDateTime: EXAMPLE_SUBSCRIPTION.expirationDateTime,
+      clientState: 'secret-of-the-receiver',
+      changeType: 'updated',
+      resource: `deviceManagement/managedDevices/${EXAMPLE_DEVICE.id}/deviceActionResults/${EXAMPLE_PENDING_ACTION.id}`,
+      resourceData: EXAMPLE_DONE_ACTION_SEEN_THROUGH_LINK,
+    },
+  ],
+};
+
+const SUBSCRIPTION_NO_STORE = 'no-store: the notificationUrl may be a signed callback URL.';
 
 const ASYNC_PATTERN_NOTE =
   'Asynchronous: the 202 response carries Location and Operation-Location (the status monitor, with a signed ' +
@@ -499,6 +562,139 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
     ],
     errors: ['invalidRequest', 'wrongPasscode', 'notFound', 'payloadTooLarge', 'tooManyAttempts'],
   },
+  createSubscription: {
+    operationId: 'CreateSubscription',
+    summary: 'Create a subscription',
+    description:
+      'Subscribes a notification URL to reset passcode actions that reach a terminal state (done, failed, canceled ' +
+      'or notSupported), for every device or for one: each finished action is POSTed to it once, retried with a ' +
+      'doubling wait from 10 seconds for up to 4 hours until it answers 2xx; 410 Gone deletes the subscription. ' +
+      'Before the subscription is created, the service POSTs to the URL with a validationToken query parameter, and ' +
+      'the URL must answer 200 with the token as text/plain within 10 seconds (workflow callback URLs are exempt). ' +
+      `A subscription lives at most ${MAX_SUBSCRIPTION_HOURS} hours; renew it with Renew a subscription. Needs ` +
+      'Devices.Read. As a trigger, it runs the flow once per finished action.',
+    tag: 'Subscriptions',
+    visibility: 'important',
+    body: {
+      name: 'SubscriptionRequest',
+      schema: CreateSubscriptionBodySchema,
+      title: 'Subscription',
+      description: 'What to watch and where to send notifications; no other property is accepted.',
+      required: true,
+      example: {
+        changeType: 'updated',
+        notificationUrl: EXAMPLE_SUBSCRIPTION.notificationUrl,
+        resource: EXAMPLE_SUBSCRIPTION.resource,
+        expirationDateTime: EXAMPLE_SUBSCRIPTION.expirationDateTime,
+        clientState: 'secret-of-the-receiver',
+      },
+    },
+    success: [
+      {
+        status: 201,
+        description: 'The subscription was created.',
+        schema: 'Subscription',
+        headers: ['Location', 'Cache-Control'],
+        headerDescriptions: {
+          Location: 'Absolute URL of the new subscription: GET, PATCH (renew) or DELETE (unsubscribe) it.',
+          'Cache-Control': SUBSCRIPTION_NO_STORE,
+        },
+        example: EXAMPLE_SUBSCRIPTION,
+      },
+    ],
+    trigger: {
+      kind: 'single',
+      summary: 'When a passcode reset finishes',
+      hint: 'To see it work, reset the passcode of a device and wait until the reset finishes.',
+      notificationUrlProperty: 'notificationUrl',
+      bodyProperties: {
+        changeType: { visibility: 'internal', default: 'updated' },
+        resource: { visibility: 'important', default: 'deviceManagement/deviceActionResults' },
+        expirationDateTime: { visibility: 'internal' },
+        clientState: { visibility: 'advanced' },
+      },
+      content: 'ChangeNotificationCollection',
+      contentDescription: 'The finished action, never its passcode.',
+      contentExample: EXAMPLE_NOTIFICATION,
+    },
+    errors: ['invalidRequest', 'subscriptionValidationFailed', 'deviceNotFound', 'payloadTooLarge'],
+  },
+  listSubscriptions: {
+    operationId: 'ListSubscriptions',
+    summary: 'List subscriptions',
+    description: "The caller's subscriptions that have not expired. Needs Devices.Read.",
+    tag: 'Subscriptions',
+    visibility: 'advanced',
+    success: [
+      {
+        status: 200,
+        description: "The caller's subscriptions.",
+        schema: 'SubscriptionList',
+        headers: ['Cache-Control'],
+        headerDescriptions: { 'Cache-Control': SUBSCRIPTION_NO_STORE },
+        example: { value: [EXAMPLE_SUBSCRIPTION] },
+      },
+    ],
+    errors: ['invalidRequest'],
+  },
+  getSubscription: {
+    operationId: 'GetSubscription',
+    summary: 'Get a subscription',
+    description: "One of the caller's subscriptions; another caller's is not found. Needs Devices.Read.",
+    tag: 'Subscriptions',
+    visibility: 'advanced',
+    pathParams: SubscriptionParamsSchema,
+    success: [
+      {
+        status: 200,
+        description: 'The subscription.',
+        schema: 'Subscription',
+        headers: ['Cache-Control'],
+        headerDescriptions: { 'Cache-Control': SUBSCRIPTION_NO_STORE },
+        example: EXAMPLE_SUBSCRIPTION,
+      },
+    ],
+    errors: ['invalidRequest', 'subscriptionNotFound'],
+  },
+  renewSubscription: {
+    operationId: 'RenewSubscription',
+    summary: 'Renew a subscription',
+    description: `Moves the end of one of the caller's subscriptions, at most ${MAX_SUBSCRIPTION_HOURS} hours from now. Needs Devices.Read.`,
+    tag: 'Subscriptions',
+    visibility: 'advanced',
+    pathParams: SubscriptionParamsSchema,
+    body: {
+      name: 'SubscriptionRenewal',
+      schema: RenewSubscriptionBodySchema,
+      title: 'Subscription Renewal',
+      description: 'The new expiration; no other property is accepted.',
+      required: true,
+      example: { expirationDateTime: '2026-11-29T10:00:00.000Z' },
+    },
+    success: [
+      {
+        status: 200,
+        description: 'The renewed subscription.',
+        schema: 'Subscription',
+        headers: ['Cache-Control'],
+        headerDescriptions: { 'Cache-Control': SUBSCRIPTION_NO_STORE },
+        example: EXAMPLE_SUBSCRIPTION,
+      },
+    ],
+    errors: ['invalidRequest', 'subscriptionNotFound', 'payloadTooLarge'],
+  },
+  deleteSubscription: {
+    operationId: 'DeleteSubscription',
+    summary: 'Delete a subscription',
+    description:
+      "Deletes one of the caller's subscriptions: no notification is sent to it afterwards. This is how a flow's " +
+      'trigger unsubscribes (the Location of the subscription). Needs Devices.Read.',
+    tag: 'Subscriptions',
+    visibility: 'advanced',
+    pathParams: SubscriptionParamsSchema,
+    success: [{ status: 204, description: 'The subscription was deleted.' }],
+    errors: ['invalidRequest', 'subscriptionNotFound'],
+  },
   getMe: {
     operationId: 'GetSignedInCaller',
     summary: 'Get the signed-in caller',
@@ -559,6 +755,7 @@ export const TAGS = [
   { name: 'Device actions', description: 'The reset passcode remote action and its state.' },
   { name: 'Support', description: 'Which platforms support reset passcode.' },
   { name: 'Audit', description: 'The audit trail.' },
+  { name: 'Subscriptions', description: 'Notifications when reset passcode actions finish (webhooks).' },
   { name: 'Simulator', description: 'The simulated device channel (DEVICE_CHANNEL=simulated only).' },
   { name: 'Service', description: 'Health and the service description documents.' },
 ];

@@ -23,6 +23,7 @@ import {
   PARAMETERS,
   type SuccessSpec,
   TAGS,
+  type TriggerSpec,
 } from './operations';
 
 /**
@@ -178,13 +179,17 @@ function swaggerParameter(parameter: Parameter): Json {
   };
 }
 
-function swaggerHeaders(always: HeaderName[] = [], sometimes: HeaderName[] = []): Json | undefined {
+function swaggerHeaders(
+  always: HeaderName[] = [],
+  sometimes: HeaderName[] = [],
+  descriptions: Partial<Record<HeaderName, string>> = {},
+): Json | undefined {
   const names = [...always, ...sometimes];
   if (names.length === 0) return undefined;
   return Object.fromEntries(
     names.map((name) => {
       const { type, format } = HEADERS[name].schema as { type: string; format?: string };
-      return [name, { type, ...(format && { format }), description: HEADERS[name].description }];
+      return [name, { type, ...(format && { format }), description: descriptions[name] ?? HEADERS[name].description }];
     }),
   );
 }
@@ -230,10 +235,11 @@ function swaggerOperation(operation: Operation): Json {
   }
   return {
     operationId: spec.operationId,
-    summary: spec.summary,
+    summary: spec.trigger?.summary ?? spec.summary,
     description: spec.description,
     tags: [spec.tag],
     ...(spec.visibility && { 'x-ms-visibility': spec.visibility }),
+    ...(spec.trigger && { 'x-ms-trigger': spec.trigger.kind, 'x-ms-trigger-hint': spec.trigger.hint }),
     ...(spec.body && { consumes: [JSON_TYPE] }),
     produces: [JSON_TYPE],
     parameters,
@@ -244,13 +250,39 @@ function swaggerOperation(operation: Operation): Json {
 }
 
 function swaggerSuccess(success: SuccessSpec): Json {
-  const headers = swaggerHeaders(success.headers, success.optionalHeaders);
+  const headers = swaggerHeaders(success.headers, success.optionalHeaders, success.headerDescriptions);
   return {
     description: success.description,
-    schema: { $ref: `${SWAGGER_REF}${success.schema}` },
+    ...(success.schema && { schema: { $ref: `${SWAGGER_REF}${success.schema}` } }),
     ...(headers && { headers }),
-    ...(success.example !== undefined && { examples: { [JSON_TYPE]: success.example } }),
+    ...(success.schema && success.example !== undefined && { examples: { [JSON_TYPE]: success.example } }),
   };
+}
+
+/**
+ * A webhook trigger's request body as the workflow designer needs it: the callback URL property filled by the
+ * workflow service (x-ms-notification-url) and hidden, every other property shown as the trigger says, a hidden
+ * required one with the value to send. https://learn.microsoft.com/connectors/custom-connectors/openapi-extensions
+ */
+function triggerBody(definition: JsonSchema, trigger: TriggerSpec): JsonSchema {
+  const properties = { ...((definition.properties ?? {}) as Record<string, JsonSchema>) };
+  const url = properties[trigger.notificationUrlProperty];
+  if (!url) throw new Error(`api documents: the trigger body has no ${trigger.notificationUrlProperty}`);
+  properties[trigger.notificationUrlProperty] = {
+    ...url,
+    'x-ms-notification-url': true,
+    'x-ms-visibility': 'internal',
+  };
+  for (const [name, shown] of Object.entries(trigger.bodyProperties)) {
+    const property = properties[name];
+    if (!property) throw new Error(`api documents: the trigger body has no ${name}`);
+    properties[name] = {
+      ...property,
+      'x-ms-visibility': shown.visibility,
+      ...(shown.default !== undefined && { default: shown.default }),
+    };
+  }
+  return { ...definition, properties };
 }
 
 /** Who publishes the connector: `info.contact` and `x-ms-connector-metadata`, which certification requires. */
@@ -282,16 +314,28 @@ export function buildSwaggerDocument(
 ): Json {
   const connector = options.connector ?? PLACEHOLDER_CONNECTOR_INFO;
   const paths: Record<string, Record<string, Json>> = {};
-  for (const operation of operations()) {
-    paths[operation.path] ??= {};
-    (paths[operation.path] as Record<string, Json>)[operation.method] = swaggerOperation(operation);
-  }
-  const definitions = Object.fromEntries(
+  const definitions: Record<string, JsonSchema> = Object.fromEntries(
     Object.entries({ ...responseComponents(OPENAPI_REF), ...requestComponents() }).map(([name, schema]) => [
       name,
-      toSwaggerSchema(schema),
+      toSwaggerSchema(schema) as JsonSchema,
     ]),
   );
+  for (const operation of operations()) {
+    const item: Record<string, Json> = paths[operation.path] ?? {};
+    paths[operation.path] = item;
+    item[operation.method] = swaggerOperation(operation);
+    const { trigger, body } = operation.spec;
+    if (!trigger) continue;
+    // x-ms-notification-content belongs to the path item (the PowerPlatformConnectors schema puts it there).
+    item['x-ms-notification-content'] = {
+      description: trigger.contentDescription,
+      schema: { $ref: `${SWAGGER_REF}${trigger.content}` },
+    };
+    const bodyDefinition = body && definitions[body.name];
+    if (!body || !bodyDefinition)
+      throw new Error(`api documents: the trigger ${operation.spec.operationId} has no body`);
+    definitions[body.name] = triggerBody(bodyDefinition, trigger);
+  }
   return {
     swagger: '2.0',
     info: {
