@@ -67,7 +67,9 @@ export function apiProperties(options: ConnectorOptions, definition: Json) {
         },
       },
       iconBrandColor: BRAND_COLOR,
-      capabilities: ['actions'],
+      capabilities: operationsOf(definition).some(({ operation }) => operation['x-ms-trigger'])
+        ? ['actions', 'triggers']
+        : ['actions'],
       publisher: options.publisher ?? PLACEHOLDER_PUBLISHER,
       policyTemplateInstances: pageable.map(({ operation }) => ({
         templateId: 'updatenextlink',

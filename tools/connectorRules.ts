@@ -79,6 +79,31 @@ function* referencesOf(value: unknown, where = '#'): Generator<{ where: string; 
   }
 }
 
+/** The operations marked as triggers. */
+const triggersOf = (definition: Json) => operationsOf(definition).filter(({ operation }) => operation['x-ms-trigger']);
+
+/** The schema a local `#/definitions/Name` reference points at. */
+const resolveRef = (definition: Json, ref: string): Json | undefined =>
+  ref.startsWith('#/definitions/') ? definition.definitions?.[ref.slice('#/definitions/'.length)] : undefined;
+
+/** The parameters and top-level body properties of an operation marked x-ms-notification-url. */
+function notificationUrlFields(definition: Json, operation: Json) {
+  const fields: { name: string; required: boolean; schema: Json }[] = [];
+  for (const parameter of (operation.parameters ?? []) as Json[]) {
+    if (parameter['x-ms-notification-url'] === true) {
+      fields.push({ name: parameter.name, required: parameter.required === true, schema: parameter });
+    }
+    if (parameter.in !== 'body' || !parameter.schema) continue;
+    const body: Json = parameter.schema.$ref ? (resolveRef(definition, parameter.schema.$ref) ?? {}) : parameter.schema;
+    const required: string[] = body.required ?? [];
+    for (const [name, property] of Object.entries((body.properties ?? {}) as Record<string, Json>)) {
+      if (property['x-ms-notification-url'] === true)
+        fields.push({ name, required: required.includes(name), schema: property });
+    }
+  }
+  return fields;
+}
+
 const metadataValue = (definition: Json, name: string): string | undefined =>
   (definition['x-ms-connector-metadata'] ?? []).find((entry: Json) => entry.propertyName === name)?.propertyValue;
 
@@ -234,7 +259,9 @@ export const CONNECTOR_RULES: ConnectorRule[] = [
   },
   {
     id: 'responses',
-    what: 'every operation declares a 2xx response with a schema; one answering 202 also declares its final 200',
+    what:
+      'every operation declares a 2xx response with a schema (a 204 has none); one answering 202 also declares its ' +
+      'final 200',
     source:
       'PR checklist: "response schemas to my actions"; the designer shows an action\'s outputs from its 200 response, ' +
       'which is what the asynchronous pattern ends with',
@@ -242,8 +269,9 @@ export const CONNECTOR_RULES: ConnectorRule[] = [
       operationsOf(definition).flatMap(({ operation, where }) => {
         const responses: Json = operation.responses ?? {};
         const success = Object.keys(responses).filter((status) => /^2\d\d$/.test(status));
+        const described = success.some((status) => responses[status]?.schema || status === '204');
         return [
-          ...(success.some((status) => responses[status]?.schema) ? [] : [`${where}: no 2xx response with a schema`]),
+          ...(described ? [] : [`${where}: no 2xx response with a schema`]),
           ...(success.includes('202') && !responses['200']?.schema
             ? [`${where}: 202 without a 200 for its outputs`]
             : []),
@@ -271,6 +299,76 @@ export const CONNECTOR_RULES: ConnectorRule[] = [
           return covered ? [] : [`${where}: no updatenextlink policy for ${operation.operationId}`];
         });
     },
+  },
+  {
+    id: 'oneTrigger',
+    what: 'exactly one operation is a trigger (x-ms-trigger), the one of the service: When a passcode reset finishes',
+    source:
+      'https://learn.microsoft.com/connectors/custom-connectors/openapi-extensions#x-ms-trigger: x-ms-trigger marks ' +
+      'the operations the designer offers as triggers; every other operation is an action',
+    check: ({ definition }) => {
+      const triggers = triggersOf(definition);
+      return [
+        ...(triggers.length === 1 ? [] : [`${triggers.length} operations have x-ms-trigger, not 1`]),
+        ...triggers
+          .filter(({ operation }) => !['single', 'batch'].includes(operation['x-ms-trigger']))
+          .map(
+            ({ where, operation }) => `${where}: x-ms-trigger "${operation['x-ms-trigger']}" is not single or batch`,
+          ),
+      ];
+    },
+  },
+  {
+    id: 'triggerNotificationUrl',
+    what: 'a trigger has a required parameter or body property marked x-ms-notification-url, hidden (internal)',
+    source:
+      'https://learn.microsoft.com/connectors/custom-connectors/openapi-extensions#x-ms-notification-url: the ' +
+      'workflow service puts its callback URL there; a user never types it',
+    check: ({ definition }) =>
+      triggersOf(definition).flatMap(({ operation, where }) => {
+        const marked = notificationUrlFields(definition, operation);
+        if (marked.length !== 1) return [`${where}: ${marked.length} fields have x-ms-notification-url, not 1`];
+        const [field] = marked;
+        return [
+          ...(field?.schema['x-ms-visibility'] === 'internal' ? [] : [`${where}: ${field?.name} is not internal`]),
+          ...(field?.required ? [] : [`${where}: ${field?.name} is not required`]),
+        ];
+      }),
+  },
+  {
+    id: 'triggerNotificationContent',
+    what: "a trigger's path declares x-ms-notification-content with the schema of what the callback URL receives",
+    source:
+      'https://learn.microsoft.com/connectors/custom-connectors/openapi-extensions#x-ms-notification-content (on the ' +
+      'path item, as apiDefinition.swagger.schema.json places it): the designer offers the outputs of the trigger from it',
+    check: ({ definition }) =>
+      triggersOf(definition).flatMap(({ path, where }) => {
+        const content: Json | undefined = definition.paths?.[path]?.['x-ms-notification-content'];
+        if (!content?.schema) return [`${where}: no x-ms-notification-content schema on ${path}`];
+        const ref: unknown = content.schema.$ref;
+        if (typeof ref === 'string' && !resolveRef(definition, ref)) {
+          return [`${where}: x-ms-notification-content refers to ${ref}, which does not exist`];
+        }
+        return [];
+      }),
+  },
+  {
+    id: 'triggerUnsubscribe',
+    what: "a trigger's 201 answers a Location, and a DELETE operation exists on that subscription's path",
+    source:
+      'https://learn.microsoft.com/training/modules/create-triggers-custom-connectors/2-webhook-trigger: the ' +
+      'publisher "must include the Location HTTP header in the 201 response"; the platform issues a DELETE to it ' +
+      'when the trigger is removed',
+    check: ({ definition }) =>
+      triggersOf(definition).flatMap(({ operation, path, where }) => {
+        const created: Json | undefined = operation.responses?.['201'];
+        const problems = created?.headers?.Location ? [] : [`${where}: no 201 response with a Location header`];
+        const item = new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}/\\{[^/}]+\\}$`);
+        const deletes = operationsOf(definition).some(
+          ({ method, path: other }) => method === 'delete' && item.test(other),
+        );
+        return deletes ? problems : [...problems, `${where}: no DELETE operation on ${path}/{id}`];
+      }),
   },
   {
     id: 'apiProperties',

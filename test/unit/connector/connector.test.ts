@@ -145,6 +145,18 @@ const BREAKS: Record<string, (f: ConnectorFiles) => void> = {
   paging: (f) => {
     f.properties.properties.policyTemplateInstances = [];
   },
+  oneTrigger: (f) => {
+    f.definition.paths['/deviceManagement/deviceActionResults'].get['x-ms-trigger'] = 'batch';
+  },
+  triggerNotificationUrl: (f) => {
+    delete f.definition.definitions.SubscriptionRequest.properties.notificationUrl['x-ms-notification-url'];
+  },
+  triggerNotificationContent: (f) => {
+    delete f.definition.paths['/deviceManagement/subscriptions']['x-ms-notification-content'];
+  },
+  triggerUnsubscribe: (f) => {
+    delete f.definition.paths['/deviceManagement/subscriptions/{subscriptionId}'].delete;
+  },
   apiProperties: (f) => {
     f.properties.properties.stackOwner = 'Contoso';
   },
@@ -212,6 +224,34 @@ describe('what the connector files say', () => {
     expect(reset.responses['200'].schema).toEqual({ $ref: '#/definitions/DeviceActionResult' });
     expect(reset.responses['202'].headers).toHaveProperty('Location');
     expect(JSON.stringify(reset.responses['200'].examples)).not.toContain('passcode"');
+  });
+
+  it('offers "When a passcode reset finishes" as a webhook trigger that Power Automate subscribes and unsubscribes', () => {
+    const path = files.definition.paths['/deviceManagement/subscriptions'];
+    expect(path.post).toMatchObject({
+      operationId: 'CreateSubscription',
+      summary: 'When a passcode reset finishes',
+      'x-ms-trigger': 'single',
+    });
+    expect(path.post.responses['201'].headers.Location.description).toMatch(/DELETE/);
+    expect(path['x-ms-notification-content'].schema).toEqual({ $ref: '#/definitions/ChangeNotificationCollection' });
+    // The flow's outputs: the finished action, and no passcode property a flow could ever read.
+    const notified = files.definition.definitions.NotifiedAction.properties;
+    expect(notified).toHaveProperty('actionState');
+    expect(notified).not.toHaveProperty('passcode');
+    const body = files.definition.definitions.SubscriptionRequest;
+    expect(body.properties.notificationUrl).toMatchObject({
+      'x-ms-notification-url': true,
+      'x-ms-visibility': 'internal',
+    });
+    // What the maker does not choose is sent with a fixed value; every device is watched unless they pick one.
+    expect(body.properties.changeType).toMatchObject({ 'x-ms-visibility': 'internal', default: 'updated' });
+    expect(body.properties.resource.default).toBe('deviceManagement/deviceActionResults');
+    expect(body.required).not.toContain('expirationDateTime');
+    expect(files.definition.paths['/deviceManagement/subscriptions/{subscriptionId}'].delete.responses['204']).toEqual(
+      expect.objectContaining({ description: expect.any(String) }),
+    );
+    expect(files.properties.properties.capabilities).toEqual(['actions', 'triggers']);
   });
 
   it('has a README naming the publisher and the deployment commands', () => {
