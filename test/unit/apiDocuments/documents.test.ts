@@ -12,12 +12,14 @@ import {
   ErrorBodySchema,
   type HealthSchema,
   type ManagedDeviceSchema,
+  type SubscriptionSchema,
   SupportMatrixSchema,
 } from '../../../lib/http/responseSchemas';
 import { errorBody } from '../../../lib/http/responses';
 import { ROUTES } from '../../../lib/http/routes';
 import type { AuditEvent } from '../../../lib/ports';
 import type { HealthReport } from '../../../lib/useCases/health';
+import type { SubscriptionView } from '../../../lib/useCases/subscriptions';
 import type { ActionView, DeviceView } from '../../../lib/useCases/views';
 import { buildOpenApiDocument } from '../../../tools/apiDocuments/openApi';
 import { buildSwaggerDocument, humanize, toSwaggerSchema } from '../../../tools/apiDocuments/swagger';
@@ -110,6 +112,11 @@ describe.each([
     expect(described('GetDeviceActionResult', 404)).toContain('actionNotFound');
     expect(described('CancelDeviceActionResult', 409)).toContain('actionNotCancelable');
     expect(described('GetManagedDevice', 404)).toContain('deviceNotFound');
+    expect(described('CreateSubscription', 400)).toMatch(/invalidRequest.*subscriptionValidationFailed/);
+    expect(described('CreateSubscription', 404)).toContain('deviceNotFound');
+    for (const id of ['GetSubscription', 'RenewSubscription', 'DeleteSubscription']) {
+      expect(described(id, 404)).toContain('subscriptionNotFound');
+    }
     // Anonymous operations cannot answer 401/403.
     expect(byId.GetHealth.responses['401']).toBeUndefined();
   });
@@ -216,6 +223,19 @@ describe('OpenAPI 3.1 document', { timeout: SCHEMA_CHECK_TIMEOUT_MS }, () => {
     expect(monitor.security).toEqual([{ entraId: [] }, { statusLink: [] }]);
     expect(openApi.paths['/health'].get.security).toEqual([]);
     expect(openApi.paths['/deviceManagement/auditEvents'].get['x-required-role']).toBe('Audit.Read');
+  });
+
+  it('describes what a subscription sends to its notificationUrl as a callback of CreateSubscription', () => {
+    const create = openApi.paths['/deviceManagement/subscriptions'].post;
+    expect(create.responses['201'].headers.Location.required).toBe(true);
+    const callback = create.callbacks.changeNotification['{$request.body#/notificationUrl}'].post;
+    expect(callback.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ChangeNotificationCollection',
+    });
+    expect(callback.parameters.map((p: Json) => p.name)).toEqual(['validationToken']);
+    expect(openApi.paths['/deviceManagement/subscriptions/{subscriptionId}'].delete.responses['204'].content).toBe(
+      undefined,
+    );
   });
 
   it('documents the simulator unlock as available only with DEVICE_CHANNEL=simulated', () => {
@@ -329,6 +349,7 @@ describe('response schemas', () => {
     expectTypeOf<z.infer<typeof ManagedDeviceSchema>>().toEqualTypeOf<DeviceView>();
     expectTypeOf<z.infer<typeof AuditEventSchema>>().toEqualTypeOf<AuditEvent>();
     expectTypeOf<z.infer<typeof HealthSchema>>().toEqualTypeOf<HealthReport>();
+    expectTypeOf<z.infer<typeof SubscriptionSchema>>().toEqualTypeOf<SubscriptionView>();
   });
 
   it('accept what the code returns and nothing more', () => {
