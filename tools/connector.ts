@@ -134,11 +134,16 @@ the connector acts with that user's app roles.
 ## Getting Started
 Add Reset passcode to a flow with the device ID. Keep the action's Asynchronous pattern setting on (the default): the
 action waits until the reset is done and outputs its final state. Branch on actionState equal to done. To read the new
-passcode, call Get reset passcode result with your own connection; it needs the Passcode.Read role.
+passcode, call Get reset passcode result with your own connection; it needs the Passcode.Read role. To start a flow
+when any reset finishes, use the trigger When a passcode reset finishes and read value[0].resourceData.
 
 ## Known Issues and Limitations
 - The result of Reset passcode never contains the passcode: the status link it follows does not carry the caller's
-  rights. Read it with Get reset passcode result.
+  rights. Read it with Get reset passcode result. Notifications of the trigger never contain it either.
+- The trigger When a passcode reset finishes subscribes for at most 72 hours, and the subscription is not renewed by
+  the platform: save the flow again, or renew with a scheduled flow (List subscriptions, then Renew a subscription).
+  The app's public URL (PUBLIC_BASE_URL) must be https://${options.host}, so that the unsubscribe call reaches it
+  through this connector.
 - A device accepts a limited number of resets a day (the app's MAX_RESETS_PER_DEVICE_PER_DAY, 10 by default).
 - Operations that list items return pages; turn on Pagination in the action settings for more than one page.
 
