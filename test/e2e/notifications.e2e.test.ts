@@ -171,6 +171,15 @@ describe('change notifications end to end over HTTP on the local host', () => {
     expect(notice?.text).not.toContain('passcode"');
     expect(notice?.text).not.toContain(first.passcode);
 
+    // PATCH renews it (the local host routes PATCH like any method).
+    const expiry = new Date(Date.now() + 2 * 3_600_000).toISOString();
+    const renewed = await call(`${subscriptions()}/${created.body.id}`, {
+      method: 'PATCH',
+      json: { expirationDateTime: expiry },
+    });
+    expect(renewed.status).toBe(200);
+    expect(renewed.body.expirationDateTime).toBe(expiry);
+
     const deleted = await call(`${subscriptions()}/${created.body.id}`, { method: 'DELETE' });
     expect(deleted.status).toBe(204);
     expect((await call(`${subscriptions()}/${created.body.id}`)).status).toBe(404);
