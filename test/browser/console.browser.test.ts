@@ -272,6 +272,9 @@ describe('admin console in a real browser (AUTH_MODE=entra, MSAL.js against a fa
     // Escape closes the dialog without resetting; opening it again starts over.
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
+    // The focus is back on the button that opened the dialog.
+    const resetButton = page.getByRole('button', { name: 'Reset passcode', exact: true });
+    await expect.poll(() => resetButton.evaluate((b) => b === b.ownerDocument.activeElement)).toBe(true);
     await page.keyboard.press('Enter');
     await dialog.waitFor();
     const reason = dialog.getByLabel('Reason');

@@ -126,6 +126,13 @@ function ResetToolbar(props: {
   const [open, setOpen] = useState(false);
   // Each opening mounts a fresh dialog, even when a close and a reopen land in one render.
   const [opened, setOpened] = useState(0);
+  const button = useRef<HTMLButtonElement>(null);
+  // The focus goes back to the button that opened the dialog, whatever closed it (Escape, Cancel, a started reset):
+  // browsers restore it on close, but not all of them, and not when the page re-renders meanwhile.
+  const close = () => {
+    setOpen(false);
+    button.current?.focus();
+  };
   if (!device.resetPasscodeSupport.supported) {
     // An unsupported device offers no action, and says why (the support rule's note).
     return (
@@ -145,6 +152,7 @@ function ResetToolbar(props: {
   return (
     <div class="toolbar">
       <button
+        ref={button}
         type="button"
         class="primary"
         aria-disabled={reason ? 'true' : undefined}
@@ -162,7 +170,7 @@ function ResetToolbar(props: {
           {reason}
         </span>
       )}
-      {open && <ResetDialog key={opened} device={device} onClose={() => setOpen(false)} onStarted={props.onStarted} />}
+      {open && <ResetDialog key={opened} device={device} onClose={close} onStarted={props.onStarted} />}
     </div>
   );
 }
