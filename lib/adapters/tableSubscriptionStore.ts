@@ -18,7 +18,8 @@ const EntitySchema = z.object({
   rowKey: z.string(),
   ownerId: z.string(),
   watches: z.string(),
-  notificationUrl: z.string(),
+  notificationUrlKeyId: z.string(),
+  notificationUrlCiphertext: z.string(),
   expirationDateTime: z.string(),
   createdDateTime: z.string(),
   clientStateKeyId: z.string().optional(),
@@ -31,7 +32,7 @@ function toVersioned(entity: unknown): Versioned<Subscription> {
     id: e.rowKey,
     ownerId: e.ownerId,
     watched: e.watches === ALL ? { scope: 'all' } : { scope: 'device', deviceId: IdSchema.parse(e.watches) },
-    notificationUrl: e.notificationUrl,
+    sealedNotificationUrl: { keyId: e.notificationUrlKeyId, value: e.notificationUrlCiphertext },
     changeType: 'updated',
     expirationDateTime: e.expirationDateTime,
     createdDateTime: e.createdDateTime,
@@ -43,13 +44,14 @@ function toVersioned(entity: unknown): Versioned<Subscription> {
   return { value, etag: e.etag };
 }
 
-/** The subscription as an entity; the receiver's clientState only as ciphertext. */
+/** The subscription as an entity; the notification URL and the receiver's clientState only as ciphertext. */
 const toEntity = (s: Subscription) => ({
   partitionKey: PARTITION,
   rowKey: s.id,
   ownerId: s.ownerId,
   watches: s.watched.scope === 'all' ? ALL : s.watched.deviceId,
-  notificationUrl: s.notificationUrl,
+  notificationUrlKeyId: s.sealedNotificationUrl.keyId,
+  notificationUrlCiphertext: s.sealedNotificationUrl.value,
   expirationDateTime: s.expirationDateTime,
   createdDateTime: s.createdDateTime,
   ...(s.sealedClientState && {

@@ -29,12 +29,15 @@ export const resourceOf = (watched: Watched): string =>
     ? ALL_DEVICES_RESOURCE
     : `deviceManagement/managedDevices/${watched.deviceId}/deviceActionResults`;
 
-/** A subscription as stored; `clientState` only sealed (it is the receiver's secret). */
+/**
+ * A subscription as stored. `clientState` is the receiver's secret, and the notification URL may be one too (a
+ * Logic Apps or Power Automate callback URL carries its `sig`): both are kept only sealed.
+ */
 export interface Subscription {
   id: string;
   ownerId: string;
   watched: Watched;
-  notificationUrl: string;
+  sealedNotificationUrl: { keyId: string; value: string };
   changeType: 'updated';
   expirationDateTime: string;
   createdDateTime: string;

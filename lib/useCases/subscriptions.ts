@@ -30,17 +30,20 @@ export interface SubscriptionView {
   creatorId: string;
 }
 
-const toView = (s: Subscription): SubscriptionView => ({
+const toView = (services: Services, s: Subscription): SubscriptionView => ({
   id: s.id,
   resource: resourceOf(s.watched),
   changeType: s.changeType,
-  notificationUrl: s.notificationUrl,
+  notificationUrl: openNotificationUrl(services, s),
   expirationDateTime: s.expirationDateTime,
   createdDateTime: s.createdDateTime,
   creatorId: s.ownerId,
 });
 
 const clientStateAad = (subscriptionId: string) => `subscription/${subscriptionId}/clientState`;
+const notificationUrlAad = (subscriptionId: string) => `subscription/${subscriptionId}/notificationUrl`;
+const openNotificationUrl = (services: Services, s: Subscription) =>
+  services.cipher.open(s.sealedNotificationUrl, notificationUrlAad(s.id));
 /** A delivery recorded longer ago than this and not finished is sent again by a repeated fan-out. */
 const DELIVERY_STALE_MS = 10 * 60_000;
 
@@ -87,7 +90,7 @@ export async function createSubscription(
     id,
     ownerId: caller.id,
     watched,
-    notificationUrl: input.notificationUrl,
+    sealedNotificationUrl: services.cipher.seal(input.notificationUrl, notificationUrlAad(id)),
     changeType: 'updated',
     expirationDateTime: expiration.toISOString(),
     createdDateTime: now.toISOString(),
@@ -96,7 +99,7 @@ export async function createSubscription(
     }),
   };
   await services.subscriptions.create(subscription);
-  return toView(subscription);
+  return toView(services, subscription);
 }
 
 /** One of the caller's subscriptions; another caller's is as unknown as a missing one. */
@@ -107,13 +110,13 @@ async function loadOwn(services: Services, caller: Caller, id: string) {
 }
 
 export async function getSubscription(services: Services, caller: Caller, id: string) {
-  return toView((await loadOwn(services, caller, id)).value);
+  return toView(services, (await loadOwn(services, caller, id)).value);
 }
 
 export async function listSubscriptions(services: Services, caller: Caller) {
   const now = services.clock.now();
   const own = await services.subscriptions.listByOwner(caller.id);
-  return own.filter((s) => new Date(s.expirationDateTime) > now).map(toView);
+  return own.filter((s) => new Date(s.expirationDateTime) > now).map((s) => toView(services, s));
 }
 
 /** Renews a subscription: a new expiry, at most 72 hours from now. */
@@ -130,7 +133,7 @@ export async function renewSubscription(services: Services, caller: Caller, id: 
     if (error instanceof PreconditionFailedError) throw new TransientError('The subscription changed; retry.', 1);
     throw error;
   }
-  return toView(next);
+  return toView(services, next);
 }
 
 export async function deleteSubscription(services: Services, caller: Caller, id: string): Promise<void> {
@@ -193,7 +196,10 @@ async function deliver(services: Services, message: Extract<NotificationMessage,
   if (!subscription || !action) return 'gone' as const;
   if (new Date(subscription.value.expirationDateTime) <= now) return 'expired' as const;
   const status = await services.notifier
-    .post(subscription.value.notificationUrl, JSON.stringify(noticeOf(services, subscription.value, action.value)))
+    .post(
+      openNotificationUrl(services, subscription.value),
+      JSON.stringify(noticeOf(services, subscription.value, action.value)),
+    )
     .catch((error: unknown) => {
       if (error instanceof TransientError) return 0;
       throw error;

@@ -687,14 +687,14 @@ export function describeSubscriptionStoreContract(
       id: `${randomBytes(4).toString('hex')}-0000-0000-0000-${randomBytes(6).toString('hex')}`,
       ownerId: 'owner-1',
       watched: { scope: 'all' },
-      notificationUrl: 'https://receiver.contoso.com/notify',
+      sealedNotificationUrl: { keyId: 'k1', value: 'dXJs' },
       changeType: 'updated',
       expirationDateTime: at(60).toISOString(),
       createdDateTime: at(0).toISOString(),
       ...overrides,
     });
 
-    it('creates, reads back, lists by owner and by what it watches, and keeps clientState sealed', async () => {
+    it('creates, reads back, lists by owner and by what it watches, with the URL and clientState sealed', async () => {
       const device = uniqueDevice();
       const all = subscription({ sealedClientState: { keyId: 'k1', value: 'c2VhbGVk' } });
       const one = subscription({ watched: { scope: 'device', deviceId: device }, ownerId: 'owner-2' });

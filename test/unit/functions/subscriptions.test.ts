@@ -294,16 +294,17 @@ describe('GET, PATCH and DELETE deviceManagement/subscriptions/{subscriptionId}'
       json: { expirationDateTime: '2026-11-30T10:00:01.000Z' },
     });
     expectError(tooFar, 400, 'invalidRequest', 'expirationDateTime');
+    const before = harness().subscriptions.subscriptions.get(id)?.value;
     const extra = await call(renewSubscription, ROUTES.renewSubscription, one(id), {
       headers: reader,
       json: { expirationDateTime: '2026-11-29T10:00:00.000Z', notificationUrl: 'https://elsewhere.example.com' },
     });
     expectError(extra, 400, 'invalidRequest', 'notificationUrl');
     expect(extra.body.error.details[0].code).toBe('unknownProperty');
-    expect(harness().subscriptions.subscriptions.get(id)?.value).toMatchObject({
-      expirationDateTime: '2026-11-30T10:00:00.000Z',
-      notificationUrl: 'https://receiver.contoso.com/notify',
-    });
+    // Nothing changed: the expiry stays, and the sealed URL still opens to the original.
+    const stored = harness().subscriptions.subscriptions.get(id)?.value;
+    expect(stored?.expirationDateTime).toBe('2026-11-30T10:00:00.000Z');
+    expect(stored?.sealedNotificationUrl).toEqual(before?.sealedNotificationUrl);
   });
 
   it('deletes with 204 and no body; then the subscription is gone', async () => {

@@ -56,7 +56,7 @@ async function resetToDone(t: TestServices, deviceId = 'device-1') {
 }
 
 describe('subscriptions', () => {
-  it('creates a subscription after the validation handshake; the clientState is never shown', async () => {
+  it('creates a subscription after the validation handshake; the clientState is never shown, the URL stored sealed', async () => {
     const t = setup();
     const view = await createSubscription(t.services, reader, input());
     expect(view).toEqual({
@@ -69,7 +69,9 @@ describe('subscriptions', () => {
       creatorId: 'caller-1',
     });
     expect(t.notifier.validations).toEqual([URL_1]);
-    expect(JSON.stringify([...t.subscriptions.subscriptions.values()])).not.toContain('secret-of-the-receiver');
+    const stored = JSON.stringify([...t.subscriptions.subscriptions.values()]);
+    expect(stored).not.toContain('secret-of-the-receiver');
+    expect(stored).not.toContain(new URL(URL_1).host);
     expect(await getSubscription(t.services, reader, view.id)).toEqual(view);
   });
 
@@ -92,6 +94,8 @@ describe('subscriptions', () => {
       notificationUrl: callback,
     });
     expect(t.notifier.validations).toEqual([]);
+    // Its sig is a secret: the stored subscription holds the URL only sealed.
+    expect(JSON.stringify([...t.subscriptions.subscriptions.values()])).not.toContain('logic.azure.com');
     // Unsigned, or on another host: the handshake applies.
     for (const url of [
       callback.replace(/&sig=Xyz/, ''),
