@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { noXml } from './noXml.mjs';
 
 const common = {
   bundle: true,
@@ -15,8 +16,8 @@ const common = {
   format: 'cjs',
   sourcemap: 'linked',
   logLevel: 'warning',
-  // Some Azure SDK modules are ESM that call createRequire(import.meta.url) at load time (@azure/storage-common's
-  // crc64). In a CommonJS bundle import.meta is empty, so give it the bundle's own file URL.
+  // Some Azure SDK modules are ESM that read import.meta.url at load time (@azure/identity, in dist/identity.js). In a
+  // CommonJS bundle import.meta is empty, so give it the bundle's own file URL.
   banner: { js: 'const __bundleImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__bundleImportMetaUrl' },
 };
@@ -30,21 +31,6 @@ const zodEnglishOnly = {
       contents: 'export { default as en } from "./en.js";',
       loader: 'js',
       resolveDir: 'node_modules/zod/v4/locales',
-    }));
-  },
-};
-
-// @azure/storage-common carries an 85 KB Emscripten CRC64 module for the structured-message content validation of Blob
-// and File transfers. The queue client re-exports it but never calls it (it sends and receives XML bodies only), yet
-// the module's top-level code keeps it in the bundle. In the app's bundle it is replaced by a function that fails
-// loudly, so a future SDK that does use it is caught by the end-to-end tests instead of computing a wrong checksum.
-const noCrc64 = {
-  name: 'no-crc64',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]@azure[\\/]storage-common[\\/]dist[\\/]esm[\\/]crc64\.js$/ }, () => ({
-      contents:
-        'export default function NativeCRC64() { throw new Error("CRC64 is not in this bundle: see noCrc64 in tools/build.mjs"); }',
-      loader: 'js',
     }));
   },
 };
@@ -63,16 +49,20 @@ const identityApart = {
   },
 };
 
-await build({
+const app = await build({
   ...common,
   entryPoints: ['functions/index.ts'],
   outfile: 'dist/main.js',
   external: ['@azure/functions-core'],
-  plugins: [zodEnglishOnly, identityApart, noCrc64],
+  plugins: [zodEnglishOnly, identityApart, noXml],
+  // What each module adds to the bundle, for esbuild's analyzer (https://esbuild.github.io/analyze/) and the test that
+  // keeps the XML stack and @azure/storage-queue out (test/integration/adapters/bundleWithoutXml.test.ts).
+  metafile: true,
   // Smaller code compiles faster at cold start. keepNames keeps function and class names in stack traces; the linked
   // source map gives the rest (set NODE_OPTIONS=--enable-source-maps in the app settings to use it).
   minify: true,
 });
+writeFileSync('dist/main.meta.json', JSON.stringify(app.metafile));
 await build({
   ...common,
   entryPoints: ['lib/adapters/identity.ts'],

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { RestError, type TableClient } from '@azure/data-tables';
+import { type PipelinePolicy, RestError } from '@azure/core-rest-pipeline';
 import { StorageUnavailableError } from '../core/errors';
 
 /**
@@ -10,21 +10,13 @@ import { StorageUnavailableError } from '../core/errors';
  */
 export const PER_TRY_MS = 5_000;
 
-/** The SDK retry settings used with the per-try timeout: a few quick retries, never minutes of back-off. */
-export const TABLE_RETRY_OPTIONS = { maxRetries: 2, retryDelayInMs: 300, maxRetryDelayInMs: 1_500 };
-export const QUEUE_RETRY_OPTIONS = {
-  maxTries: 3,
-  tryTimeoutInMs: PER_TRY_MS,
-  retryDelayInMs: 300,
-  maxRetryDelayInMs: 1_500,
-};
+/**
+ * The retry settings of every storage client (the Tables SDK and the queue client, both on core-rest-pipeline), used
+ * with the per-try timeout below: 3 tries, a few quick retries, never minutes of back-off.
+ */
+export const STORAGE_RETRY_OPTIONS = { maxRetries: 2, retryDelayInMs: 300, maxRetryDelayInMs: 1_500 };
 
 const deadlines = new AsyncLocalStorage<number>();
-
-/** A pipeline policy as the Tables SDK takes it (core-rest-pipeline's PipelinePolicy). */
-type TablePolicy = NonNullable<
-  NonNullable<ConstructorParameters<typeof TableClient>[2]>['additionalPolicies']
->[number]['policy'];
 
 /** Runs `work` with a deadline for every storage call it makes, `budgetMs` from now. */
 export const withStorageDeadline = <T>(budgetMs: number, work: () => Promise<T>): Promise<T> =>
@@ -37,10 +29,10 @@ const remainingMs = () => {
 };
 
 /**
- * A per-try policy for the Tables SDK (core-rest-pipeline): bounds each try, and turns a timed-out try into the
- * retriable network error (ETIMEDOUT) the SDK's retry strategy knows, instead of an AbortError it would not retry.
+ * A per-try policy for the storage pipelines (core-rest-pipeline): bounds each try, and turns a timed-out try into the
+ * retriable network error (ETIMEDOUT) the pipeline's retry strategy knows, instead of an AbortError it would not retry.
  */
-export const storageTimeoutPolicy: TablePolicy = {
+export const storageTimeoutPolicy: PipelinePolicy = {
   name: 'storageTimeouts',
   async sendRequest(request, next) {
     const left = remainingMs();

@@ -12,7 +12,8 @@ export function storageStatus(error: unknown): number | undefined {
 /** True for failures worth retrying: throttling, timeouts, 5xx and network errors (no status at all). */
 export function isTransientStorageError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  // A try that ran out of time (the queue SDK's tryTimeoutInMs aborts it; storage calls are never aborted otherwise).
+  // A try that ran out of time (storageTimeoutPolicy turns it into an ETIMEDOUT RestError; an AbortError that still
+  // gets here is a timeout too, since storage calls are never aborted otherwise).
   if (error.name === 'AbortError' || error.name === 'TimeoutError') return true;
   if (error.name !== 'RestError') return false;
   const status = storageStatus(error);

@@ -1,7 +1,7 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { invalidSkipToken } from '../core/errors';
 import { asConnection, type StorageConnection } from './storageConnection';
-import { storageTimeoutPolicy, TABLE_RETRY_OPTIONS } from './storageDeadline';
+import { STORAGE_RETRY_OPTIONS, storageTimeoutPolicy } from './storageDeadline';
 import { storageStatus } from './storageErrors';
 
 type TablePolicy = Parameters<typeof storageTimeoutPolicy.sendRequest>;
@@ -19,7 +19,7 @@ export function tableClient(
 ): TableClient {
   // Every try is bounded and retried a few times quickly (storageDeadline.ts); the observer sees each call once.
   const options: TableServiceClientOptions = {
-    retryOptions: TABLE_RETRY_OPTIONS,
+    retryOptions: STORAGE_RETRY_OPTIONS,
     additionalPolicies: [
       { policy: storageTimeoutPolicy, position: 'perRetry' },
       ...(observe

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { TableClient } from '@azure/data-tables';
-import type { QueueClient } from '@azure/storage-queue';
 import autocannon from 'autocannon';
+import type { QueueRestClient } from '../../lib/adapters/queueRest';
 import { queueClient } from '../../lib/adapters/storageActionQueue';
 import { type StorageRequestObserver, tableClient } from '../../lib/adapters/tableClients';
 import { actionIdUpperBoundFor, newActionId } from '../../lib/core/actionId';
@@ -81,7 +81,7 @@ export interface AcceptCeilingClients {
   actions: TableClient;
   audit: TableClient;
   schedule: TableClient;
-  queue: QueueClient;
+  queue: QueueRestClient;
 }
 
 export function acceptCeilingClients(connectionString: string, observe?: StorageRequestObserver) {

@@ -3,13 +3,13 @@ import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
 import type { QueueClient } from '@azure/storage-queue';
-import { queueClient } from '../../lib/adapters/storageActionQueue';
 import { tableClient } from '../../lib/adapters/tableClients';
 import { ResetMessageSchema } from '../../lib/core/model';
 import { buildDeps, STORAGE_NAMES } from '../../lib/deps';
 import { requestPasscodeReset } from '../../lib/useCases/requestPasscodeReset';
 import { spawnHost } from '../host/spawnHost';
 import { BENCH_CALLER, disabled, TIMER_FUNCTIONS } from './environment';
+import { sdkQueueClient } from './sdkQueueClient';
 import { forEachLimited, percentile } from './stats';
 
 export interface DrainResult {
@@ -99,7 +99,7 @@ export async function runAppDrain(options: {
   leaseSeconds: number;
 }): Promise<DrainResult> {
   const connectionString = options.env.AzureWebJobsStorage ?? '';
-  const queue = queueClient(connectionString, STORAGE_NAMES.queue);
+  const queue = sdkQueueClient(connectionString, STORAGE_NAMES.queue);
   const host = await spawnHost({
     appDir: options.repoDir,
     env: {
@@ -132,7 +132,7 @@ export async function runDrainCeiling(options: {
   newBatchThreshold: number;
   leaseSeconds: number;
 }): Promise<DrainResult> {
-  const queue = queueClient(options.connectionString, STORAGE_NAMES.queue);
+  const queue = sdkQueueClient(options.connectionString, STORAGE_NAMES.queue);
   const actions = tableClient(options.connectionString, STORAGE_NAMES.tables.actions);
   const active = new Set<Promise<void>>();
   let processed = 0;

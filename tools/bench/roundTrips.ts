@@ -1,10 +1,10 @@
-import { queueClient } from '../../lib/adapters/storageActionQueue';
 import { ResetMessageSchema } from '../../lib/core/model';
 import { buildDeps, STORAGE_NAMES } from '../../lib/deps';
 import type { DeviceChannel } from '../../lib/ports';
 import { applyPasscodeReset } from '../../lib/useCases/applyPasscodeReset';
 import { requestPasscodeReset } from '../../lib/useCases/requestPasscodeReset';
 import { BENCH_CALLER, registerDevices } from './environment';
+import { sdkQueueClient } from './sdkQueueClient';
 
 /** Every storage request a client sent: "GET deviceActions", "POST $batch", "POST reset-passcode/messages"... */
 export class RoundTripCounter {
@@ -66,7 +66,7 @@ export async function countRoundTrips(
   const noopChannel: DeviceChannel = { apply: async () => ({ outcome: 'applied' }) };
   const quiet = { info: () => {}, warn: () => {}, error: () => {} };
   const services = { ...deps.services, channel: noopChannel, log: quiet };
-  const queue = queueClient(connectionString, STORAGE_NAMES.queue, counter.observe);
+  const queue = sdkQueueClient(connectionString, STORAGE_NAMES.queue, counter.observe);
   await queue.clearMessages();
   counter.take();
 

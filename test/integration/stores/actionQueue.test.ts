@@ -1,4 +1,4 @@
-import type { QueueClient } from '@azure/storage-queue';
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureQueue, queueClient, StorageActionQueue } from '../../../lib/adapters/storageActionQueue';
 import { ResetMessageSchema } from '../../../lib/core/model';
@@ -29,33 +29,39 @@ describeActionQueueContract('MemoryQueue', async () => {
   return { subject, receive: async () => subject.messages.splice(0) };
 });
 
-describeActionQueueContract('StorageActionQueue on Azurite', async () => {
-  const client = queueClient(inject('storageConnectionString'), queueName());
+/** The app's client for a new queue, and an SDK client of the same queue to read it as the host does. */
+async function newQueue() {
+  const name = queueName();
+  const client = queueClient(inject('storageConnectionString'), name);
   await ensureQueue(client);
+  return { client, sdk: new QueueClient(inject('storageConnectionString'), name) };
+}
+
+describeActionQueueContract('StorageActionQueue on Azurite', async () => {
+  const { client, sdk } = await newQueue();
   return {
     subject: new StorageActionQueue(client),
-    receive: async () => (await drain(client)).map((text) => ResetMessageSchema.parse(decode(text))),
+    receive: async () => (await drain(sdk)).map((text) => ResetMessageSchema.parse(decode(text))),
     dispose: async () => {
-      await client.delete();
+      await sdk.delete();
     },
   };
 });
 
 describe('StorageActionQueue on Azurite: the wire format', () => {
-  let client: QueueClient;
+  let queue: Awaited<ReturnType<typeof newQueue>>;
   beforeAll(async () => {
-    client = queueClient(inject('storageConnectionString'), queueName());
-    await ensureQueue(client);
+    queue = await newQueue();
   });
   afterAll(async () => {
-    await client.delete();
+    await queue.sdk.delete();
   });
 
   it('puts base64 of the JSON {v, actionId, deviceId} on the queue, with no passcode', async () => {
     const message = { v: 1 as const, actionId: '8235-00ab', deviceId: 'device-1' };
-    await new StorageActionQueue(client).enqueue(message);
+    await new StorageActionQueue(queue.client).enqueue(message);
 
-    const [text] = await drain(client);
+    const [text] = await drain(queue.sdk);
     expect(text).toMatch(/^[A-Za-z0-9+/]+=*$/);
     expect(text).toBe(Buffer.from(JSON.stringify(message), 'utf8').toString('base64'));
     const decoded = decode(text ?? '');
@@ -65,13 +71,13 @@ describe('StorageActionQueue on Azurite: the wire format', () => {
   });
 
   it('keeps a delayed message invisible until its delay has passed', async () => {
-    const queue = new StorageActionQueue(client);
-    await queue.enqueue({ v: 1, actionId: 'delayed', deviceId: 'device-1' }, { delaySeconds: 60 });
-    await queue.enqueue({ v: 1, actionId: 'now', deviceId: 'device-1' });
+    const actions = new StorageActionQueue(queue.client);
+    await actions.enqueue({ v: 1, actionId: 'delayed', deviceId: 'device-1' }, { delaySeconds: 60 });
+    await actions.enqueue({ v: 1, actionId: 'now', deviceId: 'device-1' });
 
-    const visible = (await drain(client)).map((text) => ResetMessageSchema.parse(decode(text)).actionId);
+    const visible = (await drain(queue.sdk)).map((text) => ResetMessageSchema.parse(decode(text)).actionId);
     expect(visible).toEqual(['now']);
-    const { approximateMessagesCount } = await client.getProperties();
+    const { approximateMessagesCount } = await queue.sdk.getProperties();
     expect(approximateMessagesCount).toBe(1);
   });
 });

@@ -1,0 +1,25 @@
+import { newPipeline, QueueClient, StorageSharedKeyCredential } from '@azure/storage-queue';
+import type { StorageRequestObserver } from '../../lib/adapters/tableClients';
+
+/**
+ * A `@azure/storage-queue` client for the benchmark's own queue work (receive, delete, clear, count), as the local
+ * host does it with the SDK (tools/host/queue.ts); the app itself puts messages with lib/adapters/queueRest.ts.
+ * `observe` sees every request, so the round-trip count covers the host's receive and delete calls.
+ */
+export function sdkQueueClient(connectionString: string, queueName: string, observe?: StorageRequestObserver) {
+  const client = new QueueClient(connectionString, queueName);
+  if (!observe) return client;
+  const key = /(?:^|;)AccountKey=([^;]+)/.exec(connectionString)?.[1];
+  if (!key) throw new Error('observing queue requests needs a connection string with an AccountKey');
+  // The SDK takes extra policies only as factories of a pipeline built from a credential.
+  const pipeline = newPipeline(new StorageSharedKeyCredential(client.accountName, key));
+  pipeline.factories.push({
+    create: (next) => ({
+      sendRequest: (request) => {
+        observe(request);
+        return next.sendRequest(request);
+      },
+    }),
+  });
+  return new QueueClient(client.url, pipeline);
+}
