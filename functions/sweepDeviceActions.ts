@@ -10,7 +10,8 @@ app.timer('sweepDeviceActions', {
     context.log(
       `sweep: ${report.reviewed} reviewed, ${report.requeued} requeued, ${report.expired} expired, ` +
         `${report.passcodesPurged} passcodes and ${report.keysPurged} keys purged, ` +
-        `${report.actionsPurged} actions and ${report.eventsPurged} events past retention removed`,
+        `${report.actionsPurged} actions and ${report.eventsPurged} events past retention removed, ` +
+        `${report.subscriptionsRenewed} subscriptions renewed and ${report.subscriptionsPurged} expired removed`,
     );
   },
 });

@@ -230,8 +230,8 @@ export interface SubscriptionStore {
   listByOwner(ownerId: string): Promise<Subscription[]>;
   /** Subscriptions that watch every device or this one (expired ones included; the caller filters). */
   listWatching(deviceId: string): Promise<Subscription[]>;
-  /** Subscriptions whose expiry is before `now`, at most `limit`. */
-  listExpired(now: Date, limit: number): Promise<Subscription[]>;
+  /** Subscriptions whose expiry is before `before`, at most `limit`, each with the version read (to renew it). */
+  listExpired(before: Date, limit: number): Promise<Versioned<Subscription>[]>;
   /** Replaces the subscription if unchanged since read (PreconditionFailedError otherwise). */
   update(next: Subscription, current: Versioned<Subscription>): Promise<void>;
   /** Deletes the subscription and what was recorded of its deliveries. */

@@ -140,8 +140,8 @@ when any reset finishes, use the trigger When a passcode reset finishes and read
 ## Known Issues and Limitations
 - The result of Reset passcode never contains the passcode: the status link it follows does not carry the caller's
   rights. Read it with Get reset passcode result. Notifications of the trigger never contain it either.
-- The trigger When a passcode reset finishes subscribes for at most 72 hours, and the subscription is not renewed by
-  the platform: save the flow again, or renew with a scheduled flow (List subscriptions, then Renew a subscription).
+- The trigger When a passcode reset finishes subscribes for 72 hours; the platform never renews it, so the app does,
+  until the flow is turned off or deleted (the platform then unsubscribes) or its callback answers 404 or 410.
   The app's public URL (PUBLIC_BASE_URL) must be https://${options.host}, so that the unsubscribe call reaches it
   through this connector.
 - A device accepts a limited number of resets a day (the app's MAX_RESETS_PER_DEVICE_PER_DAY, 10 by default).

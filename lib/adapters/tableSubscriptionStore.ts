@@ -87,16 +87,18 @@ export class TableSubscriptionStore implements SubscriptionStore {
     }
   }
 
-  listByOwner(ownerId: string) {
-    return this.query(`ownerId eq ${odataString(ownerId)}`);
+  async listByOwner(ownerId: string) {
+    return (await this.query(`ownerId eq ${odataString(ownerId)}`)).map((s) => s.value);
   }
 
-  listWatching(deviceId: string) {
-    return this.query(`(watches eq ${odataString(ALL)} or watches eq ${odataString(deviceId)})`);
+  async listWatching(deviceId: string) {
+    return (await this.query(`(watches eq ${odataString(ALL)} or watches eq ${odataString(deviceId)})`)).map(
+      (s) => s.value,
+    );
   }
 
-  async listExpired(now: Date, limit: number) {
-    return (await this.query(`expirationDateTime lt ${odataString(now.toISOString())}`)).slice(0, limit);
+  async listExpired(before: Date, limit: number) {
+    return (await this.query(`expirationDateTime lt ${odataString(before.toISOString())}`)).slice(0, limit);
   }
 
   async update(next: Subscription, current: Versioned<Subscription>): Promise<void> {
@@ -140,13 +142,13 @@ export class TableSubscriptionStore implements SubscriptionStore {
     }
   }
 
-  private async query(filter: string): Promise<Subscription[]> {
-    const found: Subscription[] = [];
+  private async query(filter: string): Promise<Versioned<Subscription>[]> {
+    const found: Versioned<Subscription>[] = [];
     try {
       const entities = this.tables.subscriptions.listEntities({
         queryOptions: { filter: `PartitionKey eq ${odataString(PARTITION)} and ${filter}` },
       });
-      for await (const entity of entities) found.push(toVersioned(entity).value);
+      for await (const entity of entities) found.push(toVersioned(entity));
     } catch (error) {
       return translateStorageError(error);
     }

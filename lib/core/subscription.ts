@@ -135,6 +135,20 @@ export function isWorkflowCallbackUrl(url: string): boolean {
   );
 }
 
+/**
+ * A workflow's subscription is renewed by the app, this long before it would expire. Power Automate never renews a
+ * custom connector's webhook subscription (it only deletes it, through the Location of the 201, when the flow is
+ * turned off or deleted), so a flow would otherwise go silent after 72 hours. Such a subscription ends with that
+ * DELETE, or when its callback answers 404 or 410 (the workflow, or the waiting run, is gone).
+ */
+export const WORKFLOW_RENEWAL_AHEAD_MS = 60 * 60_000;
+
+/** What a renewal of a workflow's subscription changes at `now`: a fresh expiry, the longest allowed. */
+export const renewedForWorkflow = (subscription: Subscription, now: Date): Subscription => ({
+  ...subscription,
+  expirationDateTime: new Date(now.getTime() + MAX_SUBSCRIPTION_HOURS * 3_600_000).toISOString(),
+});
+
 /** What a receiver gets when an action it watches finishes (Graph's change notification collection). */
 export interface NotificationBody {
   value: Array<{

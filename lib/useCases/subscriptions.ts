@@ -8,9 +8,11 @@ import {
   type NotificationBody,
   nextDeliveryDelay,
   notificationUrlProblem,
+  renewedForWorkflow,
   resourceOf,
   type Subscription,
   type SubscriptionInput,
+  WORKFLOW_RENEWAL_AHEAD_MS,
   wantsNotice,
   watchedBy,
 } from '../core/subscription';
@@ -205,7 +207,8 @@ async function deliver(services: Services, message: Extract<NotificationMessage,
       throw error;
     });
   if (status >= 200 && status < 300) return 'delivered' as const;
-  if (status === 410) {
+  const workflowGone = status === 404 && isWorkflowCallbackUrl(openNotificationUrl(services, subscription.value));
+  if (status === 410 || workflowGone) {
     await services.subscriptions.remove(subscription.value.id);
     return 'subscriptionRemoved' as const;
   }
@@ -241,9 +244,29 @@ function noticeOf(services: Services, subscription: Subscription, action: Device
   };
 }
 
-/** Removes expired subscriptions (and their delivery records), at most `limit` a run. */
-export async function purgeExpiredSubscriptions(services: Services, limit: number): Promise<number> {
-  const expired = await services.subscriptions.listExpired(services.clock.now(), limit);
-  for (const subscription of expired) await services.subscriptions.remove(subscription.id);
-  return expired.length;
+/**
+ * Renews the workflows' subscriptions that expire within the hour (WORKFLOW_RENEWAL_AHEAD_MS) and removes the other
+ * expired ones (with their delivery records), at most `limit` a run. A renewal that races a PATCH loses harmlessly.
+ */
+export async function maintainSubscriptions(services: Services, limit: number) {
+  const now = services.clock.now();
+  const soon = new Date(now.getTime() + WORKFLOW_RENEWAL_AHEAD_MS);
+  const report = { renewed: 0, purged: 0 };
+  for (const found of await services.subscriptions.listExpired(soon, limit)) {
+    const subscription = found.value;
+    if (isWorkflowCallbackUrl(openNotificationUrl(services, subscription))) {
+      const renewed = await services.subscriptions
+        .update(renewedForWorkflow(subscription, now), found)
+        .then(() => true)
+        .catch((error: unknown) => {
+          if (error instanceof PreconditionFailedError) return false;
+          throw error;
+        });
+      if (renewed) report.renewed++;
+    } else if (new Date(subscription.expirationDateTime) <= now) {
+      await services.subscriptions.remove(subscription.id);
+      report.purged++;
+    }
+  }
+  return report;
 }

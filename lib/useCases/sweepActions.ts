@@ -11,7 +11,7 @@ import { PreconditionFailedError } from '../core/errors';
 import type { DeviceAction } from '../core/model';
 import type { ScheduleEntry, Versioned } from '../ports';
 import { bestEffort, type Services } from './services';
-import { announceFinished, purgeExpiredSubscriptions } from './subscriptions';
+import { announceFinished, maintainSubscriptions } from './subscriptions';
 
 export interface SweepReport {
   reviewed: number;
@@ -23,13 +23,15 @@ export interface SweepReport {
   actionsPurged: number;
   eventsPurged: number;
   subscriptionsPurged: number;
+  /** Workflows' subscriptions renewed before they expire (Power Automate never renews them). */
+  subscriptionsRenewed: number;
 }
 
 /** Schedule entries one run reviews at most; the rest are reviewed by the next runs (every minute). */
 export const SWEEP_BATCH = 500;
 /** Audit events one run purges at most. */
 export const RETENTION_BATCH = 200;
-/** Expired subscriptions one run removes at most. */
+/** Subscriptions one run renews or removes at most. */
 const SUBSCRIPTION_PURGE_BATCH = 100;
 const PARALLEL_REVIEWS = 16;
 
@@ -49,13 +51,16 @@ export async function sweepActions(services: Services): Promise<SweepReport> {
     actionsPurged: 0,
     eventsPurged: 0,
     subscriptionsPurged: 0,
+    subscriptionsRenewed: 0,
   };
   const due = await services.schedule.listDue(now, SWEEP_BATCH);
   for (let i = 0; i < due.length; i += PARALLEL_REVIEWS) {
     await Promise.all(due.slice(i, i + PARALLEL_REVIEWS).map((entry) => reviewSafely(services, entry, now, report)));
   }
   await purgeRetired(services, now, report);
-  report.subscriptionsPurged = await purgeExpiredSubscriptions(services, SUBSCRIPTION_PURGE_BATCH);
+  const subscriptions = await maintainSubscriptions(services, SUBSCRIPTION_PURGE_BATCH);
+  report.subscriptionsPurged = subscriptions.purged;
+  report.subscriptionsRenewed = subscriptions.renewed;
   const { reviewed, ...changes } = report;
   if (Object.values(changes).some((n) => n > 0)) services.log.info('sweep finished', { reviewed, ...changes });
   return report;

@@ -250,10 +250,11 @@ export class MemorySubscriptionStore implements SubscriptionStore {
     return this.all().filter((s) => s.watched.scope === 'all' || s.watched.deviceId === deviceId);
   }
 
-  async listExpired(now: Date, limit: number) {
-    return this.all()
-      .filter((s) => new Date(s.expirationDateTime) < now)
-      .slice(0, limit);
+  async listExpired(before: Date, limit: number) {
+    return [...this.subscriptions.values()]
+      .filter((s) => new Date(s.value.expirationDateTime) < before)
+      .slice(0, limit)
+      .map((s) => ({ value: clone(s.value), etag: s.etag }));
   }
 
   async update(next: Subscription, current: Versioned<Subscription>) {

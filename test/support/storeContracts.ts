@@ -717,8 +717,8 @@ export function describeSubscriptionStoreContract(
       await expect(store().update({ ...s, expirationDateTime: at(30).toISOString() }, read)).rejects.toBeInstanceOf(
         PreconditionFailedError,
       );
-      expect((await store().listExpired(at(15), 10)).map((e) => e.id)).not.toContain(s.id);
-      expect((await store().listExpired(at(25), 10)).map((e) => e.id)).toContain(s.id);
+      expect((await store().listExpired(at(15), 10)).map((e) => e.value.id)).not.toContain(s.id);
+      expect((await store().listExpired(at(25), 10)).map((e) => e.value.id)).toContain(s.id);
       await store().remove(s.id);
       await store().remove(s.id);
       await expect(store().get(s.id)).resolves.toBeUndefined();

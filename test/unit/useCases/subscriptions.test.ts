@@ -237,4 +237,40 @@ describe('notifications', () => {
     await sweepActions(t.services);
     expect(t.subscriptions.subscriptions.size).toBe(0);
   });
+
+  it("renews a workflow's subscription before it expires, until the workflow is gone (404), and lets others expire", async () => {
+    const t = setup();
+    const flow =
+      'https://prod-27.westeurope.logic.azure.com/workflows/abc/triggers/manual/run?api-version=2016-10-01&sig=Xyz';
+    const workflow = await createSubscription(t.services, reader, input({ notificationUrl: flow }));
+    const receiver = await createSubscription(t.services, reader, input());
+    // Both expire at 2026-11-28T10:00Z; an hour before, the sweep renews the workflow's only.
+    t.clock.advance({ hours: 46, minutes: 59 });
+    expect(await sweepActions(t.services)).toMatchObject({ subscriptionsRenewed: 0, subscriptionsPurged: 0 });
+    t.clock.advance({ minutes: 2 });
+    expect(await sweepActions(t.services)).toMatchObject({ subscriptionsRenewed: 1, subscriptionsPurged: 0 });
+    expect((await getSubscription(t.services, reader, workflow.id)).expirationDateTime).toBe(
+      '2026-12-01T09:01:00.000Z',
+    );
+    t.clock.advance({ hours: 1 });
+    expect(await sweepActions(t.services)).toMatchObject({ subscriptionsRenewed: 0, subscriptionsPurged: 1 });
+    await expect(getSubscription(t.services, reader, receiver.id)).rejects.toMatchObject({ status: 404 });
+
+    // Days later it still hears of a reset; a 404 from the callback means the workflow is gone.
+    t.clock.advance({ hours: 70 });
+    await sweepActions(t.services);
+    t.notifier.script = [404];
+    await resetToDone(t);
+    expect(await drainNotifications(t)).toEqual(['queued', 'subscriptionRemoved']);
+    expect(t.notifier.posts.map((p) => p.url)).toEqual([flow]);
+    expect(t.subscriptions.subscriptions.size).toBe(0);
+  });
+
+  it('retries a 404 from a receiver that is not a workflow (it may be deploying)', async () => {
+    const t = setup();
+    await createSubscription(t.services, reader, input());
+    t.notifier.script = [404];
+    await resetToDone(t);
+    expect(await drainNotifications(t)).toEqual(['queued', 'retrying', 'delivered']);
+  });
 });

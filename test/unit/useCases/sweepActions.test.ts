@@ -15,6 +15,7 @@ const NOTHING: SweepReport = {
   actionsPurged: 0,
   eventsPurged: 0,
   subscriptionsPurged: 0,
+  subscriptionsRenewed: 0,
 };
 
 function setup() {
