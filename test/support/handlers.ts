@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type HttpHandler, HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
-import { afterEach, beforeEach } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { parseConfig } from '../../lib/config';
 import { type AppDeps, overrideDepsForTests } from '../../lib/deps';
 import type { RouteSpec } from '../../lib/http/routes';
@@ -10,7 +10,9 @@ import { parseKeyList } from '../../lib/security/keyList';
 import { createPageTokenSigner } from '../../lib/security/pageToken';
 import { createStatusLinkSigner } from '../../lib/security/statusLink';
 import type { Services } from '../../lib/useCases/services';
+import { buildOpenApiDocument } from '../../tools/apiDocuments/openApi';
 import { throwawaySettings } from '../../tools/localSettings';
+import { validateResponse } from './openapiValidator';
 import { makeTestServices, type TestServices } from './services';
 
 /**
@@ -129,5 +131,22 @@ export function useHandlerHarness(options: HarnessOptions = {}): () => HandlerHa
   return () => {
     if (!harness) throw new Error('the harness exists only while a test runs');
     return harness;
+  };
+}
+
+/** `call` of a harness that also checks each response is one the OpenAPI document describes. */
+export function documentedCalls(harness: () => HandlerHarness) {
+  const openApi = buildOpenApiDocument();
+  return async (handler: HttpHandler, route: RouteSpec, path: string, init: CallInit = {}): Promise<CallResult> => {
+    const result = await harness().call(handler, route, path, init);
+    const problems = validateResponse(openApi, {
+      method: init.method ?? route.method,
+      route: route.route,
+      status: result.status,
+      headers: result.headers,
+      body: result.body,
+    });
+    expect(problems, `${route.method} ${path} → ${result.status} ${JSON.stringify(result.body)}`).toEqual([]);
+    return result;
   };
 }

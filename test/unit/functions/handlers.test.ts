@@ -21,31 +21,16 @@ import { SUPPORT_MATRIX } from '../../../lib/core/supportMatrix';
 import { ROUTES, type RouteSpec } from '../../../lib/http/routes';
 import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { writeApiDocuments } from '../../../tools/apiDocuments/generate';
-import { buildOpenApiDocument } from '../../../tools/apiDocuments/openApi';
-import { as, type CallInit, type CallResult, ORIGIN, useHandlerHarness } from '../../support/handlers';
-import { validateResponse } from '../../support/openapiValidator';
+import { as, type CallInit, type CallResult, documentedCalls, ORIGIN, useHandlerHarness } from '../../support/handlers';
 import { deviceFixture, throwOnCall } from '../../support/services';
 
 // Every route's handler, called in-process as the host calls it (test/support/handlers.ts), against memory stores:
 // statuses, headers and error bodies, each response also checked against the OpenAPI document. What needs a real host
 // (routing, body limits of the host, queues, crash recovery) stays in test/e2e.
 
-const openApi = buildOpenApiDocument();
 const harness = useHandlerHarness({ limits: { maxResetsPerDevicePerDay: 3 } });
 
-/** Calls a handler and checks that the response is one the OpenAPI document describes. */
-async function call(handler: HttpHandler, route: RouteSpec, path: string, init: CallInit = {}): Promise<CallResult> {
-  const result = await harness().call(handler, route, path, init);
-  const problems = validateResponse(openApi, {
-    method: init.method ?? route.method,
-    route: route.route,
-    status: result.status,
-    headers: result.headers,
-    body: result.body,
-  });
-  expect(problems, `${route.method} ${path} → ${result.status} ${JSON.stringify(result.body)}`).toEqual([]);
-  return result;
-}
+const call = documentedCalls(harness);
 
 const devicePath = (id: string) => `deviceManagement/managedDevices/${id}`;
 const resetPath = (id: string) => `${devicePath(id)}/resetPasscode`;

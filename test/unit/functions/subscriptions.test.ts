@@ -13,29 +13,16 @@ import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { requestPasscodeReset } from '../../../lib/useCases/requestPasscodeReset';
 import { handleNotificationMessage } from '../../../lib/useCases/subscriptions';
 import { buildOpenApiDocument } from '../../../tools/apiDocuments/openApi';
-import { as, type CallInit, type CallResult, ORIGIN, useHandlerHarness } from '../../support/handlers';
-import { validateResponse } from '../../support/openapiValidator';
+import { as, type CallResult, documentedCalls, ORIGIN, useHandlerHarness } from '../../support/handlers';
 import { callerWith, deviceFixture, throwOnCall } from '../../support/services';
 
 // The subscription routes' handlers, called in-process as the host calls them (test/support/handlers.ts), on memory
 // stores and a scripted receiver (the notifier): statuses, headers, error bodies, each response checked against the
 // OpenAPI document, and nothing stored for a refused request.
 
-const openApi = buildOpenApiDocument();
 const harness = useHandlerHarness();
 
-async function call(handler: HttpHandler, route: RouteSpec, path: string, init: CallInit = {}): Promise<CallResult> {
-  const result = await harness().call(handler, route, path, init);
-  const problems = validateResponse(openApi, {
-    method: init.method ?? route.method,
-    route: route.route,
-    status: result.status,
-    headers: result.headers,
-    body: result.body,
-  });
-  expect(problems, `${route.method} ${path} → ${result.status} ${JSON.stringify(result.body)}`).toEqual([]);
-  return result;
-}
+const call = documentedCalls(harness);
 
 const expectError = (result: CallResult, status: number, code: string, target?: string) => {
   expect(result.status, JSON.stringify(result.body)).toBe(status);
@@ -351,7 +338,7 @@ describe('the notification a subscription created through the route receives', (
     expect(JSON.stringify(notice)).not.toContain(String(harness().channel.received[0]?.passcode));
 
     const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
-    ajv.addSchema({ ...structuredClone(openApi), $id: 'https://openapi.test/doc.json' });
+    ajv.addSchema({ ...buildOpenApiDocument(), $id: 'https://openapi.test/doc.json' });
     const validate = ajv.compile({
       $ref: 'https://openapi.test/doc.json#/components/schemas/ChangeNotificationCollection',
     });
