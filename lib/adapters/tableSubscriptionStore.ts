@@ -97,8 +97,8 @@ export class TableSubscriptionStore implements SubscriptionStore {
     );
   }
 
-  async listExpired(before: Date, limit: number) {
-    return (await this.query(`expirationDateTime lt ${odataString(before.toISOString())}`)).slice(0, limit);
+  listExpired(before: Date, limit: number) {
+    return this.query(`expirationDateTime lt ${odataString(before.toISOString())}`, limit);
   }
 
   async update(next: Subscription, current: Versioned<Subscription>): Promise<void> {
@@ -142,13 +142,17 @@ export class TableSubscriptionStore implements SubscriptionStore {
     }
   }
 
-  private async query(filter: string): Promise<Versioned<Subscription>[]> {
+  /** The subscriptions that match `filter`, reading no further than the first `limit`. */
+  private async query(filter: string, limit = Number.POSITIVE_INFINITY): Promise<Versioned<Subscription>[]> {
     const found: Versioned<Subscription>[] = [];
     try {
       const entities = this.tables.subscriptions.listEntities({
         queryOptions: { filter: `PartitionKey eq ${odataString(PARTITION)} and ${filter}` },
       });
-      for await (const entity of entities) found.push(toVersioned(entity));
+      for await (const entity of entities) {
+        if (found.length >= limit) break;
+        found.push(toVersioned(entity));
+      }
     } catch (error) {
       return translateStorageError(error);
     }

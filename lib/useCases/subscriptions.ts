@@ -197,17 +197,15 @@ async function deliver(services: Services, message: Extract<NotificationMessage,
   const now = services.clock.now();
   if (!subscription || !action) return 'gone' as const;
   if (new Date(subscription.value.expirationDateTime) <= now) return 'expired' as const;
+  const notificationUrl = openNotificationUrl(services, subscription.value);
   const status = await services.notifier
-    .post(
-      openNotificationUrl(services, subscription.value),
-      JSON.stringify(noticeOf(services, subscription.value, action.value)),
-    )
+    .post(notificationUrl, JSON.stringify(noticeOf(services, subscription.value, action.value)))
     .catch((error: unknown) => {
       if (error instanceof TransientError) return 0;
       throw error;
     });
   if (status >= 200 && status < 300) return 'delivered' as const;
-  const workflowGone = status === 404 && isWorkflowCallbackUrl(openNotificationUrl(services, subscription.value));
+  const workflowGone = status === 404 && isWorkflowCallbackUrl(notificationUrl);
   if (status === 410 || workflowGone) {
     await services.subscriptions.remove(subscription.value.id);
     return 'subscriptionRemoved' as const;

@@ -719,6 +719,8 @@ export function describeSubscriptionStoreContract(
       );
       expect((await store().listExpired(at(15), 10)).map((e) => e.value.id)).not.toContain(s.id);
       expect((await store().listExpired(at(25), 10)).map((e) => e.value.id)).toContain(s.id);
+      for (let i = 0; i < 3; i++) await store().create(subscription({ expirationDateTime: at(10).toISOString() }));
+      expect(await store().listExpired(at(25), 2)).toHaveLength(2);
       await store().remove(s.id);
       await store().remove(s.id);
       await expect(store().get(s.id)).resolves.toBeUndefined();
