@@ -46,6 +46,14 @@ describe('chaos: the host killed twice while 200 resets drain', () => {
     return results;
   }
 
+  async function gatewayCalls(count: number) {
+    const deadline = Date.now() + 60_000;
+    while (gateway.received.length < count) {
+      if (Date.now() > deadline) throw new Error(`the gateway got ${gateway.received.length} calls, not ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   async function killAndRestart() {
     stack.host.kill();
     await stack.host.exited;
@@ -81,10 +89,12 @@ describe('chaos: the host killed twice while 200 resets drain', () => {
     const retried = accepted.filter((a) => a.retries > 0).length;
     if (retried > 0) console.log(`chaos: ${retried} of ${DEVICES} resets were retried after a 503`);
 
-    // Kill the host twice while the queue drains (each batch of 16 takes ~0.4 s at the gateway).
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Kill the host twice while the queue drains, each time right after the gateway received a few more calls: those
+    // calls are still waiting out the gateway's latency, so each kill interrupts work in progress, whatever the
+    // machine's speed.
+    await gatewayCalls(30);
     await killAndRestart();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await gatewayCalls(gateway.received.length + 30);
     await killAndRestart();
 
     let actions: ActionResult[] = [];
