@@ -6,18 +6,20 @@ import type { NotificationMessage } from '../lib/ports';
 import { queueHandler } from '../lib/queueHandler';
 import { handleNotificationMessage } from '../lib/useCases/subscriptions';
 
-const NotificationMessageSchema: z.ZodType<NotificationMessage> = z.discriminatedUnion('kind', [
-  z.strictObject({ v: z.literal(1), kind: z.literal('finished'), deviceId: IdSchema, actionId: IdSchema }),
-  z.strictObject({
-    v: z.literal(1),
-    kind: z.literal('deliver'),
-    subscriptionId: z.string().regex(/^[0-9a-f-]{36}$/),
-    deviceId: IdSchema,
-    actionId: IdSchema,
-    attempt: z.int().min(0),
-    firstTriedAt: z.iso.datetime(),
-  }),
-]);
+const NotificationMessageSchema: z.ZodType<NotificationMessage> = z.lazy(() =>
+  z.discriminatedUnion('kind', [
+    z.strictObject({ v: z.literal(1), kind: z.literal('finished'), deviceId: IdSchema, actionId: IdSchema }),
+    z.strictObject({
+      v: z.literal(1),
+      kind: z.literal('deliver'),
+      subscriptionId: z.string().regex(/^[0-9a-f-]{36}$/),
+      deviceId: IdSchema,
+      actionId: IdSchema,
+      attempt: z.int().min(0),
+      firstTriedAt: z.iso.datetime(),
+    }),
+  ]),
+);
 
 // Change notifications: a finished action is fanned out to its subscriptions, then each notice is delivered on its
 // own (a slow receiver delays nobody).

@@ -3,7 +3,10 @@ import { parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { checkStorageSettings, StorageSettingsShape } from './adapters/storageConnection';
 import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+// The settings are parsed at load, so their schema is built then too: the whole-number type is built once and shared
+// (zod schemas are immutable), not once per setting.
+const PositiveInt = z.coerce.number().int().positive();
+const positiveInt = (fallback: number) => PositiveInt.default(fallback);
 const optionalText = z
   .string()
   .trim()

@@ -61,22 +61,24 @@ const MAX_WRITE_ATTEMPTS = 5;
 const SCRYPT = { N: 16_384, r: 8, p: 1, keyLength: 32 } as const;
 const SCRYPT_MAX_N = 65_536;
 
-const StoredDeviceSchema = z.object({
-  etag: z.string(),
-  passcodeVerifier: z.string().optional(),
-  lastActionId: z.string().optional(),
-  lastAppliedDateTime: z.string().optional(),
-  appliedCount: z.number().int().min(0).default(0),
-  applyCalls: z.number().int().min(0).default(0),
-  scriptTransientFailures: z.number().int().min(0).default(0),
-  scriptFailureCode: z.string().default(''),
-  scriptFailureMessage: z.string().default(''),
-  scriptNotSupported: z.boolean().default(false),
-  /** Wrong unlock attempts in a row (counted before each check, reset by the right passcode). */
-  failedUnlocks: z.number().int().min(0).default(0),
-  /** No unlock attempt is checked before this time. */
-  unlockBlockedUntil: z.string().optional(),
-});
+const StoredDeviceSchema = z.lazy(() =>
+  z.object({
+    etag: z.string(),
+    passcodeVerifier: z.string().optional(),
+    lastActionId: z.string().optional(),
+    lastAppliedDateTime: z.string().optional(),
+    appliedCount: z.number().int().min(0).default(0),
+    applyCalls: z.number().int().min(0).default(0),
+    scriptTransientFailures: z.number().int().min(0).default(0),
+    scriptFailureCode: z.string().default(''),
+    scriptFailureMessage: z.string().default(''),
+    scriptNotSupported: z.boolean().default(false),
+    /** Wrong unlock attempts in a row (counted before each check, reset by the right passcode). */
+    failedUnlocks: z.number().int().min(0).default(0),
+    /** No unlock attempt is checked before this time. */
+    unlockBlockedUntil: z.string().optional(),
+  }),
+);
 type DeviceState = Omit<z.infer<typeof StoredDeviceSchema>, 'etag'>;
 
 const NEW_DEVICE: DeviceState = {
@@ -347,19 +349,21 @@ async function createVerifier(passcode: string, N: number): Promise<string> {
   return ['scrypt', N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
-const VerifierSchema = z.tuple([
-  z.literal('scrypt'),
-  z.coerce
-    .number()
-    .int()
-    .min(2)
-    .max(SCRYPT_MAX_N)
-    .refine((n) => (n & (n - 1)) === 0, 'N must be a power of 2'),
-  z.coerce.number().int().min(1).max(16),
-  z.coerce.number().int().min(1).max(4),
-  z.base64(),
-  z.base64(),
-]);
+const VerifierSchema = z.lazy(() =>
+  z.tuple([
+    z.literal('scrypt'),
+    z.coerce
+      .number()
+      .int()
+      .min(2)
+      .max(SCRYPT_MAX_N)
+      .refine((n) => (n & (n - 1)) === 0, 'N must be a power of 2'),
+    z.coerce.number().int().min(1).max(16),
+    z.coerce.number().int().min(1).max(4),
+    z.base64(),
+    z.base64(),
+  ]),
+);
 
 async function verifyPasscode(passcode: string, verifier: string): Promise<boolean> {
   const parsed = VerifierSchema.safeParse(verifier.split('$'));

@@ -12,12 +12,14 @@ const PARTITION = 'due';
 const rowKeyOf = (entry: Pick<ScheduleEntry, 'dueDateTime' | 'actionId'>) =>
   `${String(new Date(entry.dueDateTime).getTime()).padStart(13, '0')}-${entry.actionId}`;
 
-const EntrySchema = z.object({
-  deviceId: z.string(),
-  actionId: z.string(),
-  dueDateTime: z.string(),
-  visits: z.number().int().min(0),
-});
+const EntrySchema = z.lazy(() =>
+  z.object({
+    deviceId: z.string(),
+    actionId: z.string(),
+    dueDateTime: z.string(),
+    visits: z.number().int().min(0),
+  }),
+);
 
 /**
  * ActionSchedule on Azure Table Storage, one partition ordered by due time. Moving an entry is one entity-group

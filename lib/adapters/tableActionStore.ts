@@ -32,41 +32,45 @@ export interface ActionTables {
   audit: TableClient;
 }
 
-const TargetSchema = z.object({
-  operatingSystem: OperatingSystemSchema,
-  osVersion: z.string(),
-  passcodePolicy: PasscodePolicySchema,
-});
-
-const ActionEntitySchema = z.object({
-  partitionKey: z.string(),
-  etag: z.string(),
-  actionId: z.string(),
-  actionState: ActionStateSchema,
-  startDateTime: z.string(),
-  lastUpdatedDateTime: z.string(),
-  requestedBy: z.string(),
-  requestedById: z.string(),
-  reason: z.string().optional(),
-  attempts: z.number().int(),
-  target: z.string().transform((s, ctx) => {
-    const parsed = TargetSchema.safeParse(JSON.parse(s));
-    if (parsed.success) return parsed.data;
-    ctx.addIssue({ code: 'custom', message: 'bad target' });
-    return z.NEVER;
+const TargetSchema = z.lazy(() =>
+  z.object({
+    operatingSystem: OperatingSystemSchema,
+    osVersion: z.string(),
+    passcodePolicy: PasscodePolicySchema,
   }),
-  claimedUntil: z.string().optional(),
-  nextAttemptDateTime: z.string().optional(),
-  lastErrorCode: z.string().optional(),
-  lastErrorMessage: z.string().optional(),
-  idempotencyKeyHash: z.string().optional(),
-  passcodeKeyId: z.string().optional(),
-  passcodeCiphertext: z.string().optional(),
-  appliedDateTime: z.string().optional(),
-  passcodeExpirationDateTime: z.string().optional(),
-  errorCode: z.string().optional(),
-  errorMessage: z.string().optional(),
-});
+);
+
+const ActionEntitySchema = z.lazy(() =>
+  z.object({
+    partitionKey: z.string(),
+    etag: z.string(),
+    actionId: z.string(),
+    actionState: ActionStateSchema,
+    startDateTime: z.string(),
+    lastUpdatedDateTime: z.string(),
+    requestedBy: z.string(),
+    requestedById: z.string(),
+    reason: z.string().optional(),
+    attempts: z.number().int(),
+    target: z.string().transform((s, ctx) => {
+      const parsed = TargetSchema.safeParse(JSON.parse(s));
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: 'bad target' });
+      return z.NEVER;
+    }),
+    claimedUntil: z.string().optional(),
+    nextAttemptDateTime: z.string().optional(),
+    lastErrorCode: z.string().optional(),
+    lastErrorMessage: z.string().optional(),
+    idempotencyKeyHash: z.string().optional(),
+    passcodeKeyId: z.string().optional(),
+    passcodeCiphertext: z.string().optional(),
+    appliedDateTime: z.string().optional(),
+    passcodeExpirationDateTime: z.string().optional(),
+    errorCode: z.string().optional(),
+    errorMessage: z.string().optional(),
+  }),
+);
 
 function toVersionedAction(entity: unknown): Versioned<DeviceAction> {
   const e = ActionEntitySchema.parse(entity);
@@ -122,8 +126,9 @@ export function toEntity(a: DeviceAction) {
   };
 }
 
-const GuardEntitySchema = z.object({ actionId: z.string() });
-const PointerSchema = z.object({ rowKey: z.string(), deviceId: z.string(), actionId: z.string() });
+const GuardEntitySchema = z.lazy(() => z.object({ actionId: z.string() }));
+const StartEntitySchema = z.lazy(() => z.object({ startDateTime: z.string() }));
+const PointerSchema = z.lazy(() => z.object({ rowKey: z.string(), deviceId: z.string(), actionId: z.string() }));
 
 /** The all-devices list's skip token: the audit row key of the last event read. */
 const encodeFeedToken = (rowKey: string) => Buffer.from(`after:${rowKey}`, 'utf8').toString('base64url');
@@ -134,21 +139,24 @@ function decodeFeedToken(token: string | undefined): string | undefined {
   if (!match?.[1]) throw invalidSkipToken();
   return match[1];
 }
-const ProfileEntitySchema = z.object({
-  profile: z.string().transform((text, ctx) => {
-    const parsed = z
-      .object({
-        operatingSystem: OperatingSystemSchema,
-        osVersion: z.string(),
-        azureADJoined: z.boolean(),
-        passcodePolicy: PasscodePolicySchema,
-      })
-      .safeParse(JSON.parse(text));
-    if (parsed.success) return parsed.data;
-    ctx.addIssue({ code: 'custom', message: 'bad device profile' });
-    return z.NEVER;
+const DeviceProfileSchema = z.lazy(() =>
+  z.object({
+    operatingSystem: OperatingSystemSchema,
+    osVersion: z.string(),
+    azureADJoined: z.boolean(),
+    passcodePolicy: PasscodePolicySchema,
   }),
-});
+);
+const ProfileEntitySchema = z.lazy(() =>
+  z.object({
+    profile: z.string().transform((text, ctx) => {
+      const parsed = DeviceProfileSchema.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: 'bad device profile' });
+      return z.NEVER;
+    }),
+  }),
+);
 
 /** The most audit events a page of the all-devices list reads (and so the most actions it looks up). */
 export const MAX_EVENTS_PER_PAGE = 100;
@@ -301,7 +309,7 @@ export class TableActionStore implements ActionStore {
     const recentStarts = rows
       .filter((r) => r.rowKey !== PROFILE_ROW && r.rowKey !== GUARD_ROW)
       .slice(0, limit)
-      .map((r) => z.object({ startDateTime: z.string() }).parse(r).startDateTime);
+      .map((r) => StartEntitySchema.parse(r).startDateTime);
     return {
       ...(profileRow && { profile: ProfileEntitySchema.parse(profileRow).profile }),
       ...(guardRow && { inFlightActionId: GuardEntitySchema.parse(guardRow).actionId }),

@@ -19,18 +19,20 @@ export function auditEntity(event: AuditEvent) {
 /** The events that record an action's creation (acceptedResetEvent): the all-devices list reads these. */
 export const ACCEPTED_ACTIONS_FILTER = `PartitionKey eq ${odataString(AUDIT_PARTITION)} and eventType eq 'resetRequested' and detail eq ${odataString(ACCEPTED)}`;
 
-const AuditEntitySchema = z.object({
-  eventId: z.string(),
-  eventDateTime: z.string(),
-  eventType: z.enum(AUDIT_EVENT_TYPES),
-  callerId: z.string(),
-  callerName: z.string(),
-  deviceId: z.string(),
-  actionId: z.string().optional(),
-  reason: z.string().optional(),
-  outcome: z.enum(['success', 'failure']),
-  detail: z.string().optional(),
-});
+const AuditEntitySchema = z.lazy(() =>
+  z.object({
+    eventId: z.string(),
+    eventDateTime: z.string(),
+    eventType: z.enum(AUDIT_EVENT_TYPES),
+    callerId: z.string(),
+    callerName: z.string(),
+    deviceId: z.string(),
+    actionId: z.string().optional(),
+    reason: z.string().optional(),
+    outcome: z.enum(['success', 'failure']),
+    detail: z.string().optional(),
+  }),
+);
 
 function toEvent(entity: unknown): AuditEvent {
   const { eventId, ...rest } = AuditEntitySchema.parse(entity);

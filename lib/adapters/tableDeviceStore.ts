@@ -7,24 +7,26 @@ import { checkContinuationToken, odataString } from './tableClients';
 
 const PARTITION = 'device';
 
-const DeviceEntitySchema = z.object({
-  rowKey: z.string(),
-  deviceName: z.string(),
-  operatingSystem: OperatingSystemSchema,
-  osVersion: z.string(),
-  azureADJoined: z.boolean(),
-  userPrincipalName: z.string().optional(),
-  passcodePolicy: z.string().transform((s, ctx) => {
-    const parsed = PasscodePolicySchema.safeParse(JSON.parse(s));
-    if (!parsed.success) {
-      ctx.addIssue({ code: 'custom', message: 'bad passcodePolicy' });
-      return z.NEVER;
-    }
-    return parsed.data;
+const DeviceEntitySchema = z.lazy(() =>
+  z.object({
+    rowKey: z.string(),
+    deviceName: z.string(),
+    operatingSystem: OperatingSystemSchema,
+    osVersion: z.string(),
+    azureADJoined: z.boolean(),
+    userPrincipalName: z.string().optional(),
+    passcodePolicy: z.string().transform((s, ctx) => {
+      const parsed = PasscodePolicySchema.safeParse(JSON.parse(s));
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: 'bad passcodePolicy' });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
+    createdDateTime: z.string(),
+    lastUpdatedDateTime: z.string(),
   }),
-  createdDateTime: z.string(),
-  lastUpdatedDateTime: z.string(),
-});
+);
 
 function toDevice(entity: unknown): Device {
   const e = DeviceEntitySchema.parse(entity);

@@ -3,13 +3,15 @@ import * as z from 'zod';
 import type { IdempotencyKeys, IdempotencyRecord, Versioned } from '../ports';
 import { storageStatus, translateStorageError } from './storageErrors';
 
-const RecordSchema = z.object({
-  etag: z.string(),
-  deviceId: z.string(),
-  requestHash: z.string(),
-  actionId: z.string(),
-  createdDateTime: z.string(),
-});
+const RecordSchema = z.lazy(() =>
+  z.object({
+    etag: z.string(),
+    deviceId: z.string(),
+    requestHash: z.string(),
+    actionId: z.string(),
+    createdDateTime: z.string(),
+  }),
+);
 
 /** Idempotency-Key reservations on Azure Table Storage: partition = hash of caller and key, one row each. */
 export class TableIdempotencyKeys implements IdempotencyKeys {

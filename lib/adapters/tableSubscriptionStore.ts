@@ -13,18 +13,21 @@ const ALL = '*';
 /** Entities per entity-group transaction (the Table service's limit). */
 const TRANSACTION_SIZE = 100;
 
-const EntitySchema = z.object({
-  etag: z.string(),
-  rowKey: z.string(),
-  ownerId: z.string(),
-  watches: z.string(),
-  notificationUrlKeyId: z.string(),
-  notificationUrlCiphertext: z.string(),
-  expirationDateTime: z.string(),
-  createdDateTime: z.string(),
-  clientStateKeyId: z.string().optional(),
-  clientStateCiphertext: z.string().optional(),
-});
+const ClaimEntitySchema = z.lazy(() => z.object({ etag: z.string(), claimedDateTime: z.string() }));
+const EntitySchema = z.lazy(() =>
+  z.object({
+    etag: z.string(),
+    rowKey: z.string(),
+    ownerId: z.string(),
+    watches: z.string(),
+    notificationUrlKeyId: z.string(),
+    notificationUrlCiphertext: z.string(),
+    expirationDateTime: z.string(),
+    createdDateTime: z.string(),
+    clientStateKeyId: z.string().optional(),
+    clientStateCiphertext: z.string().optional(),
+  }),
+);
 
 function toVersioned(entity: unknown): Versioned<Subscription> {
   const e = EntitySchema.parse(entity);
@@ -129,9 +132,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
     }
     // Claimed before: only a claim old enough to have been lost (its message never sent) is taken over.
     try {
-      const found = z
-        .object({ etag: z.string(), claimedDateTime: z.string() })
-        .parse(await this.tables.deliveries.getEntity(subscriptionId, actionId));
+      const found = ClaimEntitySchema.parse(await this.tables.deliveries.getEntity(subscriptionId, actionId));
       if (now.getTime() - new Date(found.claimedDateTime).getTime() < staleAfterMs) return false;
       await this.tables.deliveries.updateEntity(entity, 'Replace', { etag: found.etag });
       return true;

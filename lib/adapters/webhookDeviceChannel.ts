@@ -25,19 +25,23 @@ const MAX_RETRY_AFTER_SECONDS = 3600;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The gateway's error body on a 4xx: the docs/API.md error shape (extra properties ignored). */
-export const GatewayErrorBodySchema = z.object({
-  error: z.object({ code: z.string(), message: z.string().optional() }),
-});
+export const GatewayErrorBodySchema = z.lazy(() =>
+  z.object({
+    error: z.object({ code: z.string(), message: z.string().optional() }),
+  }),
+);
 
 /** A 2xx body by which the gateway declines the action for this device. */
-export const GatewayNotSupportedBodySchema = z.object({
-  status: z.literal('notSupported'),
-  code: z.string(),
-  message: z.string().optional(),
-});
+export const GatewayNotSupportedBodySchema = z.lazy(() =>
+  z.object({
+    status: z.literal('notSupported'),
+    code: z.string(),
+    message: z.string().optional(),
+  }),
+);
 
 // A stable camelCase-ish identifier; anything else from the gateway is replaced by our own code.
-const GatewayCodeSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/);
+const GatewayCodeSchema = z.lazy(() => z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/));
 
 /** The hex HMAC-SHA256 of `${timestamp}.${rawBody}` under `secret`; sent as `X-Signature: sha256=<hex>`. */
 export function signWebhookPayload(secret: Buffer, timestamp: number, rawBody: string): string {

@@ -1,12 +1,17 @@
 import * as z from 'zod';
 
+// Schemas are built on first use (z.lazy): building every one of the app's schemas when the bundle loads was the
+// largest part of a cold start, and one invocation needs only a few (docs/PERFORMANCE.md "Bundle and cold start").
+
 /** deviceId and actionId: 1-128 chars of [A-Za-z0-9._-] (docs/API.md); safe as table keys and in URLs. */
-export const IdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9._-]+$/, 'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" or "-"')
-  .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."');
+export const IdSchema = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._-]+$/, 'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" or "-"')
+    .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."'),
+);
 
 /** True when text holds control characters other than tab, CR and LF (they corrupt logs and UIs). */
 export const hasControlCharacters = (text: string): boolean =>
@@ -27,32 +32,38 @@ export const OperatingSystemSchema = z.enum(OPERATING_SYSTEMS);
 export type OperatingSystem = z.infer<typeof OperatingSystemSchema>;
 
 /** Dotted numeric version: "16.4.1", "10.0.15063". */
-export const OsVersionSchema = z
-  .string()
-  .max(32)
-  .regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version such as 16.4.1');
+export const OsVersionSchema = z.lazy(() =>
+  z
+    .string()
+    .max(32)
+    .regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version such as 16.4.1'),
+);
 
-export const PasscodePolicySchema = z.strictObject({
-  minLength: z.int().min(4).max(16).default(6),
-  characters: z.enum(['numeric', 'alphanumeric']).default('numeric'),
-  complex: z.boolean().default(false),
-});
+export const PasscodePolicySchema = z.lazy(() =>
+  z.strictObject({
+    minLength: z.int().min(4).max(16).default(6),
+    characters: z.enum(['numeric', 'alphanumeric']).default('numeric'),
+    complex: z.boolean().default(false),
+  }),
+);
 export type PasscodePolicy = z.infer<typeof PasscodePolicySchema>;
 export const DEFAULT_PASSCODE_POLICY: PasscodePolicy = { minLength: 6, characters: 'numeric', complex: false };
 
 /** What a caller sends to register or update a device (PUT). */
-export const DeviceInputSchema = z.strictObject({
-  deviceName: textSchema(256).pipe(z.string().trim().min(1)),
-  operatingSystem: OperatingSystemSchema,
-  osVersion: OsVersionSchema,
-  azureADJoined: z.boolean().default(false),
-  userPrincipalName: z
-    .string()
-    .max(256)
-    .regex(/^[^\s@]+@[^\s@]+$/, 'must look like user@domain')
-    .optional(),
-  passcodePolicy: PasscodePolicySchema.default(DEFAULT_PASSCODE_POLICY),
-});
+export const DeviceInputSchema = z.lazy(() =>
+  z.strictObject({
+    deviceName: textSchema(256).pipe(z.string().trim().min(1)),
+    operatingSystem: OperatingSystemSchema,
+    osVersion: OsVersionSchema,
+    azureADJoined: z.boolean().default(false),
+    userPrincipalName: z
+      .string()
+      .max(256)
+      .regex(/^[^\s@]+@[^\s@]+$/, 'must look like user@domain')
+      .optional(),
+    passcodePolicy: PasscodePolicySchema.default(DEFAULT_PASSCODE_POLICY),
+  }),
+);
 export type DeviceInput = z.infer<typeof DeviceInputSchema>;
 
 /** What accepting a reset needs to know about a device, kept beside its actions (written on every device PUT). */
@@ -123,16 +134,20 @@ export interface DeviceAction {
 
 /** The queue message: ids only, never a secret (docs/DESIGN.md invariant 5). */
 /** A W3C trace context `traceparent` (version 00): https://www.w3.org/TR/trace-context/#traceparent-header */
-export const TraceparentSchema = z.string().regex(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/);
+export const TraceparentSchema = z.lazy(() =>
+  z.string().regex(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/),
+);
 
 /**
  * The queue message: ids only, never a secret (docs/DESIGN.md invariant 5), and the trace of the request that accepted
  * the action, so that its work is traced as part of that request.
  */
-export const ResetMessageSchema = z.strictObject({
-  v: z.literal(1),
-  actionId: IdSchema,
-  deviceId: IdSchema,
-  traceparent: TraceparentSchema.optional(),
-});
+export const ResetMessageSchema = z.lazy(() =>
+  z.strictObject({
+    v: z.literal(1),
+    actionId: IdSchema,
+    deviceId: IdSchema,
+    traceparent: TraceparentSchema.optional(),
+  }),
+);
 export type ResetMessage = z.infer<typeof ResetMessageSchema>;

@@ -45,25 +45,29 @@ export interface Subscription {
 }
 
 /** POST body: Graph's subscription properties this API supports. */
-export const SubscriptionInputSchema = z.strictObject({
-  changeType: z.literal('updated'),
-  notificationUrl: z
-    .string()
-    .max(2048)
-    .pipe(z.url({ protocol: /^https?$/ })),
-  resource: z
-    .string()
-    .max(512)
-    .refine((r) => watchedBy(r) !== undefined, {
-      message: `must be ${ALL_DEVICES_RESOURCE} or deviceManagement/managedDevices/{deviceId}/deviceActionResults`,
-    }),
-  expirationDateTime: z.iso.datetime({ offset: true }),
-  clientState: textSchema(128).optional(),
-});
+export const SubscriptionInputSchema = z.lazy(() =>
+  z.strictObject({
+    changeType: z.literal('updated'),
+    notificationUrl: z
+      .string()
+      .max(2048)
+      .pipe(z.url({ protocol: /^https?$/ })),
+    resource: z
+      .string()
+      .max(512)
+      .refine((r) => watchedBy(r) !== undefined, {
+        message: `must be ${ALL_DEVICES_RESOURCE} or deviceManagement/managedDevices/{deviceId}/deviceActionResults`,
+      }),
+    expirationDateTime: z.iso.datetime({ offset: true }),
+    clientState: textSchema(128).optional(),
+  }),
+);
 export type SubscriptionInput = z.infer<typeof SubscriptionInputSchema>;
 
 /** PATCH body: only the expiry can change (a renewal). */
-export const SubscriptionRenewalSchema = z.strictObject({ expirationDateTime: z.iso.datetime({ offset: true }) });
+export const SubscriptionRenewalSchema = z.lazy(() =>
+  z.strictObject({ expirationDateTime: z.iso.datetime({ offset: true }) }),
+);
 
 /** Why an expiry is not acceptable at `now`, or undefined. */
 export function expiryProblem(expiration: Date, now: Date): string | undefined {

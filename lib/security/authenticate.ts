@@ -53,20 +53,22 @@ const DEFAULT_CLOCK_TOLERANCE_SECONDS = 60;
 const KEYS_RETRY_AFTER_SECONDS = 30;
 
 // Claims documented for Entra ID access tokens: https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
-const EntraClaimsSchema = z.object({
-  oid: z.string().min(1).optional(),
-  sub: z.string().min(1).optional(),
-  roles: z.array(z.string()).optional(),
-  preferred_username: z.string().optional(),
-  upn: z.string().optional(),
-  name: z.string().optional(),
-  appid: z.string().optional(),
-  azp: z.string().optional(),
-  /** Delegated permissions, space-separated; absent in app-only tokens. */
-  scp: z.string().optional(),
-  /** Only ID tokens carry the nonce of the sign-in request. */
-  nonce: z.unknown().optional(),
-});
+const EntraClaimsSchema = z.lazy(() =>
+  z.object({
+    oid: z.string().min(1).optional(),
+    sub: z.string().min(1).optional(),
+    roles: z.array(z.string()).optional(),
+    preferred_username: z.string().optional(),
+    upn: z.string().optional(),
+    name: z.string().optional(),
+    appid: z.string().optional(),
+    azp: z.string().optional(),
+    /** Delegated permissions, space-separated; absent in app-only tokens. */
+    scp: z.string().optional(),
+    /** Only ID tokens carry the nonce of the sign-in request. */
+    nonce: z.unknown().optional(),
+  }),
+);
 
 // An access token's `typ` header is JWT (Entra ID) or at+jwt (RFC 9068); anything else (an ID token's header may say
 // so, or a logout token) is not a credential for this API.
@@ -221,12 +223,14 @@ function insufficientScope(scope: string): ApiError {
 
 const OBJECT_ID_CLAIMS = new Set(['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid']);
 
-const ClientPrincipalSchema = z.object({
-  auth_typ: z.string(),
-  claims: z.array(z.object({ typ: z.string(), val: z.string() })),
-  name_typ: z.string().optional(),
-  role_typ: z.string().optional(),
-});
+const ClientPrincipalSchema = z.lazy(() =>
+  z.object({
+    auth_typ: z.string(),
+    claims: z.array(z.object({ typ: z.string(), val: z.string() })),
+    name_typ: z.string().optional(),
+    role_typ: z.string().optional(),
+  }),
+);
 type ClientPrincipal = z.infer<typeof ClientPrincipalSchema>;
 
 function callerFromAppService(headers: RequestHeaders): Caller {

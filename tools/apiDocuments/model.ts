@@ -46,7 +46,7 @@ export const inputJsonSchema = (schema: z.ZodType): JsonSchema =>
 
 function parametersOf(spec: OperationSpec): Parameter[] {
   const parameters: Parameter[] = [];
-  const add = (where: Parameter['in'], object: z.ZodObject | undefined) => {
+  const add = (where: Parameter['in'], object: z.ZodType | undefined) => {
     if (!object) return;
     const json = inputJsonSchema(object);
     const properties = (json.properties ?? {}) as Record<string, JsonSchema>;

@@ -224,8 +224,8 @@ export interface OperationSpec {
   description: string;
   tag: string;
   visibility?: Visibility;
-  pathParams?: z.ZodObject;
-  query?: z.ZodObject;
+  pathParams?: z.ZodType;
+  query?: z.ZodType;
   body?: BodySpec;
   idempotencyKey?: boolean;
   /** The status monitor also accepts a signed link (query `sig`) instead of an access token. */
