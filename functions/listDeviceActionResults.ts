@@ -1,5 +1,4 @@
 import { app } from '@azure/functions';
-import type { z } from 'zod';
 import { endpoint, type RequestContext } from '../lib/http/endpoint';
 import { openSkipToken, pageResponse } from '../lib/http/paging';
 import { parseRequest } from '../lib/http/parse';
@@ -9,6 +8,7 @@ import type { ListActionsQuerySchema } from '../lib/http/schemas';
 import { ListAllActionsRequestSchema, ListDeviceActionsRequestSchema } from '../lib/http/schemas';
 import type { Caller } from '../lib/security/caller';
 import { listActions } from '../lib/useCases/deviceActions';
+import type * as z from '../lib/zod';
 
 /** One device's actions (deviceId given), or every device's ("Device actions"), newest first. */
 async function listPage(

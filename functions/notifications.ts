@@ -1,21 +1,21 @@
 import { app } from '@azure/functions';
-import * as z from 'zod';
 import { IdSchema } from '../lib/core/model';
 import { STORAGE_NAMES } from '../lib/deps';
 import type { NotificationMessage } from '../lib/ports';
 import { queueHandler } from '../lib/queueHandler';
 import { handleNotificationMessage } from '../lib/useCases/subscriptions';
+import * as z from '../lib/zod';
 
-const NotificationMessageSchema: z.ZodType<NotificationMessage> = z.lazy(() =>
+const NotificationMessageSchema: z.ZodMiniType<NotificationMessage> = z.lazy(() =>
   z.discriminatedUnion('kind', [
     z.strictObject({ v: z.literal(1), kind: z.literal('finished'), deviceId: IdSchema, actionId: IdSchema }),
     z.strictObject({
       v: z.literal(1),
       kind: z.literal('deliver'),
-      subscriptionId: z.string().regex(/^[0-9a-f-]{36}$/),
+      subscriptionId: z.string().check(z.regex(/^[0-9a-f-]{36}$/)),
       deviceId: IdSchema,
       actionId: IdSchema,
-      attempt: z.int().min(0),
+      attempt: z.int().check(z.minimum(0)),
       firstTriedAt: z.iso.datetime(),
     }),
   ]),

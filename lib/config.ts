@@ -1,32 +1,38 @@
-import * as z from 'zod';
 import { parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { checkStorageSettings, StorageSettingsShape } from './adapters/storageConnection';
 import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';
+import * as z from './zod';
 
 // The settings are parsed at load, so their schema is built then too: the whole-number type is built once and shared
 // (zod schemas are immutable), not once per setting.
-const PositiveInt = z.coerce.number().int().positive();
-const positiveInt = (fallback: number) => PositiveInt.default(fallback);
-const optionalText = z
-  .string()
-  .trim()
-  .transform((s) => (s === '' ? undefined : s))
-  .optional();
-const flag = z
-  .string()
-  .trim()
-  .transform((s) => /^(true|1)$/i.test(s))
-  .default(false);
-const commaList = z
-  .string()
-  .trim()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== ''),
-  )
-  .default([]);
+const PositiveInt = z.coerce.number().check(z.int(), z.positive());
+const positiveInt = (fallback: number) => z._default(PositiveInt, fallback);
+const Trimmed = z.string().check(z.trim());
+const optionalText = z.optional(
+  z.pipe(
+    Trimmed,
+    z.transform((s) => (s === '' ? undefined : s)),
+  ),
+);
+const flag = z._default(
+  z.pipe(
+    Trimmed,
+    z.transform((s) => /^(true|1)$/i.test(s)),
+  ),
+  false,
+);
+const commaList = z._default(
+  z.pipe(
+    Trimmed,
+    z.transform((s) =>
+      s
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    ),
+  ),
+  [],
+);
 
 /** The most a status link may live in Azure: a captured link must not outlast the day its action can run. */
 export const MAX_STATUS_LINK_TTL_SECONDS = 86_400;
@@ -36,34 +42,34 @@ export const ConfigSchema = z
   .object({
     /** A connection string, or the identity-based AzureWebJobsStorage__* settings (lib/adapters/storageConnection.ts). */
     ...StorageSettingsShape,
-    DEVICE_CHANNEL: z.enum(['simulated', 'webhook']).default('simulated'),
+    DEVICE_CHANNEL: z._default(z.enum(['simulated', 'webhook']), 'simulated'),
     DEVICE_CHANNEL_URL: optionalText,
     DEVICE_CHANNEL_SECRET: optionalText,
     DEVICE_CHANNEL_TIMEOUT_MS: positiveInt(10_000),
     /** How long a device that keeps answering "try later" is retried before its action fails (deviceUnreachable). */
     DEVICE_RETRY_WINDOW_MINUTES: positiveInt(60),
-    SIMULATOR_LATENCY_MS: z.coerce.number().int().min(0).default(200),
-    SIMULATOR_TRANSIENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+    SIMULATOR_LATENCY_MS: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 200),
+    SIMULATOR_TRANSIENT_FAILURE_RATE: z._default(z.coerce.number().check(z.minimum(0), z.maximum(1)), 0),
     /** scrypt cost of the simulated devices' passcode verifiers (a power of 2). */
     SIMULATOR_VERIFIER_COST: positiveInt(16_384),
     /** A demo deployment may run the simulated channel in Azure, but only when it says so on purpose. */
     SIMULATOR_ALLOWED_IN_AZURE: flag,
     PASSCODE_ENCRYPTION_KEYS: z
       .string({ error: 'is required (keyId:base64key, first is current)' })
-      .min(1, 'is required (keyId:base64key, first is current)'),
+      .check(z.minLength(1, 'is required (keyId:base64key, first is current)')),
     PASSCODE_DISPLAY_HOURS: positiveInt(168),
     STATUS_LINK_KEYS: z
       .string({ error: 'is required (keyId:base64key of at least 32 bytes, first is current)' })
-      .min(1, 'is required (keyId:base64key of at least 32 bytes, first is current)'),
+      .check(z.minLength(1, 'is required (keyId:base64key of at least 32 bytes, first is current)')),
     /** Only to explain the rename: the single key of earlier versions. */
     STATUS_LINK_KEY: optionalText,
     STATUS_LINK_TTL_SECONDS: positiveInt(MAX_STATUS_LINK_TTL_SECONDS),
-    AUTH_MODE: z.enum(['entra', 'appService', 'none']).default('entra'),
+    AUTH_MODE: z._default(z.enum(['entra', 'appService', 'none']), 'entra'),
     AUTH_ISSUER: optionalText,
     AUTH_AUDIENCE: optionalText,
     AUTH_JWKS_URL: optionalText,
     /** The delegated permission (scope) a user's token must carry. */
-    AUTH_REQUIRED_SCOPE: z.string().trim().min(1).default('access_as_user'),
+    AUTH_REQUIRED_SCOPE: z._default(z.string().check(z.trim(), z.minLength(1)), 'access_as_user'),
     /** When set, only these client applications (azp/appid) may call. */
     AUTH_ALLOWED_CLIENT_IDS: commaList,
     /** The admin console's single-page app registration (entra mode). */
@@ -87,9 +93,12 @@ export const ConfigSchema = z
     WEBSITE_AUTH_ENABLED: flag,
   })
   // Cross-setting rules run even when another setting is bad, so that one message names every bad key.
-  .superRefine((c, ctx) => settingRules(c, (key, message) => ctx.addIssue({ code: 'custom', path: [key], message })), {
-    when: () => true,
-  });
+  .check(
+    z.superRefine(
+      (c, ctx) => settingRules(c, (key, message) => ctx.addIssue({ code: 'custom', path: [key], message })),
+      { when: () => true },
+    ),
+  );
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Whether the app runs for a developer (Core Tools and `npm start` set AZURE_FUNCTIONS_ENVIRONMENT=Development). */

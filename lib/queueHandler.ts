@@ -1,8 +1,8 @@
 import type { InvocationContext, StorageQueueHandler } from '@azure/functions';
-import type { z } from 'zod';
 import { getDeps } from './deps';
 import type { Services } from './useCases/services';
 import { retryWhileStorageIsDown, WORKER_STORAGE_WAIT_MS } from './useCases/waitForStorage';
+import type * as z from './zod';
 
 /**
  * The one shape of the app's queue functions: the message is validated (a malformed one can never succeed, so it is
@@ -10,7 +10,7 @@ import { retryWhileStorageIsDown, WORKER_STORAGE_WAIT_MS } from './useCases/wait
  * down instead of spending the message's delivery attempts, and the outcome is logged.
  */
 export function queueHandler<M, R extends string>(
-  schema: z.ZodType<M>,
+  schema: z.ZodMiniType<M>,
   what: string,
   work: (services: Services, message: M) => Promise<R>,
   describe: (message: M, outcome: R, context: InvocationContext) => string,

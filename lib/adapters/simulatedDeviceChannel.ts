@@ -1,6 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import * as z from 'zod';
 import { TransientError } from '../core/errors';
 import { IdSchema } from '../core/model';
 import type {
@@ -12,6 +11,7 @@ import type {
   RandomInt,
   UnlockResult,
 } from '../ports';
+import * as z from '../zod';
 import { isTransientStorageError, storageStatus } from './storageErrors';
 import { ensureTable } from './tableClients';
 
@@ -64,19 +64,19 @@ const SCRYPT_MAX_N = 65_536;
 const StoredDeviceSchema = z.lazy(() =>
   z.object({
     etag: z.string(),
-    passcodeVerifier: z.string().optional(),
-    lastActionId: z.string().optional(),
-    lastAppliedDateTime: z.string().optional(),
-    appliedCount: z.number().int().min(0).default(0),
-    applyCalls: z.number().int().min(0).default(0),
-    scriptTransientFailures: z.number().int().min(0).default(0),
-    scriptFailureCode: z.string().default(''),
-    scriptFailureMessage: z.string().default(''),
-    scriptNotSupported: z.boolean().default(false),
+    passcodeVerifier: z.optional(z.string()),
+    lastActionId: z.optional(z.string()),
+    lastAppliedDateTime: z.optional(z.string()),
+    appliedCount: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    applyCalls: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    scriptTransientFailures: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+    scriptFailureCode: z._default(z.string(), ''),
+    scriptFailureMessage: z._default(z.string(), ''),
+    scriptNotSupported: z._default(z.boolean(), false),
     /** Wrong unlock attempts in a row (counted before each check, reset by the right passcode). */
-    failedUnlocks: z.number().int().min(0).default(0),
+    failedUnlocks: z._default(z.number().check(z.int(), z.minimum(0)), 0),
     /** No unlock attempt is checked before this time. */
-    unlockBlockedUntil: z.string().optional(),
+    unlockBlockedUntil: z.optional(z.string()),
   }),
 );
 type DeviceState = Omit<z.infer<typeof StoredDeviceSchema>, 'etag'>;
@@ -352,14 +352,14 @@ async function createVerifier(passcode: string, N: number): Promise<string> {
 const VerifierSchema = z.lazy(() =>
   z.tuple([
     z.literal('scrypt'),
-    z.coerce
-      .number()
-      .int()
-      .min(2)
-      .max(SCRYPT_MAX_N)
-      .refine((n) => (n & (n - 1)) === 0, 'N must be a power of 2'),
-    z.coerce.number().int().min(1).max(16),
-    z.coerce.number().int().min(1).max(4),
+    z.coerce.number().check(
+      z.int(),
+      z.minimum(2),
+      z.maximum(SCRYPT_MAX_N),
+      z.refine((n) => (n & (n - 1)) === 0, 'N must be a power of 2'),
+    ),
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(16)),
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(4)),
     z.base64(),
     z.base64(),
   ]),

@@ -1,5 +1,5 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
-import * as z from 'zod';
+import * as z from '../zod';
 
 /**
  * How a storage client reaches its account: a connection string (local use, Azurite), or service URIs with a
@@ -138,11 +138,12 @@ export function identitySettingsProblems(
  * The storage settings of the app's own clients (tables and queues), as zod fields of the config schema, and the rule
  * across them. A connection string and the identity-based settings are both accepted; the first wins, as in the host.
  */
-const optional = z
-  .string()
-  .trim()
-  .transform((s) => (s === '' ? undefined : s))
-  .optional();
+const optional = z.optional(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((s) => (s === '' ? undefined : s)),
+  ),
+);
 export const StorageSettingsShape = {
   AzureWebJobsStorage: optional,
   AzureWebJobsStorage__accountName: optional,

@@ -1,7 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
-import * as z from 'zod';
 import { PreconditionFailedError } from '../core/errors';
 import type { ActionSchedule, ScheduleEntry } from '../ports';
+import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { odataString } from './tableClients';
 
@@ -17,7 +17,7 @@ const EntrySchema = z.lazy(() =>
     deviceId: z.string(),
     actionId: z.string(),
     dueDateTime: z.string(),
-    visits: z.number().int().min(0),
+    visits: z.number().check(z.int(), z.minimum(0)),
   }),
 );
 

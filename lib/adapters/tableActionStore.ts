@@ -1,5 +1,4 @@
 import type { TableClient } from '@azure/data-tables';
-import * as z from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { checkChange, isTerminal } from '../core/actionLifecycle';
 import { invalidSkipToken, PreconditionFailedError } from '../core/errors';
@@ -13,9 +12,10 @@ import type {
   ResetContext,
   Versioned,
 } from '../ports';
+import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { ACCEPTED_ACTIONS_FILTER } from './tableAuditLog';
-import { checkContinuationToken, odataString } from './tableClients';
+import { checkContinuationToken, jsonColumn, odataString } from './tableClients';
 
 /** Row keys inside a device's partition of the actions table. */
 const GUARD_ROW = 'inflight';
@@ -50,25 +50,20 @@ const ActionEntitySchema = z.lazy(() =>
     lastUpdatedDateTime: z.string(),
     requestedBy: z.string(),
     requestedById: z.string(),
-    reason: z.string().optional(),
-    attempts: z.number().int(),
-    target: z.string().transform((s, ctx) => {
-      const parsed = TargetSchema.safeParse(JSON.parse(s));
-      if (parsed.success) return parsed.data;
-      ctx.addIssue({ code: 'custom', message: 'bad target' });
-      return z.NEVER;
-    }),
-    claimedUntil: z.string().optional(),
-    nextAttemptDateTime: z.string().optional(),
-    lastErrorCode: z.string().optional(),
-    lastErrorMessage: z.string().optional(),
-    idempotencyKeyHash: z.string().optional(),
-    passcodeKeyId: z.string().optional(),
-    passcodeCiphertext: z.string().optional(),
-    appliedDateTime: z.string().optional(),
-    passcodeExpirationDateTime: z.string().optional(),
-    errorCode: z.string().optional(),
-    errorMessage: z.string().optional(),
+    reason: z.optional(z.string()),
+    attempts: z.number().check(z.int()),
+    target: jsonColumn(TargetSchema, 'target'),
+    claimedUntil: z.optional(z.string()),
+    nextAttemptDateTime: z.optional(z.string()),
+    lastErrorCode: z.optional(z.string()),
+    lastErrorMessage: z.optional(z.string()),
+    idempotencyKeyHash: z.optional(z.string()),
+    passcodeKeyId: z.optional(z.string()),
+    passcodeCiphertext: z.optional(z.string()),
+    appliedDateTime: z.optional(z.string()),
+    passcodeExpirationDateTime: z.optional(z.string()),
+    errorCode: z.optional(z.string()),
+    errorMessage: z.optional(z.string()),
   }),
 );
 
@@ -149,12 +144,7 @@ const DeviceProfileSchema = z.lazy(() =>
 );
 const ProfileEntitySchema = z.lazy(() =>
   z.object({
-    profile: z.string().transform((text, ctx) => {
-      const parsed = DeviceProfileSchema.safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data;
-      ctx.addIssue({ code: 'custom', message: 'bad device profile' });
-      return z.NEVER;
-    }),
+    profile: jsonColumn(DeviceProfileSchema, 'device profile'),
   }),
 );
 

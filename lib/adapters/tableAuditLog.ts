@@ -1,8 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
-import * as z from 'zod';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { ACCEPTED } from '../core/auditEvents';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditLog, type AuditQuery, type Page } from '../ports';
+import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { checkContinuationToken, odataString } from './tableClients';
 
@@ -27,10 +27,10 @@ const AuditEntitySchema = z.lazy(() =>
     callerId: z.string(),
     callerName: z.string(),
     deviceId: z.string(),
-    actionId: z.string().optional(),
-    reason: z.string().optional(),
+    actionId: z.optional(z.string()),
+    reason: z.optional(z.string()),
     outcome: z.enum(['success', 'failure']),
-    detail: z.string().optional(),
+    detail: z.optional(z.string()),
   }),
 );
 

@@ -1,5 +1,6 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { invalidSkipToken } from '../core/errors';
+import * as z from '../zod';
 import { asConnection, type StorageConnection } from './storageConnection';
 import { STORAGE_RETRY_OPTIONS, storageTimeoutPolicy } from './storageDeadline';
 import { storageStatus } from './storageErrors';
@@ -77,3 +78,15 @@ export function checkContinuationToken(token: string | undefined): string | unde
   }
   throw invalidSkipToken();
 }
+
+/** A column that holds a value of `schema` as JSON text (a table stores no nested objects); `what` names it in the error. */
+export const jsonColumn = <S extends z.ZodMiniType>(schema: S, what: string) =>
+  z.pipe(
+    z.string(),
+    z.transform((text, ctx): z.output<S> => {
+      const parsed = schema.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data;
+      ctx.issues.push({ code: 'custom', message: `bad ${what}`, input: text });
+      return z.NEVER;
+    }),
+  );

@@ -1,9 +1,9 @@
 import type { TableClient } from '@azure/data-tables';
-import * as z from 'zod';
 import { type Device, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
 import type { DeviceStore, Page } from '../ports';
+import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
-import { checkContinuationToken, odataString } from './tableClients';
+import { checkContinuationToken, jsonColumn, odataString } from './tableClients';
 
 const PARTITION = 'device';
 
@@ -14,15 +14,8 @@ const DeviceEntitySchema = z.lazy(() =>
     operatingSystem: OperatingSystemSchema,
     osVersion: z.string(),
     azureADJoined: z.boolean(),
-    userPrincipalName: z.string().optional(),
-    passcodePolicy: z.string().transform((s, ctx) => {
-      const parsed = PasscodePolicySchema.safeParse(JSON.parse(s));
-      if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: 'bad passcodePolicy' });
-        return z.NEVER;
-      }
-      return parsed.data;
-    }),
+    userPrincipalName: z.optional(z.string()),
+    passcodePolicy: jsonColumn(PasscodePolicySchema, 'passcodePolicy'),
     createdDateTime: z.string(),
     lastUpdatedDateTime: z.string(),
   }),

@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
-import * as z from 'zod';
 import type { IdempotencyKeys, IdempotencyRecord, Versioned } from '../ports';
+import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
 
 const RecordSchema = z.lazy(() =>

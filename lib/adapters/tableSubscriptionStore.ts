@@ -1,9 +1,9 @@
 import type { TableClient } from '@azure/data-tables';
-import * as z from 'zod';
 import { PreconditionFailedError } from '../core/errors';
 import { IdSchema } from '../core/model';
 import type { Subscription } from '../core/subscription';
 import type { SubscriptionStore, Versioned } from '../ports';
+import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { odataString } from './tableClients';
 
@@ -24,8 +24,8 @@ const EntitySchema = z.lazy(() =>
     notificationUrlCiphertext: z.string(),
     expirationDateTime: z.string(),
     createdDateTime: z.string(),
-    clientStateKeyId: z.string().optional(),
-    clientStateCiphertext: z.string().optional(),
+    clientStateKeyId: z.optional(z.string()),
+    clientStateCiphertext: z.optional(z.string()),
   }),
 );
 

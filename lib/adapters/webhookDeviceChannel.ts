@@ -1,8 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import * as z from 'zod';
 import { TransientError } from '../core/errors';
 import type { ApplyOutcome, ApplyPasscodeRequest, Clock, DeviceChannel } from '../ports';
 import { readAtMost } from '../streams';
+import * as z from '../zod';
 
 /** Options of the webhook channel; `secret` is the HMAC key shared with the gateway (docs/device-gateway.md). */
 export interface WebhookDeviceChannelOptions {
@@ -27,7 +27,7 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 /** The gateway's error body on a 4xx: the docs/API.md error shape (extra properties ignored). */
 export const GatewayErrorBodySchema = z.lazy(() =>
   z.object({
-    error: z.object({ code: z.string(), message: z.string().optional() }),
+    error: z.object({ code: z.string(), message: z.optional(z.string()) }),
   }),
 );
 
@@ -36,12 +36,12 @@ export const GatewayNotSupportedBodySchema = z.lazy(() =>
   z.object({
     status: z.literal('notSupported'),
     code: z.string(),
-    message: z.string().optional(),
+    message: z.optional(z.string()),
   }),
 );
 
 // A stable camelCase-ish identifier; anything else from the gateway is replaced by our own code.
-const GatewayCodeSchema = z.lazy(() => z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/));
+const GatewayCodeSchema = z.lazy(() => z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/)));
 
 /** The hex HMAC-SHA256 of `${timestamp}.${rawBody}` under `secret`; sent as `X-Signature: sha256=<hex>`. */
 export function signWebhookPayload(secret: Buffer, timestamp: number, rawBody: string): string {

@@ -1,16 +1,16 @@
-import * as z from 'zod';
+import * as z from '../zod';
 
 // Schemas are built on first use (z.lazy): building every one of the app's schemas when the bundle loads was the
 // largest part of a cold start, and one invocation needs only a few (docs/PERFORMANCE.md "Bundle and cold start").
 
 /** deviceId and actionId: 1-128 chars of [A-Za-z0-9._-] (docs/API.md); safe as table keys and in URLs. */
 export const IdSchema = z.lazy(() =>
-  z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[A-Za-z0-9._-]+$/, 'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" or "-"')
-    .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."'),
+  z.string().check(
+    z.minLength(1),
+    z.maxLength(128),
+    z.regex(/^[A-Za-z0-9._-]+$/, 'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" or "-"'),
+    z.refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."'),
+  ),
 );
 
 /** True when text holds control characters other than tab, CR and LF (they corrupt logs and UIs). */
@@ -22,10 +22,10 @@ export const hasControlCharacters = (text: string): boolean =>
 
 /** Free text from callers: bounded and without control characters. */
 export const textSchema = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .refine((s) => !hasControlCharacters(s), 'must not contain control characters');
+  z.string().check(
+    z.maxLength(max),
+    z.refine((s) => !hasControlCharacters(s), 'must not contain control characters'),
+  );
 
 export const OPERATING_SYSTEMS = ['iOS', 'Android', 'AndroidForWork', 'WindowsPhone', 'Windows', 'macOS'] as const;
 export const OperatingSystemSchema = z.enum(OPERATING_SYSTEMS);
@@ -35,15 +35,14 @@ export type OperatingSystem = z.infer<typeof OperatingSystemSchema>;
 export const OsVersionSchema = z.lazy(() =>
   z
     .string()
-    .max(32)
-    .regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version such as 16.4.1'),
+    .check(z.maxLength(32), z.regex(/^\d{1,9}(\.\d{1,9}){0,3}$/, 'must be a dotted numeric version such as 16.4.1')),
 );
 
 export const PasscodePolicySchema = z.lazy(() =>
   z.strictObject({
-    minLength: z.int().min(4).max(16).default(6),
-    characters: z.enum(['numeric', 'alphanumeric']).default('numeric'),
-    complex: z.boolean().default(false),
+    minLength: z._default(z.int().check(z.minimum(4), z.maximum(16)), 6),
+    characters: z._default(z.enum(['numeric', 'alphanumeric']), 'numeric'),
+    complex: z._default(z.boolean(), false),
   }),
 );
 export type PasscodePolicy = z.infer<typeof PasscodePolicySchema>;
@@ -52,16 +51,14 @@ export const DEFAULT_PASSCODE_POLICY: PasscodePolicy = { minLength: 6, character
 /** What a caller sends to register or update a device (PUT). */
 export const DeviceInputSchema = z.lazy(() =>
   z.strictObject({
-    deviceName: textSchema(256).pipe(z.string().trim().min(1)),
+    deviceName: z.pipe(textSchema(256), z.string().check(z.trim(), z.minLength(1))),
     operatingSystem: OperatingSystemSchema,
     osVersion: OsVersionSchema,
-    azureADJoined: z.boolean().default(false),
-    userPrincipalName: z
-      .string()
-      .max(256)
-      .regex(/^[^\s@]+@[^\s@]+$/, 'must look like user@domain')
-      .optional(),
-    passcodePolicy: PasscodePolicySchema.default(DEFAULT_PASSCODE_POLICY),
+    azureADJoined: z._default(z.boolean(), false),
+    userPrincipalName: z.optional(
+      z.string().check(z.maxLength(256), z.regex(/^[^\s@]+@[^\s@]+$/, 'must look like user@domain')),
+    ),
+    passcodePolicy: z._default(PasscodePolicySchema, DEFAULT_PASSCODE_POLICY),
   }),
 );
 export type DeviceInput = z.infer<typeof DeviceInputSchema>;
@@ -135,7 +132,7 @@ export interface DeviceAction {
 /** The queue message: ids only, never a secret (docs/DESIGN.md invariant 5). */
 /** A W3C trace context `traceparent` (version 00): https://www.w3.org/TR/trace-context/#traceparent-header */
 export const TraceparentSchema = z.lazy(() =>
-  z.string().regex(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/),
+  z.string().check(z.regex(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/)),
 );
 
 /**
@@ -147,7 +144,7 @@ export const ResetMessageSchema = z.lazy(() =>
     v: z.literal(1),
     actionId: IdSchema,
     deviceId: IdSchema,
-    traceparent: TraceparentSchema.optional(),
+    traceparent: z.optional(TraceparentSchema),
   }),
 );
 export type ResetMessage = z.infer<typeof ResetMessageSchema>;

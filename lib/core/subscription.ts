@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod';
 import type { DeviceAction } from './model';
 import { IdSchema, textSchema } from './model';
 
@@ -44,30 +44,21 @@ export interface Subscription {
   sealedClientState?: { keyId: string; value: string };
 }
 
-/** POST body: Graph's subscription properties this API supports. */
-export const SubscriptionInputSchema = z.lazy(() =>
-  z.strictObject({
-    changeType: z.literal('updated'),
-    notificationUrl: z
-      .string()
-      .max(2048)
-      .pipe(z.url({ protocol: /^https?$/ })),
-    resource: z
-      .string()
-      .max(512)
-      .refine((r) => watchedBy(r) !== undefined, {
-        message: `must be ${ALL_DEVICES_RESOURCE} or deviceManagement/managedDevices/{deviceId}/deviceActionResults`,
-      }),
-    expirationDateTime: z.iso.datetime({ offset: true }),
-    clientState: textSchema(128).optional(),
-  }),
-);
+/** POST body: Graph's subscription properties this API supports (each field is also documented in lib/http/schemas.ts). */
+export const subscriptionFields = () => ({
+  changeType: z.literal('updated'),
+  notificationUrl: z.pipe(z.string().check(z.maxLength(2048)), z.url({ protocol: /^https?$/ })),
+  resource: z.string().check(
+    z.maxLength(512),
+    z.refine((r) => watchedBy(r) !== undefined, {
+      message: `must be ${ALL_DEVICES_RESOURCE} or deviceManagement/managedDevices/{deviceId}/deviceActionResults`,
+    }),
+  ),
+  expirationDateTime: z.iso.datetime({ offset: true }),
+  clientState: z.optional(textSchema(128)),
+});
+export const SubscriptionInputSchema = z.lazy(() => z.strictObject(subscriptionFields()));
 export type SubscriptionInput = z.infer<typeof SubscriptionInputSchema>;
-
-/** PATCH body: only the expiry can change (a renewal). */
-export const SubscriptionRenewalSchema = z.lazy(() =>
-  z.strictObject({ expirationDateTime: z.iso.datetime({ offset: true }) }),
-);
 
 /** Why an expiry is not acceptable at `now`, or undefined. */
 export function expiryProblem(expiration: Date, now: Date): string | undefined {

@@ -1,7 +1,7 @@
 import type { HttpRequest } from '@azure/functions';
-import type { z } from 'zod';
 import { apiError, type ErrorDetail, invalidFields } from '../core/errors';
 import { readAtMost } from '../streams';
+import type * as z from '../zod';
 import { queryObject } from './schemas';
 
 /** Request bodies of this API are small; anything bigger is refused before it is parsed. */
@@ -37,7 +37,7 @@ const toDetails = (issues: readonly z.core.$ZodIssue[]): ErrorDetail[] =>
   );
 
 /** Parses `value` or throws one 400 listing every problem (docs/API.md "Errors": validation). */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+export function parseOrThrow<S extends z.ZodMiniType>(schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw invalidFields(toDetails(result.error.issues));
@@ -50,7 +50,7 @@ type BodyRead = { ok: true; value: unknown } | { ok: false; detail: ErrorDetail 
  * lower-case name, `body`), and throws one 400 `invalidRequest` whose details name every bad field of every part
  * (docs/API.md "Errors"). A body over the size limit is a 413 before anything else.
  */
-export async function parseRequest<S extends z.ZodObject>(
+export async function parseRequest<S extends z.ZodMiniObject>(
   request: HttpRequest,
   schema: S,
   options: { bodyOptional?: boolean } = {},

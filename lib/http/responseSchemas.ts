@@ -28,8 +28,12 @@ export const ActionErrorSchema = z
 
 export const DeviceActionResultSchema = z
   .strictObject({
-    id: IdSchema.meta({ title: 'Action ID', description: 'The id of the action.', examples: [EXAMPLE_ACTION_ID] }),
-    deviceId: IdSchema.meta({ title: 'Device ID', description: 'The managed device.', examples: [EXAMPLE_DEVICE_ID] }),
+    id: IdSchema.check(
+      z.meta({ title: 'Action ID', description: 'The id of the action.', examples: [EXAMPLE_ACTION_ID] }),
+    ),
+    deviceId: IdSchema.check(
+      z.meta({ title: 'Device ID', description: 'The managed device.', examples: [EXAMPLE_DEVICE_ID] }),
+    ),
     actionName: z.literal('resetPasscode').meta({ title: 'Action Name', description: 'Always resetPasscode.' }),
     actionState: z.enum(ACTION_STATES).meta({
       title: 'Action State',
@@ -109,14 +113,14 @@ export const PasscodePolicyViewSchema = z
 
 export const ManagedDeviceSchema = z
   .strictObject({
-    id: IdSchema.meta({ title: 'Device ID', examples: [EXAMPLE_DEVICE_ID] }),
+    id: IdSchema.check(z.meta({ title: 'Device ID', examples: [EXAMPLE_DEVICE_ID] })),
     deviceName: z
       .string()
       .min(1)
       .max(256)
       .meta({ title: 'Device Name', examples: ['Sales iPhone 12'] }),
-    operatingSystem: OperatingSystemSchema.meta({ title: 'Operating System', examples: ['iOS'] }),
-    osVersion: OsVersionSchema.meta({ title: 'OS Version', examples: ['16.4.1'] }),
+    operatingSystem: OperatingSystemSchema.check(z.meta({ title: 'Operating System', examples: ['iOS'] })),
+    osVersion: OsVersionSchema.check(z.meta({ title: 'OS Version', examples: ['16.4.1'] })),
     azureADJoined: z.boolean().meta({ title: 'Azure AD Joined' }),
     userPrincipalName: z
       .string()
@@ -157,7 +161,7 @@ export const AuditEventSchema = z
     eventType: z.enum(AUDIT_EVENT_TYPES).meta({ title: 'Event Type', examples: ['resetRequested'] }),
     callerId: z.string().meta({ title: 'Caller ID', description: 'Object id of the caller.' }),
     callerName: z.string().meta({ title: 'Caller Name', examples: ['ana@contoso.com'] }),
-    deviceId: IdSchema.meta({ title: 'Device ID', examples: [EXAMPLE_DEVICE_ID] }),
+    deviceId: IdSchema.check(z.meta({ title: 'Device ID', examples: [EXAMPLE_DEVICE_ID] })),
     actionId: z.string().optional().meta({ title: 'Action ID' }),
     reason: z.string().optional().meta({ title: 'Reason' }),
     outcome: z.enum(['success', 'failure']).meta({ title: 'Outcome' }),
@@ -174,7 +178,7 @@ export const AuditEventListSchema = z
 
 export const SupportRuleSchema = z
   .strictObject({
-    operatingSystem: OperatingSystemSchema.meta({ title: 'Operating System' }),
+    operatingSystem: OperatingSystemSchema.check(z.meta({ title: 'Operating System' })),
     minVersion: z.string().optional().meta({ title: 'Minimum Version', description: 'Inclusive.' }),
     maxVersionExclusive: z.string().optional().meta({ title: 'Maximum Version', description: 'Exclusive.' }),
     azureADJoined: z.boolean().optional().meta({ title: 'Azure AD Joined', description: 'When present, must match.' }),
@@ -238,7 +242,7 @@ export const HealthSchema = z
 
 export const UnlockResultSchema = z
   .strictObject({
-    deviceId: IdSchema.meta({ title: 'Device ID' }),
+    deviceId: IdSchema.check(z.meta({ title: 'Device ID' })),
     unlocked: z.literal(true).meta({ title: 'Unlocked' }),
   })
   .meta({ title: 'Unlock Result' });

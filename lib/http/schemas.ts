@@ -1,24 +1,24 @@
-import * as z from 'zod';
 import { ActionStateSchema, DeviceInputSchema, IdSchema, OperatingSystemSchema, textSchema } from '../core/model';
-import { MAX_SUBSCRIPTION_HOURS, SubscriptionInputSchema, SubscriptionRenewalSchema } from '../core/subscription';
+import { MAX_SUBSCRIPTION_HOURS, subscriptionFields } from '../core/subscription';
+import * as z from '../zod';
+
+// Schemas are built on first use (z.lazy), so a cold start builds only those its first request needs
+// (docs/PERFORMANCE.md "Bundle and cold start").
 
 /** Route parameters, query strings and headers of docs/API.md; the functions and the API documents share them. */
 export const DeviceParamsSchema = z.lazy(() => z.strictObject({ deviceId: IdSchema }));
 export const ActionParamsSchema = z.lazy(() => z.strictObject({ deviceId: IdSchema, actionId: IdSchema }));
 
 const SkipTokenSchema = z.lazy(() =>
-  z
-    .string()
-    .max(2048)
-    .regex(/^[A-Za-z0-9._-]+$/, 'must be the $skipToken of an @odata.nextLink'),
+  z.string().check(z.maxLength(2048), z.regex(/^[A-Za-z0-9._-]+$/, 'must be the $skipToken of an @odata.nextLink')),
 );
-const TopSchema = z.lazy(() => z.coerce.number().int().min(1).max(100).default(50));
+const TopSchema = z.lazy(() => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50));
 
 export const ListDevicesQuerySchema = z.lazy(() =>
   z.strictObject({
     $top: TopSchema,
-    $skipToken: SkipTokenSchema.optional(),
-    operatingSystem: OperatingSystemSchema.optional(),
+    $skipToken: z.optional(SkipTokenSchema),
+    operatingSystem: z.optional(OperatingSystemSchema),
   }),
 );
 
@@ -27,17 +27,17 @@ export const ListDevicesQuerySchema = z.lazy(() =>
  * passcodeViewed event recorded. The admin console reads with it until an admin reveals a passcode (docs/API.md).
  */
 const IncludePasscodeSchema = z.lazy(() =>
-  z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((value) => value === 'true'),
+  z.pipe(
+    z._default(z.enum(['true', 'false']), 'true'),
+    z.transform((value) => value === 'true'),
+  ),
 );
 
 export const ListActionsQuerySchema = z.lazy(() =>
   z.strictObject({
     $top: TopSchema,
-    $skipToken: SkipTokenSchema.optional(),
-    actionState: ActionStateSchema.optional(),
+    $skipToken: z.optional(SkipTokenSchema),
+    actionState: z.optional(ActionStateSchema),
     includePasscode: IncludePasscodeSchema,
   }),
 );
@@ -48,30 +48,26 @@ export const PasscodeQuerySchema = z.lazy(() => z.object({ includePasscode: Incl
 export const ListAuditQuerySchema = z.lazy(() =>
   z.strictObject({
     $top: TopSchema,
-    $skipToken: SkipTokenSchema.optional(),
-    deviceId: IdSchema.optional(),
-    from: z.iso.datetime({ offset: true }).optional(),
-    to: z.iso.datetime({ offset: true }).optional(),
+    $skipToken: z.optional(SkipTokenSchema),
+    deviceId: z.optional(IdSchema),
+    from: z.optional(z.iso.datetime({ offset: true })),
+    to: z.optional(z.iso.datetime({ offset: true })),
   }),
 );
 
 /** POST resetPasscode: an optional reason, nothing else. */
-export const ResetPasscodeBodySchema = z.lazy(() =>
-  z.strictObject({
-    reason: textSchema(500).optional(),
-  }),
-);
+export const ResetPasscodeBodySchema = z.lazy(() => z.strictObject({ reason: z.optional(textSchema(500)) }));
 
 /** Idempotency-Key: 1-255 printable ASCII characters. */
 export const IdempotencyKeySchema = z.lazy(() =>
   z
     .string()
-    .min(1)
-    .max(255)
-    .regex(/^[\x20-\x7e]+$/, 'must be 1-255 printable ASCII characters'),
+    .check(z.minLength(1), z.maxLength(255), z.regex(/^[\x20-\x7e]+$/, 'must be 1-255 printable ASCII characters')),
 );
 
-export const UnlockBodySchema = z.lazy(() => z.strictObject({ passcode: z.string().min(1).max(64) }));
+export const UnlockBodySchema = z.lazy(() =>
+  z.strictObject({ passcode: z.string().check(z.minLength(1), z.maxLength(64)) }),
+);
 
 /**
  * Subscription ids are GUIDs (as Graph's are), compared without regard to case: any other value is a 400, not a 404.
@@ -79,10 +75,14 @@ export const UnlockBodySchema = z.lazy(() => z.strictObject({ passcode: z.string
  */
 export const SubscriptionParamsSchema = z.lazy(() =>
   z.strictObject({
-    subscriptionId: z
-      .string()
-      .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID')
-      .transform((id) => id.toLowerCase()),
+    subscriptionId: z.pipe(
+      z
+        .string()
+        .check(
+          z.regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID'),
+        ),
+      z.transform((id) => id.toLowerCase()),
+    ),
   }),
 );
 
@@ -92,44 +92,57 @@ export const SubscriptionParamsSchema = z.lazy(() =>
  * a Power Automate trigger): the subscription then lives the longest allowed.
  */
 export const CreateSubscriptionBodySchema = z.lazy(() => {
-  const { shape: subscription } = SubscriptionInputSchema.unwrap();
+  const subscription = subscriptionFields();
   return z.strictObject({
-    changeType: subscription.changeType.meta({
-      title: 'Change Type',
-      description: 'Always `updated`: a notification is sent when an action reaches a terminal state.',
-    }),
-    notificationUrl: subscription.notificationUrl.meta({
-      title: 'Notification URL',
-      description:
-        'Where notifications are POSTed: https (plain http only to localhost, and only on a developer machine). Before ' +
-        'the subscription is created it must answer the validation request (see the description of the operation).',
-    }),
-    resource: subscription.resource.meta({
-      title: 'Resource',
-      description:
-        'What to watch: `deviceManagement/deviceActionResults` for every device, or ' +
-        '`deviceManagement/managedDevices/{deviceId}/deviceActionResults` for one device.',
-    }),
-    expirationDateTime: subscription.expirationDateTime.optional().meta({
-      title: 'Expiration',
-      description: `When the subscription ends: at most ${MAX_SUBSCRIPTION_HOURS} hours from now (renew it with PATCH). Default: ${MAX_SUBSCRIPTION_HOURS} hours from now.`,
-    }),
-    clientState: subscription.clientState.meta({
-      title: 'Client State',
-      description:
-        'A secret of the receiver (up to 128 characters), sent back in every notification so that it can tell them ' +
-        'from forged ones. Never shown by the service otherwise.',
-    }),
+    changeType: subscription.changeType.check(
+      z.meta({
+        title: 'Change Type',
+        description: 'Always `updated`: a notification is sent when an action reaches a terminal state.',
+      }),
+    ),
+    notificationUrl: subscription.notificationUrl.check(
+      z.meta({
+        title: 'Notification URL',
+        description:
+          'Where notifications are POSTed: https (plain http only to localhost, and only on a developer machine). ' +
+          'Before the subscription is created it must answer the validation request (see the description of the ' +
+          'operation).',
+      }),
+    ),
+    resource: subscription.resource.check(
+      z.meta({
+        title: 'Resource',
+        description:
+          'What to watch: `deviceManagement/deviceActionResults` for every device, or ' +
+          '`deviceManagement/managedDevices/{deviceId}/deviceActionResults` for one device.',
+      }),
+    ),
+    expirationDateTime: z.optional(subscription.expirationDateTime).check(
+      z.meta({
+        title: 'Expiration',
+        description: `When the subscription ends: at most ${MAX_SUBSCRIPTION_HOURS} hours from now (renew it with PATCH). Default: ${MAX_SUBSCRIPTION_HOURS} hours from now.`,
+      }),
+    ),
+    clientState: subscription.clientState.check(
+      z.meta({
+        title: 'Client State',
+        description:
+          'A secret of the receiver (up to 128 characters), sent back in every notification so that it can tell them ' +
+          'from forged ones. Never shown by the service otherwise.',
+      }),
+    ),
   });
 });
 
 /** PATCH subscriptions/{id}: a new expiry, nothing else. */
 export const RenewSubscriptionBodySchema = z.lazy(() =>
   z.strictObject({
-    expirationDateTime: SubscriptionRenewalSchema.unwrap().shape.expirationDateTime.meta({
-      title: 'Expiration',
-      description: `The new end of the subscription: at most ${MAX_SUBSCRIPTION_HOURS} hours from now.`,
-    }),
+    expirationDateTime: z.iso.datetime({ offset: true }).check(
+      z.meta({
+        title: 'Expiration',
+        description: `The new end of the subscription: at most ${MAX_SUBSCRIPTION_HOURS} hours from now.`,
+      }),
+    ),
   }),
 );
 
@@ -151,7 +164,7 @@ export const ListAllActionsRequestSchema = z.object({ query: ListActionsQuerySch
 export const ListAuditRequestSchema = z.object({ query: ListAuditQuerySchema });
 export const ResetPasscodeRequestSchema = z.object({
   params: DeviceParamsSchema,
-  headers: z.object({ 'idempotency-key': IdempotencyKeySchema.optional() }),
+  headers: z.object({ 'idempotency-key': z.optional(IdempotencyKeySchema) }),
   body: ResetPasscodeBodySchema,
 });
 export const UnlockRequestSchema = z.object({ params: DeviceParamsSchema, body: UnlockBodySchema });

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, customFetch, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import * as z from 'zod';
 import { type ApiError, apiError } from '../core/errors';
+import * as z from '../zod';
 import { ALL_ROLES, type Caller, isRole, type Role, unauthorized } from './caller';
 
 /** Settings of AUTH_MODE=entra: the app validates Entra ID access tokens itself. */
@@ -55,18 +55,18 @@ const KEYS_RETRY_AFTER_SECONDS = 30;
 // Claims documented for Entra ID access tokens: https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
 const EntraClaimsSchema = z.lazy(() =>
   z.object({
-    oid: z.string().min(1).optional(),
-    sub: z.string().min(1).optional(),
-    roles: z.array(z.string()).optional(),
-    preferred_username: z.string().optional(),
-    upn: z.string().optional(),
-    name: z.string().optional(),
-    appid: z.string().optional(),
-    azp: z.string().optional(),
+    oid: z.optional(z.string().check(z.minLength(1))),
+    sub: z.optional(z.string().check(z.minLength(1))),
+    roles: z.optional(z.array(z.string())),
+    preferred_username: z.optional(z.string()),
+    upn: z.optional(z.string()),
+    name: z.optional(z.string()),
+    appid: z.optional(z.string()),
+    azp: z.optional(z.string()),
     /** Delegated permissions, space-separated; absent in app-only tokens. */
-    scp: z.string().optional(),
+    scp: z.optional(z.string()),
     /** Only ID tokens carry the nonce of the sign-in request. */
-    nonce: z.unknown().optional(),
+    nonce: z.optional(z.unknown()),
   }),
 );
 
@@ -227,8 +227,8 @@ const ClientPrincipalSchema = z.lazy(() =>
   z.object({
     auth_typ: z.string(),
     claims: z.array(z.object({ typ: z.string(), val: z.string() })),
-    name_typ: z.string().optional(),
-    role_typ: z.string().optional(),
+    name_typ: z.optional(z.string()),
+    role_typ: z.optional(z.string()),
   }),
 );
 type ClientPrincipal = z.infer<typeof ClientPrincipalSchema>;

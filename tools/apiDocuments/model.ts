@@ -41,12 +41,12 @@ const stripDialect = (schema: JsonSchema): JsonSchema => {
   return rest;
 };
 
-export const inputJsonSchema = (schema: z.ZodType): JsonSchema =>
+export const inputJsonSchema = (schema: z.core.$ZodType): JsonSchema =>
   stripDialect(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema);
 
 function parametersOf(spec: OperationSpec): Parameter[] {
   const parameters: Parameter[] = [];
-  const add = (where: Parameter['in'], object: z.ZodType | undefined) => {
+  const add = (where: Parameter['in'], object: z.core.$ZodType | undefined) => {
     if (!object) return;
     const json = inputJsonSchema(object);
     const properties = (json.properties ?? {}) as Record<string, JsonSchema>;

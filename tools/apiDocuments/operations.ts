@@ -175,7 +175,7 @@ export const PARAMETERS: Record<string, ParameterSpec> = {
 export interface BodySpec {
   /** Name in components.schemas / definitions. */
   name: string;
-  schema: z.ZodType;
+  schema: z.core.$ZodType;
   title: string;
   description: string;
   required: boolean;
@@ -224,8 +224,8 @@ export interface OperationSpec {
   description: string;
   tag: string;
   visibility?: Visibility;
-  pathParams?: z.ZodType;
-  query?: z.ZodType;
+  pathParams?: z.core.$ZodType;
+  query?: z.core.$ZodType;
   body?: BodySpec;
   idempotencyKey?: boolean;
   /** The status monitor also accepts a signed link (query `sig`) instead of an access token. */
