@@ -37,16 +37,18 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     await azurite.stop();
     throw error;
   }
-  return {
+  const stack: Stack = {
     azurite,
     host,
     api: `${host.url}/api`,
     env,
+    // Tests replace `stack.host` (restarts, kills): stop whichever host runs now, or it outlives the test.
     stop: async () => {
-      await host.stop();
+      await stack.host.stop();
       await azurite.stop();
     },
   };
+  return stack;
 }
 
 export interface JsonResponse {

@@ -45,6 +45,11 @@ export async function spawnHost(options: SpawnHostOptions): Promise<SpawnedHost>
   let ready = false;
   const exited = once(child, 'exit').then(([code]) => (typeof code === 'number' ? code : null));
   const isRunning = () => child.exitCode === null && child.signalCode === null;
+  // If this process exits without stopping the host (a test that fails before its clean-up), take the host along:
+  // a stray host would go on polling queues on ports a later Azurite may take.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.removeListener('exit', killOnExit));
 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
