@@ -3,8 +3,8 @@ import { checkStorageSettings, StorageSettingsShape } from './adapters/storageCo
 import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';
 import * as z from './zod';
 
-// The settings are parsed at load, so their schema is built then too: the whole-number type is built once and shared
-// (zod schemas are immutable), not once per setting.
+// The settings are parsed at load, so their schema is built then too: the whole-number and trimmed-text types are
+// built once and shared (zod schemas are immutable), not once per setting.
 const PositiveInt = z.coerce.number().check(z.int(), z.positive());
 const positiveInt = (fallback: number) => z._default(PositiveInt, fallback);
 const Trimmed = z.string().check(z.trim());
