@@ -158,14 +158,17 @@ export function handleNotificationMessage(services: Services, message: Notificat
   return message.kind === 'finished' ? fanOut(services, message) : deliver(services, message);
 }
 
-/** Finds who watches a finished action and queues one delivery per subscription (each once). */
+/**
+ * Finds who watches a finished action and queues one delivery per subscription (each once). Who watches is asked
+ * first: most devices have no watcher, and then the action is not read at all.
+ */
 async function fanOut(services: Services, message: Extract<NotificationMessage, { kind: 'finished' }>) {
+  const subscriptions = await services.subscriptions.listWatching(message.deviceId);
+  if (subscriptions.length === 0) return 'nobodyWatches' as const;
   const found = await services.actions.get(message.deviceId, message.actionId);
   if (!found || !isTerminal(found.value.actionState)) return 'nothingToTell' as const;
   const now = services.clock.now();
-  const watching = (await services.subscriptions.listWatching(message.deviceId)).filter((s) =>
-    wantsNotice(s, found.value, now),
-  );
+  const watching = subscriptions.filter((s) => wantsNotice(s, found.value, now));
   let queued = 0;
   for (const subscription of watching) {
     if (!(await services.subscriptions.claimDelivery(subscription.id, message.actionId, now, DELIVERY_STALE_MS)))

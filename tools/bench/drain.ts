@@ -104,7 +104,9 @@ export async function runAppDrain(options: {
     appDir: options.repoDir,
     env: {
       ...options.env,
-      ...disabled(...TIMER_FUNCTIONS),
+      // The notification fan-out is a function of its own (in Azure it scales apart from the worker): the drain
+      // measures the worker, whose announcements wait in their queue, as the ceiling's do.
+      ...disabled('notifications', ...TIMER_FUNCTIONS),
       LOCAL_FUNCTIONS_HOST_QUEUE_LEASE_SECONDS: String(options.leaseSeconds),
     },
     hostScript: `${options.repoDir}/dist/tools/host.js`,
@@ -122,7 +124,8 @@ export async function runAppDrain(options: {
 /**
  * The drain ceiling: the host's receive loop (batchSize, newBatchThreshold) and, per message, the storage calls the
  * worker must make, issued directly with the SDKs: read the action, claim it (If-Match), complete it and release the
- * device's guard in one transaction (If-Match), delete the message. No passcode, no channel, no host.
+ * device's guard in one transaction (If-Match), announce it on the notification queue, delete the message. No
+ * passcode, no channel, no host.
  */
 export async function runDrainCeiling(options: {
   connectionString: string;
@@ -133,6 +136,7 @@ export async function runDrainCeiling(options: {
   leaseSeconds: number;
 }): Promise<DrainResult> {
   const queue = sdkQueueClient(options.connectionString, STORAGE_NAMES.queue);
+  const notifications = sdkQueueClient(options.connectionString, STORAGE_NAMES.notificationQueue);
   const actions = tableClient(options.connectionString, STORAGE_NAMES.tables.actions);
   const active = new Set<Promise<void>>();
   let processed = 0;
@@ -169,6 +173,8 @@ export async function runDrainCeiling(options: {
       ],
       ['delete', { partitionKey: message.deviceId, rowKey: 'inflight' }],
     ]);
+    const finished = { v: 1, kind: 'finished', deviceId: message.deviceId, actionId: message.actionId };
+    await notifications.sendMessage(Buffer.from(JSON.stringify(finished), 'utf8').toString('base64'));
     await queue.deleteMessage(messageId, popReceipt);
   };
   while (processed < options.count) {

@@ -102,7 +102,7 @@ export function toMarkdown(r: BenchResult): string {
   const d = r.drain;
   lines.push(
     '',
-    `**Drain** (${r.options.drainActions} queued actions; the local host runs the queue function; ceiling = receive/read/claim/complete/delete with the SDKs)`,
+    `**Drain** (${r.options.drainActions} queued actions; the local host runs the reset worker; ceiling = receive/read/claim/complete/announce/delete with the SDKs)`,
     '',
     '| run | actions/s | app/ceiling | done | p50 ms from drain start | p99 ms from drain start | accepted→done p50 ms | accepted→done p99 ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { NotificationMessage } from '../../../lib/ports';
 import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { cancelAction } from '../../../lib/useCases/deviceActions';
@@ -179,6 +179,20 @@ describe('notifications', () => {
       ],
     });
     expect(JSON.stringify(post?.body)).not.toContain('"passcode"');
+  });
+
+  it('reads no action when nobody watches its device (the common case)', async () => {
+    const t = setup();
+    await createSubscription(
+      t.services,
+      reader,
+      input({ resource: 'deviceManagement/managedDevices/device-2/deviceActionResults' }),
+    );
+    await resetToDone(t, 'device-1');
+    const read = vi.spyOn(t.services.actions, 'get');
+    expect(await drainNotifications(t)).toEqual(['nobodyWatches']);
+    expect(read).not.toHaveBeenCalled();
+    expect(t.notifier.posts).toEqual([]);
   });
 
   it('announces every way an action can end: done, canceled, failed by the sweeper', async () => {
