@@ -4,6 +4,12 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import {
+  connectionStringParts,
+  DEVELOPMENT_ACCOUNT,
+  DEVELOPMENT_KEY,
+  serviceEndpoint,
+} from '../lib/adapters/connectionString';
 
 export interface Ports {
   blob: number;
@@ -43,23 +49,15 @@ export class PortsInUseError extends Error {
     this.name = 'PortsInUseError';
   }
 }
-
-const ACCOUNT = 'devstoreaccount1';
-// Azurite's well-known development key (public, documented by Microsoft; not a secret).
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-
-/** The account name of Azurite's development account, in every endpoint's path. */
-export const AZURITE_ACCOUNT = ACCOUNT;
-
 export function connectionStringFor(ports: Ports, protocol: 'http' | 'https' = 'http'): string {
   const base = `${protocol}://127.0.0.1`;
   return [
     `DefaultEndpointsProtocol=${protocol}`,
-    `AccountName=${ACCOUNT}`,
-    `AccountKey=${KEY}`,
-    `BlobEndpoint=${base}:${ports.blob}/${ACCOUNT}`,
-    `QueueEndpoint=${base}:${ports.queue}/${ACCOUNT}`,
-    `TableEndpoint=${base}:${ports.table}/${ACCOUNT}`,
+    `AccountName=${DEVELOPMENT_ACCOUNT}`,
+    `AccountKey=${DEVELOPMENT_KEY}`,
+    `BlobEndpoint=${base}:${ports.blob}/${DEVELOPMENT_ACCOUNT}`,
+    `QueueEndpoint=${base}:${ports.queue}/${DEVELOPMENT_ACCOUNT}`,
+    `TableEndpoint=${base}:${ports.table}/${DEVELOPMENT_ACCOUNT}`,
   ].join(';');
 }
 
@@ -218,21 +216,13 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
  * https://learn.microsoft.com/azure/storage/common/storage-configure-connection-string
  */
 export function describeConnectionString(connectionString: string): string {
-  const parts = new Map<string, string>();
-  for (const pair of connectionString.split(';')) {
-    const index = pair.indexOf('=');
-    if (index > 0) parts.set(pair.slice(0, index).trim().toLowerCase(), pair.slice(index + 1).trim());
-  }
+  const parts = connectionStringParts(connectionString);
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') {
     return 'development storage (Azurite at 127.0.0.1:10000-10002)';
   }
   const account = parts.get('accountname');
-  const protocol = parts.get('defaultendpointsprotocol') ?? 'https';
-  const suffix = parts.get('endpointsuffix') ?? 'core.windows.net';
-  const endpoint = (service: string) =>
-    parts.get(`${service}endpoint`) ?? (account ? `${protocol}://${account}.${service}.${suffix}` : undefined);
-  const table = endpoint('table');
-  const queue = endpoint('queue');
+  const table = serviceEndpoint(parts, 'table');
+  const queue = serviceEndpoint(parts, 'queue');
   const credential = parts.has('sharedaccesssignature')
     ? 'a SAS'
     : parts.has('accountkey')

@@ -12,6 +12,7 @@ import {
   RestError,
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
+import { connectionStringParts, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY, serviceEndpoint } from './connectionString';
 import { STORAGE_RETRY_OPTIONS, storageTimeoutPolicy } from './storageDeadline';
 import type { StorageRequestObserver } from './tableClients';
 
@@ -35,10 +36,6 @@ const STORAGE_SCOPE = 'https://storage.azure.com/.default';
 /** A message is visible at most 7 days later (Put Message, `visibilitytimeout`). */
 const MAX_VISIBILITY_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
-/** Azurite's development account: public, documented values (https://learn.microsoft.com/azure/storage/common/storage-use-azurite#http-connection-strings). */
-const DEVELOPMENT_ACCOUNT = 'devstoreaccount1';
-const DEVELOPMENT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-
 /** How the client reaches and authorizes with the queue service. */
 export type QueueServiceAccess =
   | { serviceUrl: string; auth: { kind: 'sharedKey'; accountName: string; accountKey: string } }
@@ -51,36 +48,25 @@ export type QueueServiceAccess =
  * Errors name the missing part and never repeat the string (it holds the key).
  */
 export function queueAccessFromConnectionString(connectionString: string): QueueServiceAccess {
-  const parts = new Map<string, string>();
-  for (const part of connectionString.split(';')) {
-    const at = part.indexOf('=');
-    if (at > 0) parts.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
-  }
-  if (parts.get('UseDevelopmentStorage')?.toLowerCase() === 'true') {
+  const parts = connectionStringParts(connectionString);
+  if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') {
     return {
       serviceUrl: `http://127.0.0.1:10001/${DEVELOPMENT_ACCOUNT}`,
       auth: { kind: 'sharedKey', accountName: DEVELOPMENT_ACCOUNT, accountKey: DEVELOPMENT_KEY },
     };
   }
-  const accountName = parts.get('AccountName');
-  const serviceUrl = parts.get('QueueEndpoint')?.replace(/\/+$/, '') ?? publicEndpoint(parts, accountName);
+  const serviceUrl = serviceEndpoint(parts, 'queue');
   if (!serviceUrl || !URL.canParse(serviceUrl)) {
     throw new Error('the storage connection string has no queue endpoint (QueueEndpoint, or AccountName)');
   }
-  const sas = parts.get('SharedAccessSignature');
+  const sas = parts.get('sharedaccesssignature');
   if (sas) return { serviceUrl, auth: { kind: 'sas', token: sas.replace(/^\?/, '') } };
-  const accountKey = parts.get('AccountKey');
+  const accountName = parts.get('accountname');
+  const accountKey = parts.get('accountkey');
   if (!accountName || !accountKey) {
     throw new Error('the storage connection string needs AccountName and AccountKey (or SharedAccessSignature)');
   }
   return { serviceUrl, auth: { kind: 'sharedKey', accountName, accountKey } };
-}
-
-function publicEndpoint(parts: Map<string, string>, accountName: string | undefined): string | undefined {
-  if (!accountName) return undefined;
-  const protocol = parts.get('DefaultEndpointsProtocol') ?? 'https';
-  const suffix = parts.get('EndpointSuffix') ?? 'core.windows.net';
-  return `${protocol}://${accountName}.queue.${suffix}`;
 }
 
 /**

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AZURITE_ACCOUNT, type Azurite, startAzurite } from '../../tools/azurite';
+import { DEVELOPMENT_ACCOUNT } from '../../lib/adapters/connectionString';
+import { type Azurite, startAzurite } from '../../tools/azurite';
 import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
 import { type ManagedIdentityEndpoint, startManagedIdentityEndpoint } from '../support/managedIdentityEndpoint';
 import { selfSignedCert } from '../support/selfSignedCert';
@@ -29,7 +30,7 @@ describe('identity-based storage connection (no keys) against Azurite with OAuth
     debugLog = join(dir, 'azurite-debug.log');
     azurite = await startAzurite({ https: { cert: certPath, key: join(dir, 'key.pem') }, oauth: true, debugLog });
     identity = await startManagedIdentityEndpoint();
-    const endpoint = (port: number) => `https://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+    const endpoint = (port: number) => `https://127.0.0.1:${port}/${DEVELOPMENT_ACCOUNT}`;
     host = await spawnHost({
       appDir: process.cwd(),
       port: 0,
