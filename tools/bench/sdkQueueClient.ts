@@ -1,4 +1,5 @@
 import { newPipeline, QueueClient, StorageSharedKeyCredential } from '@azure/storage-queue';
+import { connectionStringParts } from '../../lib/adapters/connectionString';
 import type { StorageRequestObserver } from '../../lib/adapters/tableClients';
 
 /**
@@ -9,7 +10,7 @@ import type { StorageRequestObserver } from '../../lib/adapters/tableClients';
 export function sdkQueueClient(connectionString: string, queueName: string, observe?: StorageRequestObserver) {
   const client = new QueueClient(connectionString, queueName);
   if (!observe) return client;
-  const key = /(?:^|;)AccountKey=([^;]+)/.exec(connectionString)?.[1];
+  const key = connectionStringParts(connectionString).get('accountkey');
   if (!key) throw new Error('observing queue requests needs a connection string with an AccountKey');
   // The SDK takes extra policies only as factories of a pipeline built from a credential.
   const pipeline = newPipeline(new StorageSharedKeyCredential(client.accountName, key));
