@@ -1,5 +1,6 @@
 import type {
   ActionState,
+  CommandStatus,
   Device,
   DeviceAction,
   DeviceProfile,
@@ -65,7 +66,7 @@ export interface IdempotencyKeys {
 
 export type CreateActionResult = { created: true; etag: string } | { created: false; inFlightActionId: string };
 
-export type { DeviceProfile } from './core/model';
+export type { CommandStatus, DeviceProfile } from './core/model';
 
 /** What accepting a reset reads, in one round trip. */
 export interface ResetContext {
@@ -150,12 +151,6 @@ export interface ApplyPasscodeRequest {
   traceparent?: string;
 }
 
-/** What a device channel reports; a transient failure is thrown as TransientError instead. */
-export type ApplyOutcome =
-  | { outcome: 'applied' }
-  | { outcome: 'failed'; code: string; message: string }
-  | { outcome: 'notSupported'; code: string; message: string };
-
 /** What an unlock attempt on a (simulated) device came to; `locked` is refused before the passcode is checked. */
 export type UnlockResult =
   | { outcome: 'unlocked' }
@@ -167,9 +162,28 @@ export interface DeviceLockScreen {
   unlock(deviceId: string, passcode: string): Promise<UnlockResult>;
 }
 
-/** Applies a passcode to a device. Idempotent per actionId: the same action applied twice is applied once. */
+/** A command sent earlier, as a channel looks it up: by action, and by the channel's own reference when it gave one. */
+export interface SentCommand {
+  actionId: string;
+  deviceId: string;
+  reference?: string;
+}
+
+/**
+ * Puts a passcode on a device. A command may finish at once (`applied`, `failed`, `notSupported`) or later
+ * (`waiting`: the device has not run it yet); either way the app can ask later how it stands. A channel that could not
+ * be reached (the command may or may not have arrived) throws TransientError, with its Retry-After when it gave one.
+ */
 export interface DeviceChannel {
-  apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome>;
+  /** Sends the passcode command. Idempotent per action: every attempt of one action carries the same passcode. */
+  send(request: ApplyPasscodeRequest): Promise<CommandStatus>;
+  /** How a command sent earlier stands (never sends it). */
+  check(command: SentCommand): Promise<CommandStatus>;
+  /**
+   * Asks the channel to cancel a command that waits for the device; `check` then tells whether it will not apply.
+   * False when this channel cannot cancel commands.
+   */
+  cancel(command: SentCommand): Promise<boolean>;
 }
 
 export const AUDIT_EVENT_TYPES = [

@@ -1,14 +1,15 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { TransientError } from '../core/errors';
+import type { CommandStatus } from '../core/model';
 import { IdSchema } from '../core/model';
 import type {
-  ApplyOutcome,
   ApplyPasscodeRequest,
   Clock,
   DeviceChannel,
   DeviceLockScreen,
   RandomInt,
+  SentCommand,
   UnlockResult,
 } from '../ports';
 import * as z from '../zod';
@@ -35,6 +36,11 @@ export interface DeviceScript {
   permanentFailure?: { code: string; message: string };
   /** Every apply (after the transient ones) reports the action as not supported. */
   notSupported?: boolean;
+  /**
+   * The device is out of reach: a command waits for it (`waiting`) until the script turns this off, and the next
+   * status check after that runs it, as a phone that comes back online runs its pending MDM commands.
+   */
+  offline?: boolean;
 }
 
 /** Wrong attempts allowed before the device locks, as an iPhone does. */
@@ -77,6 +83,14 @@ const StoredDeviceSchema = z.lazy(() =>
     failedUnlocks: z._default(z.number().check(z.int(), z.minimum(0)), 0),
     /** No unlock attempt is checked before this time. */
     unlockBlockedUntil: z.optional(z.string()),
+    scriptOffline: z._default(z.boolean(), false),
+    /** A command that waits for the (offline) device: its action and a verifier of its passcode. */
+    pendingActionId: z.optional(z.string()),
+    pendingVerifier: z.optional(z.string()),
+    /** The last command canceled before the device ran it. */
+    canceledActionId: z.optional(z.string()),
+    /** The device's last contact (any command or check while online). */
+    lastSeenDateTime: z.optional(z.string()),
   }),
 );
 type DeviceState = Omit<z.infer<typeof StoredDeviceSchema>, 'etag'>;
@@ -89,25 +103,31 @@ const NEW_DEVICE: DeviceState = {
   scriptFailureCode: '',
   scriptFailureMessage: '',
   scriptNotSupported: false,
+  scriptOffline: false,
 };
 
-const APPLIED: ApplyOutcome = { outcome: 'applied' };
-const NOT_SUPPORTED: ApplyOutcome = {
-  outcome: 'notSupported',
+const APPLIED: CommandStatus = { status: 'applied' };
+const NOT_SUPPORTED: CommandStatus = {
+  status: 'notSupported',
   code: 'simulatedNotSupported',
   message: 'the simulated device does not support passcode reset',
 };
 // Same action, other passcode: the worker generated a second passcode for one action (docs/DESIGN.md invariant 2).
-const PASSCODE_MISMATCH: ApplyOutcome = {
-  outcome: 'failed',
+const PASSCODE_MISMATCH: CommandStatus = {
+  status: 'failed',
   code: 'passcodeMismatch',
   message: 'this action was already applied to the device with a different passcode',
+};
+const NEVER_RECEIVED: CommandStatus = {
+  status: 'failed',
+  code: 'deviceUnreachable',
+  message: 'the simulated device never received the passcode command',
 };
 const NO_ANSWER = 'simulated device did not answer';
 
 interface Decision {
   next: DeviceState;
-  result: ApplyOutcome | TransientError;
+  result: CommandStatus | TransientError;
 }
 
 /**
@@ -134,7 +154,7 @@ export class SimulatedDeviceChannel implements DeviceChannel, DeviceLockScreen {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  async apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome> {
+  async send(request: ApplyPasscodeRequest): Promise<CommandStatus> {
     if (this.options.latencyMs > 0) await this.sleep(this.options.latencyMs);
     if (this.options.randomInt(0, FAILURE_SCALE) < this.options.transientFailureRate * FAILURE_SCALE) {
       throw new TransientError(NO_ANSWER);
@@ -143,6 +163,28 @@ export class SimulatedDeviceChannel implements DeviceChannel, DeviceLockScreen {
     const result = await this.update(request.deviceId, (state) => decide(state, request, this.options.clock, cost));
     if (result instanceof TransientError) throw result;
     return result;
+  }
+
+  /** How the device stands with a command: an online device runs the command that waited for it now. */
+  async check(command: SentCommand): Promise<CommandStatus> {
+    const result = await this.update(command.deviceId, async (state) => ({
+      next: contact(runPending(state, command.actionId), this.options.clock),
+      result: statusOf(state, command.actionId),
+    }));
+    if (result instanceof TransientError) throw result;
+    return result;
+  }
+
+  /** Takes a waiting command off the device; a command the device already ran stays applied (check tells). */
+  async cancel(command: SentCommand): Promise<boolean> {
+    await this.update(command.deviceId, async (state) => ({
+      next:
+        state.pendingActionId === command.actionId
+          ? { ...state, pendingActionId: undefined, pendingVerifier: undefined, canceledActionId: command.actionId }
+          : state,
+      result: APPLIED,
+    }));
+    return true;
   }
 
   /** Sets how the device answers from now on (test and demo hook). */
@@ -154,6 +196,7 @@ export class SimulatedDeviceChannel implements DeviceChannel, DeviceLockScreen {
         scriptFailureCode: script.permanentFailure?.code ?? '',
         scriptFailureMessage: script.permanentFailure?.message ?? '',
         scriptNotSupported: script.notSupported ?? false,
+        scriptOffline: script.offline ?? false,
       },
       result: APPLIED,
     }));
@@ -277,26 +320,66 @@ async function decide(
     return { next: { ...next, scriptTransientFailures: state.scriptTransientFailures - 1 }, result: noAnswer() };
   }
   if (state.scriptFailureCode !== '') {
-    return { next, result: { outcome: 'failed', code: state.scriptFailureCode, message: state.scriptFailureMessage } };
+    return { next, result: { status: 'failed', code: state.scriptFailureCode, message: state.scriptFailureMessage } };
   }
   if (state.scriptNotSupported) return { next, result: NOT_SUPPORTED };
-  if (state.lastActionId === request.actionId) {
-    const same =
-      state.passcodeVerifier !== undefined && (await verifyPasscode(request.passcode, state.passcodeVerifier));
-    return { next, result: same ? APPLIED : PASSCODE_MISMATCH };
+  // A command sent again (a lost answer, a retry) must carry the passcode it had: the device checks it.
+  const known =
+    state.lastActionId === request.actionId
+      ? { verifier: state.passcodeVerifier, result: APPLIED }
+      : state.pendingActionId === request.actionId
+        ? { verifier: state.pendingVerifier, result: waitingFor(state, request.actionId) }
+        : undefined;
+  if (known) {
+    const same = known.verifier !== undefined && (await verifyPasscode(request.passcode, known.verifier));
+    return { next: contact(next, clock), result: same ? known.result : PASSCODE_MISMATCH };
+  }
+  const verifier = await createVerifier(request.passcode, verifierCost);
+  if (state.scriptOffline) {
+    return {
+      next: { ...next, pendingActionId: request.actionId, pendingVerifier: verifier },
+      result: waitingFor(state, request.actionId),
+    };
   }
   // Only the latest action is remembered: the app allows one non-terminal reset per device (invariant 3), so an
   // older action is not re-applied once a newer one exists.
+  return { next: contact(applied(next, request.actionId, verifier), clock), result: APPLIED };
+}
+
+/** The device now has the passcode of `actionId`. */
+function applied(state: DeviceState, actionId: string, verifier: string): DeviceState {
   return {
-    next: {
-      ...next,
-      passcodeVerifier: await createVerifier(request.passcode, verifierCost),
-      lastActionId: request.actionId,
-      lastAppliedDateTime: clock.now().toISOString(),
-      appliedCount: state.appliedCount + 1,
-    },
-    result: APPLIED,
+    ...state,
+    passcodeVerifier: verifier,
+    lastActionId: actionId,
+    appliedCount: state.appliedCount + 1,
+    pendingActionId: undefined,
+    pendingVerifier: undefined,
   };
+}
+
+/** An online device notes the contact (an offline one is not in contact). */
+const contact = (state: DeviceState, clock: Clock): DeviceState =>
+  state.scriptOffline ? state : { ...state, lastSeenDateTime: clock.now().toISOString() };
+
+/** An online device runs the command that waited for it. */
+const runPending = (state: DeviceState, actionId: string): DeviceState =>
+  !state.scriptOffline && state.pendingActionId === actionId && state.pendingVerifier !== undefined
+    ? applied(state, actionId, state.pendingVerifier)
+    : state;
+
+const waitingFor = (state: DeviceState, actionId: string): CommandStatus => ({
+  status: 'waiting',
+  reference: actionId,
+  ...(state.lastSeenDateTime && { deviceLastSeenDateTime: state.lastSeenDateTime }),
+});
+
+/** What the device says of a command, before the check's own contact (runPending) is stored. */
+function statusOf(state: DeviceState, actionId: string): CommandStatus {
+  if (state.lastActionId === actionId) return APPLIED;
+  if (state.pendingActionId === actionId) return state.scriptOffline ? waitingFor(state, actionId) : APPLIED;
+  if (state.canceledActionId === actionId) return { status: 'canceled' };
+  return NEVER_RECEIVED;
 }
 
 const noAnswer = () => new TransientError(NO_ANSWER);

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { TransientError } from '../core/errors';
-import type { ApplyOutcome, ApplyPasscodeRequest, Clock, DeviceChannel } from '../ports';
+import type { CommandStatus } from '../core/model';
+import type { ApplyPasscodeRequest, Clock, DeviceChannel, SentCommand } from '../ports';
 import { readAtMost } from '../streams';
 import * as z from '../zod';
 
@@ -31,12 +32,17 @@ export const GatewayErrorBodySchema = z.lazy(() =>
   }),
 );
 
-/** A 2xx body by which the gateway declines the action for this device. */
-export const GatewayNotSupportedBodySchema = z.lazy(() =>
+/**
+ * A 2xx body that says how the command stands: the POST's answer (a gateway that declines the device, or takes the
+ * command to finish later) or the status GET's. Other properties are ignored.
+ */
+export const GatewayStatusBodySchema = z.lazy(() =>
   z.object({
-    status: z.literal('notSupported'),
-    code: z.string(),
+    status: z.enum(['applied', 'accepted', 'failed', 'notSupported', 'canceled']),
+    code: z.optional(z.string()),
     message: z.optional(z.string()),
+    expirationDateTime: z.optional(z.iso.datetime({ offset: true })),
+    deviceLastContactDateTime: z.optional(z.iso.datetime({ offset: true })),
   }),
 );
 
@@ -60,7 +66,10 @@ export function webhookPayload(request: ApplyPasscodeRequest): string {
   });
 }
 
-/** Applies passcodes through an MDM gateway over HTTPS with a signed, idempotent POST. */
+/**
+ * Sends passcodes through an MDM gateway over HTTPS: a signed, idempotent POST per action, a signed GET that asks how
+ * an action's command stands, and a signed DELETE that asks the gateway to cancel one (docs/device-gateway.md).
+ */
 export class WebhookDeviceChannel implements DeviceChannel {
   private readonly url: URL;
   private readonly secret: Buffer;
@@ -82,26 +91,57 @@ export class WebhookDeviceChannel implements DeviceChannel {
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
-  async apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome> {
+  async send(request: ApplyPasscodeRequest): Promise<CommandStatus> {
     const rawBody = webhookPayload(request);
-    const response = await this.post(rawBody, request.actionId, request.traceparent);
-    return this.classify(response, request.passcode);
+    const response = await this.call('POST', this.url, rawBody, {
+      'Idempotency-Key': request.actionId,
+      // The gateway call is a child of the reset's trace (W3C trace context: same trace id, a new parent id).
+      ...(request.traceparent && { traceparent: childTraceparent(request.traceparent) }),
+    });
+    return classifySend(response, request.actionId, request.passcode, this.clock.now());
   }
 
-  private async post(rawBody: string, actionId: string, traceparent?: string): Promise<GatewayResponse> {
+  async check(command: SentCommand): Promise<CommandStatus> {
+    const response = await this.call('GET', this.actionUrl(command.actionId), signedTarget('GET', command.actionId));
+    return classifyCheck(response, command.actionId, this.clock.now());
+  }
+
+  async cancel(command: SentCommand): Promise<boolean> {
+    const response = await this.call(
+      'DELETE',
+      this.actionUrl(command.actionId),
+      signedTarget('DELETE', command.actionId),
+    );
+    if (isRetriable(response.status)) throw gatewayTransient(response, this.clock.now());
+    // 2xx: asked (the GET tells whether it will apply); 404 actionNotFound: the gateway never had it, nothing to apply.
+    return (response.status >= 200 && response.status < 300) || isActionNotFound(response);
+  }
+
+  /** The gateway URL with `actionId` added to its query (the URL is otherwise used exactly as configured). */
+  private actionUrl(actionId: string): URL {
+    const url = new URL(this.url);
+    url.searchParams.set('actionId', actionId);
+    return url;
+  }
+
+  /** One signed request: the signature covers the timestamp and `signed` (the raw body, or method and action id). */
+  private async call(
+    method: 'POST' | 'GET' | 'DELETE',
+    url: URL,
+    signed: string,
+    headers: Record<string, string> = {},
+  ): Promise<GatewayResponse> {
     const timestamp = Math.floor(this.clock.now().getTime() / 1000);
     try {
-      const response = await this.fetch(this.url, {
-        method: 'POST',
+      const response = await this.fetch(url, {
+        method,
         headers: {
-          'Content-Type': 'application/json',
-          'Idempotency-Key': actionId,
+          ...(method === 'POST' && { 'Content-Type': 'application/json' }),
+          ...headers,
           'X-Signature-Timestamp': String(timestamp),
-          'X-Signature': `sha256=${signWebhookPayload(this.secret, timestamp, rawBody)}`,
-          // The gateway call is a child of the reset's trace (W3C trace context: same trace id, a new parent id).
-          ...(traceparent && { traceparent: childTraceparent(traceparent) }),
+          'X-Signature': `sha256=${signWebhookPayload(this.secret, timestamp, signed)}`,
         },
-        body: rawBody,
+        ...(method === 'POST' && { body: signed }),
         // A redirected POST would resend the passcode to wherever the Location points; never follow one.
         redirect: 'manual',
         // Covers reading the body too: a gateway that sends headers and then stalls still times out.
@@ -123,21 +163,51 @@ export class WebhookDeviceChannel implements DeviceChannel {
       );
     }
   }
+}
 
-  private classify(response: GatewayResponse, passcode: string): ApplyOutcome {
-    const { status } = response;
-    if (status >= 200 && status < 300) return notSupportedFrom(response.text, passcode) ?? { outcome: 'applied' };
-    if (status === 408 || status === 429 || status >= 500 || status < 200) {
-      throw new TransientError(
-        `the device gateway answered ${status}`,
-        retryAfterSeconds(response.retryAfter, this.clock.now()),
-      );
-    }
-    if (status < 400) {
-      return { outcome: 'failed', code: 'gatewayRedirected', message: `the device gateway redirected (${status})` };
-    }
-    return failureFrom(response, passcode);
+/**
+ * What a GET or DELETE signs: the method and the action id. A POST signs its raw body, a JSON object, so neither can
+ * pass for the other, nor a GET for a DELETE.
+ */
+export const signedTarget = (method: 'GET' | 'DELETE', actionId: string) => `${method} ${actionId}`;
+
+const isRetriable = (status: number) => status === 408 || status === 429 || status >= 500 || status < 200;
+
+const gatewayTransient = (response: GatewayResponse, now: Date) =>
+  new TransientError(`the device gateway answered ${response.status}`, retryAfterSeconds(response.retryAfter, now));
+
+/** The POST's answer: 2xx applied (or notSupported, or accepted to finish later), 4xx refused, 408/429/5xx retried. */
+function classifySend(response: GatewayResponse, actionId: string, passcode: string, now: Date): CommandStatus {
+  const { status } = response;
+  if (status >= 200 && status < 300) {
+    return statusFromBody(response.text, actionId, passcode) ?? { status: 'applied' };
   }
+  if (isRetriable(status)) throw gatewayTransient(response, now);
+  if (status < 400) {
+    return { status: 'failed', code: 'gatewayRedirected', message: `the device gateway redirected (${status})` };
+  }
+  return failureFrom(response, passcode);
+}
+
+/**
+ * The status GET's answer: 200 with a status body; 404 `actionNotFound`: the gateway never received the action (and,
+ * per the contract, will refuse it from now on); 408/429/5xx retried; anything else means the gateway cannot report
+ * outcomes (an older gateway), so the outcome stays unknown.
+ */
+function classifyCheck(response: GatewayResponse, actionId: string, now: Date): CommandStatus {
+  const { status } = response;
+  if (isRetriable(status)) throw gatewayTransient(response, now);
+  if (isActionNotFound(response)) {
+    return { status: 'failed', code: 'deviceUnreachable', message: 'the device gateway never received the command' };
+  }
+  const known = status === 200 ? statusFromBody(response.text, actionId, undefined) : undefined;
+  return known ?? { status: 'unknown', message: `the device gateway cannot report the command's outcome (${status})` };
+}
+
+function isActionNotFound(response: GatewayResponse): boolean {
+  if (response.status !== 404) return false;
+  const parsed = GatewayErrorBodySchema.safeParse(parseJson(response.text));
+  return parsed.success && parsed.data.error.code === 'actionNotFound';
 }
 
 interface GatewayResponse {
@@ -178,26 +248,56 @@ function parseJson(text: string): unknown {
   }
 }
 
-function notSupportedFrom(text: string, passcode: string): ApplyOutcome | undefined {
-  const parsed = GatewayNotSupportedBodySchema.safeParse(parseJson(text));
+/**
+ * The command's status from a gateway's 2xx body, or undefined when the body says none. Codes and messages pass the
+ * checks of `safeError`; the status GET does not carry the passcode to redact with, so its messages are the app's own.
+ */
+function statusFromBody(text: string, actionId: string, passcode: string | undefined): CommandStatus | undefined {
+  const parsed = GatewayStatusBodySchema.safeParse(parseJson(text));
   if (!parsed.success) return undefined;
-  const { code, message } = parsed.data;
-  return {
-    outcome: 'notSupported',
-    ...safeError(code, message, passcode, {
-      code: 'gatewayNotSupported',
-      message: 'the device gateway does not support passcode reset on this device',
-    }),
-  };
+  const body = parsed.data;
+  switch (body.status) {
+    case 'applied':
+      return { status: 'applied' };
+    case 'canceled':
+      return { status: 'canceled' };
+    case 'accepted':
+      return {
+        status: 'waiting',
+        reference: actionId,
+        ...(body.expirationDateTime && { expiresDateTime: new Date(body.expirationDateTime).toISOString() }),
+        ...(body.deviceLastContactDateTime && {
+          deviceLastSeenDateTime: new Date(body.deviceLastContactDateTime).toISOString(),
+        }),
+      };
+    case 'failed':
+    case 'notSupported': {
+      const fallback =
+        body.status === 'failed'
+          ? { code: 'gatewayFailed', message: 'the device gateway could not apply the passcode' }
+          : {
+              code: 'gatewayNotSupported',
+              message: 'the device gateway does not support passcode reset on this device',
+            };
+      const error =
+        passcode === undefined
+          ? {
+              code: GatewayCodeSchema.safeParse(body.code).success ? (body.code as string) : fallback.code,
+              message: fallback.message,
+            }
+          : safeError(body.code ?? '', body.message, passcode, fallback);
+      return { status: body.status, ...error };
+    }
+  }
 }
 
-function failureFrom(response: GatewayResponse, passcode: string): ApplyOutcome {
+function failureFrom(response: GatewayResponse, passcode: string): CommandStatus {
   const fallback = { code: 'gatewayRejected', message: `the device gateway rejected the request (${response.status})` };
   const parsed = GatewayErrorBodySchema.safeParse(parseJson(response.text));
   const error = parsed.success
     ? safeError(parsed.data.error.code, parsed.data.error.message, passcode, fallback)
     : fallback;
-  return { outcome: 'failed', ...error };
+  return { status: 'failed', ...error };
 }
 
 /**

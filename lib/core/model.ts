@@ -127,7 +127,44 @@ export interface DeviceAction {
   appliedDateTime?: string;
   passcodeExpirationDateTime?: string;
   error?: ActionError;
+  /**
+   * Once the passcode command is in the device channel's hands and only waits for the device (or its fate must be
+   * asked): what the app knows of it. While it is here the worker never sends again; it asks the channel.
+   */
+  command?: DeviceCommand;
 }
+
+/**
+ * A passcode command that finishes later. `waitingForDevice`: the channel took it and the device has not run it yet.
+ * `confirming`: the channel did not answer the send (a timeout, a 5xx) until the retry window ended, so the app asks
+ * it how the command ended instead of sending again or guessing.
+ */
+export interface DeviceCommand {
+  state: 'waitingForDevice' | 'confirming';
+  /** What the channel needs to look the command up (Android Management: the operation name). */
+  reference?: string;
+  /** When the channel took the command (or, confirming, when the app started asking). */
+  sentDateTime: string;
+  /** When the command can no longer be applied, where the channel says (Android Management: sent + duration). */
+  expiresDateTime?: string;
+  /** The device's last contact with the channel, where the channel knows it. */
+  deviceLastSeenDateTime?: string;
+  /** Status checks made so far; the wait between checks grows with them. */
+  checks: number;
+  /** An admin asked to cancel it, and the channel was asked to. */
+  cancelRequestedDateTime?: string;
+}
+
+/**
+ * What a device channel says of a passcode command (lib/ports.ts DeviceChannel). `failed` and `notSupported` mean the
+ * command was not and will not be applied; `unknown` means the channel cannot tell at all.
+ */
+export type CommandStatus =
+  | { status: 'applied' }
+  | { status: 'waiting'; reference: string; expiresDateTime?: string; deviceLastSeenDateTime?: string }
+  | { status: 'failed' | 'notSupported'; code: string; message: string }
+  | { status: 'canceled' }
+  | { status: 'unknown'; message: string };
 
 /** The queue message: ids only, never a secret (docs/DESIGN.md invariant 5). */
 /** A W3C trace context `traceparent` (version 00): https://www.w3.org/TR/trace-context/#traceparent-header */

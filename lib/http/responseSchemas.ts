@@ -26,6 +26,38 @@ export const ActionErrorSchema = z
   })
   .meta({ title: 'Action Error', description: 'Why an action failed or was not supported.' });
 
+export const DeviceCommandSchema = z
+  .strictObject({
+    state: z.enum(['waitingForDevice', 'confirming']).meta({
+      title: 'Command State',
+      description:
+        'waitingForDevice: the device channel took the command and the device has not run it yet (it is offline, ' +
+        'or has not checked in); confirming: the channel did not answer until the retry window ended, so the app ' +
+        'asks it how the command ended instead of sending it again.',
+      examples: ['waitingForDevice'],
+    }),
+    sentDateTime: dateTime('Sent', 'When the channel took the command.', '2026-11-26T10:00:01.000Z'),
+    expirationDateTime: dateTime(
+      'Command Expiration',
+      'When the command can no longer be applied, where the channel says (Android Management: its duration).',
+      '2026-11-27T10:00:01.000Z',
+    ).optional(),
+    deviceLastContactDateTime: dateTime(
+      'Device Last Contact',
+      "The device's last contact with the channel, where the channel knows it.",
+      '2026-11-26T08:12:40.000Z',
+    ).optional(),
+    cancelRequestedDateTime: dateTime(
+      'Cancel Requested',
+      'When an admin asked to cancel; the action ends canceled once the channel confirms the command will not apply.',
+      '2026-11-26T10:05:00.000Z',
+    ).optional(),
+  })
+  .meta({
+    title: 'Device Command',
+    description: 'While the action is active and its command waits for the device or for confirmation.',
+  });
+
 export const DeviceActionResultSchema = z
   .strictObject({
     id: IdSchema.check(
@@ -39,7 +71,7 @@ export const DeviceActionResultSchema = z
       title: 'Action State',
       description:
         'pending: accepted and queued; active: being applied; done: the device has the new passcode; failed: it ' +
-        'will not be applied (see error); canceled: canceled before it started; notSupported: the device channel ' +
+        'will not be applied (see error); canceled: canceled before it reached the device; notSupported: the device channel ' +
         'reported the action unsupported. done, failed, canceled and notSupported are terminal.',
       examples: ['done'],
     }),
@@ -53,13 +85,14 @@ export const DeviceActionResultSchema = z
       .meta({
         title: 'Passcode',
         description:
-          'The new passcode: only when the action is done, the caller holds Passcode.Read (a signed status link ' +
-          'never shows it) and the display window is open. Absent otherwise, never empty.',
+          'The new passcode: only when the action is done (or failed as outcomeUnknown: the device may have it), the ' +
+          'caller holds Passcode.Read (a signed status link never shows it) and the display window is open. Absent ' +
+          'otherwise, never empty.',
         examples: ['729403'],
       }),
     passcodeExpirationDateTime: dateTime(
       'Passcode Expiration',
-      'When the passcode stops being shown; present once the action is done.',
+      'When the passcode stops being shown; present once the action is done (or failed as outcomeUnknown).',
       '2026-12-03T10:00:01.250Z',
     ).optional(),
     error: ActionErrorSchema.optional(),
@@ -69,9 +102,11 @@ export const DeviceActionResultSchema = z
     }),
     nextAttemptDateTime: dateTime(
       'Next Attempt',
-      'While the action is active after a transient failure: when the device is tried again.',
+      'While the action is active: when the device is tried again after a transient failure, or when the app next ' +
+        'asks the device channel how a waiting command stands.',
       '2026-11-26T10:00:35.000Z',
     ).optional(),
+    deviceCommand: DeviceCommandSchema.optional(),
   })
   .meta({
     title: 'Device Action Result',

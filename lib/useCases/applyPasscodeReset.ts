@@ -1,16 +1,17 @@
 import {
-  type ChannelOutcome,
+  checkDue,
   claim,
   type Decision,
   failUndelivered,
   isTerminal,
-  recordOutcome,
+  recordCommandStatus,
   recordTransientFailure,
   renewLease,
   retryDelaySeconds,
+  workerStep,
 } from '../core/actionLifecycle';
 import { PreconditionFailedError, StorageUnavailableError, TransientError } from '../core/errors';
-import type { DeviceAction, ResetMessage } from '../core/model';
+import type { CommandStatus, DeviceAction, ResetMessage } from '../core/model';
 import { generatePasscode } from '../core/passcodeGenerator';
 import type { Versioned } from '../ports';
 import { passcodeAad, type Services } from './services';
@@ -20,18 +21,21 @@ export type WorkerOutcome =
   | 'done'
   | 'failed'
   | 'notSupported'
+  | 'canceled'
   | 'retrying'
+  | 'waiting'
   | 'deferred'
   | 'alreadyFinished'
   | 'missing'
   | 'lostRace';
 
 /**
- * The queue worker: claims the action (a lease), generates its passcode once (stored sealed with the claim, before it
- * is applied), applies it through the device channel while renewing the lease, and records the outcome. A device that
- * answers "try later" gets the same passcode again after its Retry-After (or a backoff), through a new, delayed
- * message: the queue's own delivery attempts are kept for crashes. Storage failures are thrown (the caller waits for
- * storage and runs this again; every step is idempotent).
+ * The queue worker. An action whose command is not yet with the channel is claimed (a lease), given its passcode once
+ * (stored sealed with the claim, before it is sent), sent through the device channel while the lease is renewed, and
+ * the channel's answer recorded. An action whose command waits for the device (or whose fate must be asked) is
+ * checked instead: the channel is asked, never sent to again. Either way the next look is a new, delayed message, so
+ * no worker waits in a loop. Storage failures are thrown (the caller waits for storage and runs this again; every
+ * step is idempotent).
  */
 export async function applyPasscodeReset(services: Services, message: ResetMessage): Promise<WorkerOutcome> {
   const found = await services.actions.get(message.deviceId, message.actionId);
@@ -42,8 +46,18 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
     });
     return 'missing';
   }
-  const now = services.clock.now();
-  const decision = claim(found.value, now, services.settings, () =>
+  if (isTerminal(found.value.actionState)) return 'alreadyFinished';
+  return workerStep(found.value) === 'check'
+    ? checkCommand(services, message, found)
+    : sendCommand(services, message, found);
+}
+
+async function sendCommand(
+  services: Services,
+  message: ResetMessage,
+  found: Versioned<DeviceAction>,
+): Promise<WorkerOutcome> {
+  const decision = claim(found.value, services.clock.now(), services.settings, () =>
     services.cipher.seal(
       generatePasscode(found.value.target.passcodePolicy, services.randomInt),
       passcodeAad(found.value.deviceId, found.value.id),
@@ -62,28 +76,70 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
     if (error instanceof PreconditionFailedError) return 'lostRace';
     throw error;
   }
-  const { outcome, latest } = await applyUnderLease(services, claimed, message.traceparent);
-  const at = services.clock.now();
-  const next =
-    outcome instanceof TransientError
-      ? recordTransientFailure(latest.value, outcome, at, services.settings, (n) => services.randomInt(0, n))
-      : recordOutcome(latest.value, outcome, at, services.settings);
-  const recorded = await store(services, next, latest);
-  if (!recorded) return 'lostRace';
-  if (isTerminal(recorded.actionState)) await announceFinished(services, recorded);
-  if (recorded.actionState === 'active' && recorded.nextAttemptDateTime) {
-    await sendAgain(services, message, new Date(recorded.nextAttemptDateTime));
-    return 'retrying';
-  }
-  return recorded.actionState === 'done' ? 'done' : recorded.actionState === 'notSupported' ? 'notSupported' : 'failed';
+  const { status, latest } = await sendUnderLease(services, claimed, message.traceparent);
+  return record(services, message, latest, status);
 }
 
-/** Applies the claimed action's passcode; the lease is renewed every third of its length until the device answers. */
-async function applyUnderLease(
+/** Asks the channel how the action's command stands, when a check is due. */
+async function checkCommand(
+  services: Services,
+  message: ResetMessage,
+  found: Versioned<DeviceAction>,
+): Promise<WorkerOutcome> {
+  const due = checkDue(found.value, services.clock.now());
+  if (due.kind === 'finished') return 'alreadyFinished';
+  if (due.kind === 'wait') {
+    await sendAgain(services, message, due.until);
+    return 'deferred';
+  }
+  const { id, deviceId, command } = found.value;
+  let status: CommandStatus | TransientError;
+  try {
+    status = await services.channel.check({
+      actionId: id,
+      deviceId,
+      ...(command?.reference && { reference: command.reference }),
+    });
+  } catch (error) {
+    if (!isDeviceFailure(error)) throw error;
+    status = error;
+  }
+  return record(services, message, found, status);
+}
+
+/** Stores what the channel said, announces an ended action, and schedules the next look at one still in flight. */
+async function record(
+  services: Services,
+  message: ResetMessage,
+  latest: Versioned<DeviceAction>,
+  status: CommandStatus | TransientError,
+): Promise<WorkerOutcome> {
+  const now = services.clock.now();
+  const random = (n: number) => services.randomInt(0, n);
+  const next =
+    status instanceof TransientError
+      ? recordTransientFailure(latest.value, status, now, services.settings, random)
+      : recordCommandStatus(latest.value, status, now, services.settings, random);
+  const recorded = await store(services, next, latest);
+  if (!recorded) return 'lostRace';
+  if (isTerminal(recorded.actionState)) {
+    await announceFinished(services, recorded);
+    return recorded.actionState as 'done' | 'failed' | 'notSupported' | 'canceled';
+  }
+  if (recorded.nextAttemptDateTime) await sendAgain(services, message, new Date(recorded.nextAttemptDateTime));
+  return recorded.command ? 'waiting' : 'retrying';
+}
+
+/** A device channel's "try later" (not the app's own storage, which is the caller's business). */
+const isDeviceFailure = (error: unknown): error is TransientError =>
+  error instanceof TransientError && !(error instanceof StorageUnavailableError);
+
+/** Sends the claimed action's passcode; the lease is renewed every third of its length until the channel answers. */
+async function sendUnderLease(
   services: Services,
   claimed: Versioned<DeviceAction>,
   traceparent: string | undefined,
-): Promise<{ outcome: ChannelOutcome | TransientError; latest: Versioned<DeviceAction> }> {
+): Promise<{ status: CommandStatus | TransientError; latest: Versioned<DeviceAction> }> {
   const action = claimed.value;
   let latest = claimed;
   let renewal: Promise<void> = Promise.resolve();
@@ -108,7 +164,7 @@ async function applyUnderLease(
   try {
     const sealed = action.sealedPasscode;
     if (!sealed) throw new Error('a claimed action has no passcode');
-    const outcome = await services.channel.apply({
+    const status = await services.channel.send({
       actionId: action.id,
       deviceId: action.deviceId,
       operatingSystem: action.target.operatingSystem,
@@ -117,12 +173,9 @@ async function applyUnderLease(
       passcode: services.cipher.open(sealed, passcodeAad(action.deviceId, action.id)),
       ...(traceparent && { traceparent }),
     });
-    return { outcome, latest: await settled() };
+    return { status, latest: await settled() };
   } catch (error) {
-    // The device's transient failures are the action's business; storage failures are the caller's (see above).
-    if (error instanceof TransientError && !(error instanceof StorageUnavailableError)) {
-      return { outcome: error, latest: await settled() };
-    }
+    if (isDeviceFailure(error)) return { status: error, latest: await settled() };
     await settled();
     throw error;
   }
@@ -134,14 +187,14 @@ async function applyUnderLease(
   }
 }
 
-/** Stores a lifecycle decision; undefined when the action changed under us (it should not: we held the claim). */
+/** Stores a lifecycle decision; undefined when the action changed under us (another look at it got there first). */
 async function store(services: Services, decision: Decision, current: Versioned<DeviceAction>) {
   if (decision.kind !== 'move') return undefined;
   try {
     return (await services.actions.update(decision.next, current)).value;
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
-    services.log.error('the action changed while its claim was held', { actionId: current.value.id });
+    services.log.warn('the action changed while it was being worked on', { actionId: current.value.id });
     return undefined;
   }
 }
@@ -155,7 +208,8 @@ function sendAgain(services: Services, message: ResetMessage, when: Date) {
 /**
  * The poison-queue handler: every delivery of the message failed (crashes, or storage outages longer than a worker
  * waits). Under a live claim it waits for the claim to lapse; within the retry window it sends the action to a worker
- * again (the stored passcode is re-applied); past the window the action fails as deliveryFailed.
+ * again (the stored passcode is sent again, or the command checked); past the window the action fails as
+ * deliveryFailed, keeping its passcode when the command may have been sent.
  */
 export async function failUndeliveredReset(
   services: Services,

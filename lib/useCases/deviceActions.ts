@@ -1,6 +1,6 @@
-import { cancel } from '../core/actionLifecycle';
-import { apiError, PreconditionFailedError } from '../core/errors';
-import type { ActionState, DeviceAction } from '../core/model';
+import { cancel, isTerminal, recordCommandStatus, requestCancel } from '../core/actionLifecycle';
+import { apiError, PreconditionFailedError, StorageUnavailableError, TransientError } from '../core/errors';
+import type { ActionState, CommandStatus, DeviceAction } from '../core/model';
 import type { Page, Versioned } from '../ports';
 import type { Caller } from '../security/caller';
 import { bestEffort, type Services } from './services';
@@ -49,38 +49,92 @@ export async function getAction(services: Services, deviceId: string, actionId: 
   return view as ActionView;
 }
 
-/** Cancels a pending action; an action a worker already started cannot be canceled. */
-export async function cancelAction(services: Services, deviceId: string, actionId: string, caller: Caller) {
+/** What a cancel came to: canceled, or (a command waiting for the device) asked of the channel, not yet confirmed. */
+export type CancelResult = { kind: 'canceled' | 'cancelRequested'; action: ActionView };
+
+/**
+ * Cancels an action. A pending one is canceled at once. One whose command waits for the device is canceled through
+ * the channel: the channel is asked to cancel, then how the command stands; the action ends `canceled` only when the
+ * channel says the command will not apply, ends as the device reported if it ran meanwhile, and otherwise waits
+ * (`cancelRequested`: the worker's next check finishes it).
+ */
+export async function cancelAction(
+  services: Services,
+  deviceId: string,
+  actionId: string,
+  caller: Caller,
+): Promise<CancelResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const found = await load(services, deviceId, actionId);
-    const decision = cancel(found.value, services.clock.now());
-    if (decision.kind !== 'move') {
-      throw apiError('actionNotCancelable', {
-        reason: `it is ${found.value.actionState}, and only a pending action can be canceled`,
-      });
-    }
+    const now = services.clock.now();
+    const pending = cancel(found.value, now);
+    const decision = pending.kind === 'move' ? pending : await cancelThroughChannel(services, found.value, now);
+    let stored: DeviceAction;
     try {
-      await services.actions.update(decision.next, found);
+      stored = (await services.actions.update(decision.next, found)).value;
     } catch (error) {
       if (error instanceof PreconditionFailedError) continue;
       throw error;
     }
-    await announceFinished(services, decision.next);
-    await bestEffort(services, 'auditing a cancel', () =>
-      services.audit.record({
-        id: services.randomHex(12),
-        eventDateTime: services.clock.now().toISOString(),
-        eventType: 'resetCanceled',
-        callerId: caller.id,
-        callerName: caller.name,
-        deviceId,
-        actionId,
-        outcome: 'success',
-      }),
-    );
-    return toActionView(decision.next, { showPasscode: false, services });
+    if (isTerminal(stored.actionState)) await announceFinished(services, stored);
+    if (stored.actionState === 'canceled') {
+      await auditCancel(services, caller, stored);
+      return { kind: 'canceled', action: toActionView(stored, { showPasscode: false, services }) };
+    }
+    if (isTerminal(stored.actionState)) throw notCancelable(stored);
+    return { kind: 'cancelRequested', action: toActionView(stored, { showPasscode: false, services }) };
   }
   throw apiError('actionNotCancelable', { reason: 'it changed while it was being canceled; try again' });
+}
+
+/** Asks the channel to cancel a waiting command and records the cancel request with what the channel says now. */
+async function cancelThroughChannel(
+  services: Services,
+  action: DeviceAction,
+  now: Date,
+): Promise<{ kind: 'move'; next: DeviceAction }> {
+  const requested = requestCancel(action, now);
+  if (requested.kind !== 'move') throw notCancelable(action);
+  const command = { actionId: action.id, deviceId: action.deviceId, reference: action.command?.reference };
+  if (!(await services.channel.cancel(command))) {
+    throw apiError('actionNotCancelable', { reason: 'the device channel cannot cancel a command it has taken' });
+  }
+  let status: CommandStatus;
+  try {
+    status = await services.channel.check(command);
+  } catch (error) {
+    // The cancel was asked; the worker's next check learns how it went.
+    if (error instanceof TransientError && !(error instanceof StorageUnavailableError)) return requested;
+    throw error;
+  }
+  const decided = recordCommandStatus(requested.next, status, now, services.settings, (n) => services.randomInt(0, n));
+  return decided.kind === 'move' ? decided : requested;
+}
+
+/** 409 with why this action cannot be canceled now. */
+function notCancelable(action: DeviceAction) {
+  const reason =
+    action.actionState !== 'active'
+      ? `it is ${action.actionState}`
+      : action.command?.state === 'confirming'
+        ? 'the app is still confirming with the device channel whether the command arrived'
+        : 'a worker is sending it to the device right now; try again in a few seconds';
+  return apiError('actionNotCancelable', { reason });
+}
+
+function auditCancel(services: Services, caller: Caller, action: DeviceAction) {
+  return bestEffort(services, 'auditing a cancel', () =>
+    services.audit.record({
+      id: services.randomHex(12),
+      eventDateTime: services.clock.now().toISOString(),
+      eventType: 'resetCanceled',
+      callerId: caller.id,
+      callerName: caller.name,
+      deviceId: action.deviceId,
+      actionId: action.id,
+      outcome: 'success',
+    }),
+  );
 }
 
 export interface ListQuery {

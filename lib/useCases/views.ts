@@ -1,5 +1,5 @@
-import { isTerminal } from '../core/actionLifecycle';
-import type { ActionError, ActionState, Device, DeviceAction } from '../core/model';
+import { isTerminal, showsPasscode } from '../core/actionLifecycle';
+import type { ActionError, ActionState, Device, DeviceAction, DeviceCommand } from '../core/model';
 import { type ResetPasscodeSupport, resetPasscodeSupport } from '../core/supportMatrix';
 import { passcodeAad, type Services } from './services';
 
@@ -19,6 +19,17 @@ export interface ActionView {
   /** While a transient device failure is being retried: that failure, and when the next attempt is due. */
   lastError?: ActionError;
   nextAttemptDateTime?: string;
+  /** While the command waits for the device, or its outcome is being confirmed with the channel. */
+  deviceCommand?: DeviceCommandView;
+}
+
+/** What the API shows of a command that finishes later (docs/API.md "Device action result"). */
+export interface DeviceCommandView {
+  state: 'waitingForDevice' | 'confirming';
+  sentDateTime: string;
+  expirationDateTime?: string;
+  deviceLastContactDateTime?: string;
+  cancelRequestedDateTime?: string;
 }
 
 export interface DeviceView extends Device {
@@ -26,9 +37,9 @@ export interface DeviceView extends Device {
   lastResetPasscode?: ActionView;
 }
 
-/** Whether the passcode of a done action is still inside its display window. */
+/** Whether the passcode of an ended action (done, or outcomeUnknown) is still inside its display window. */
 export const passcodeVisible = (action: DeviceAction, now: Date): boolean =>
-  action.actionState === 'done' &&
+  showsPasscode(action) &&
   action.sealedPasscode !== undefined &&
   action.passcodeExpirationDateTime !== undefined &&
   now < new Date(action.passcodeExpirationDateTime);
@@ -54,13 +65,14 @@ export function toActionView(
   if (options.showPasscode && action.sealedPasscode && passcodeVisible(action, options.services.clock.now())) {
     view.passcode = options.services.cipher.open(action.sealedPasscode, passcodeAad(action.deviceId, action.id));
   }
-  if (action.actionState === 'done' && action.passcodeExpirationDateTime) {
+  if (showsPasscode(action) && action.passcodeExpirationDateTime) {
     view.passcodeExpirationDateTime = action.passcodeExpirationDateTime;
   }
   if (action.error && isTerminal(action.actionState)) view.error = action.error;
   if (action.actionState === 'active' && action.lastError) view.lastError = action.lastError;
   if (action.actionState === 'active' && action.nextAttemptDateTime)
     view.nextAttemptDateTime = action.nextAttemptDateTime;
+  if (action.actionState === 'active' && action.command) view.deviceCommand = commandView(action.command);
   return view;
 }
 
@@ -68,4 +80,12 @@ export const toDeviceView = (device: Device, lastResetPasscode?: ActionView): De
   ...device,
   resetPasscodeSupport: resetPasscodeSupport(device),
   ...(lastResetPasscode && { lastResetPasscode }),
+});
+
+const commandView = (command: DeviceCommand): DeviceCommandView => ({
+  state: command.state,
+  sentDateTime: command.sentDateTime,
+  ...(command.expiresDateTime && { expirationDateTime: command.expiresDateTime }),
+  ...(command.deviceLastSeenDateTime && { deviceLastContactDateTime: command.deviceLastSeenDateTime }),
+  ...(command.cancelRequestedDateTime && { cancelRequestedDateTime: command.cancelRequestedDateTime }),
 });

@@ -34,30 +34,41 @@ export function describeDeviceChannelContract(name: string, create: () => Promis
 
     it('applies a passcode to a device', async () => {
       const request = applyRequest();
-      await expect(subject.channel.apply(request)).resolves.toEqual({ outcome: 'applied' });
+      await expect(subject.channel.send(request)).resolves.toEqual({ status: 'applied' });
       expect(await subject.appliedCount(request.deviceId)).toBe(1);
     });
 
     it('applies the same action once however often it is re-applied', async () => {
       const request = applyRequest();
-      await subject.channel.apply(request);
-      await expect(subject.channel.apply({ ...request })).resolves.toEqual({ outcome: 'applied' });
-      await expect(subject.channel.apply({ ...request })).resolves.toEqual({ outcome: 'applied' });
+      await subject.channel.send(request);
+      await expect(subject.channel.send({ ...request })).resolves.toEqual({ status: 'applied' });
+      await expect(subject.channel.send({ ...request })).resolves.toEqual({ status: 'applied' });
       expect(await subject.appliedCount(request.deviceId)).toBe(1);
     });
 
     it('applies a new action to the same device again', async () => {
       const first = applyRequest();
-      await subject.channel.apply(first);
+      await subject.channel.send(first);
       const second = applyRequest({ deviceId: first.deviceId, passcode: '480351' });
-      await expect(subject.channel.apply(second)).resolves.toEqual({ outcome: 'applied' });
+      await expect(subject.channel.send(second)).resolves.toEqual({ status: 'applied' });
       expect(await subject.appliedCount(first.deviceId)).toBe(2);
+    });
+
+    it('reports a command it applied as applied when asked later, and one it never received as failed', async () => {
+      const request = applyRequest();
+      await subject.channel.send(request);
+      const sent = { actionId: request.actionId, deviceId: request.deviceId };
+      await expect(subject.channel.check(sent)).resolves.toEqual({ status: 'applied' });
+      const never = { actionId: applyRequest().actionId, deviceId: request.deviceId };
+      // "Not received" is a definite answer: the app may then drop the passcode (docs/DESIGN.md invariant 7).
+      await expect(subject.channel.check(never)).resolves.toMatchObject({ status: 'failed' });
+      expect(await subject.appliedCount(request.deviceId)).toBe(1);
     });
 
     it('applies concurrent redeliveries of one action once', async () => {
       const request = applyRequest();
-      const outcomes = await Promise.all([subject.channel.apply(request), subject.channel.apply({ ...request })]);
-      expect(outcomes).toEqual([{ outcome: 'applied' }, { outcome: 'applied' }]);
+      const outcomes = await Promise.all([subject.channel.send(request), subject.channel.send({ ...request })]);
+      expect(outcomes).toEqual([{ status: 'applied' }, { status: 'applied' }]);
       expect(await subject.appliedCount(request.deviceId)).toBe(1);
     });
   });

@@ -1,12 +1,11 @@
 import { actionIdUpperBoundFor } from '../../lib/core/actionId';
 import { checkChange, isTerminal } from '../../lib/core/actionLifecycle';
 import { invalidSkipToken, PreconditionFailedError } from '../../lib/core/errors';
-import type { Device, DeviceAction, ResetMessage, SealedSecret } from '../../lib/core/model';
+import type { CommandStatus, Device, DeviceAction, ResetMessage, SealedSecret } from '../../lib/core/model';
 import type { Subscription } from '../../lib/core/subscription';
 import type {
   ActionSchedule,
   ActionStore,
-  ApplyOutcome,
   ApplyPasscodeRequest,
   AuditEvent,
   AuditLog,
@@ -23,6 +22,7 @@ import type {
   Page,
   ResetContext,
   ScheduleEntry,
+  SentCommand,
   SubscriptionStore,
   Versioned,
 } from '../../lib/ports';
@@ -344,15 +344,36 @@ export const fakeCipher: Cipher = {
 };
 
 /** A device channel whose behaviour a test scripts, recording every passcode it was given. */
+/** A device channel whose answers a test scripts; it records every send, check and cancel. */
 export class ScriptedChannel implements DeviceChannel {
   readonly received: ApplyPasscodeRequest[] = [];
-  /** Outcomes to return (or errors to throw) in order; after they run out, `applied`. */
-  script: Array<ApplyOutcome | Error> = [];
+  readonly checks: SentCommand[] = [];
+  readonly cancels: SentCommand[] = [];
+  /** What sends answer (or throw), in order; after they run out, `applied`. */
+  script: Array<CommandStatus | Error> = [];
+  /** What checks answer (or throw), in order; after they run out, `checkFallback`. */
+  checkScript: Array<CommandStatus | Error> = [];
+  checkFallback: CommandStatus = { status: 'applied' };
+  /** Whether cancel requests are taken. */
+  cancelable = true;
 
-  async apply(request: ApplyPasscodeRequest): Promise<ApplyOutcome> {
+  async send(request: ApplyPasscodeRequest): Promise<CommandStatus> {
     this.received.push(clone(request));
-    const next = this.script.shift();
-    if (next instanceof Error) throw next;
-    return next ?? { outcome: 'applied' };
+    return answer(this.script.shift(), { status: 'applied' });
   }
+
+  async check(command: SentCommand): Promise<CommandStatus> {
+    this.checks.push(clone(command));
+    return answer(this.checkScript.shift(), this.checkFallback);
+  }
+
+  async cancel(command: SentCommand): Promise<boolean> {
+    this.cancels.push(clone(command));
+    return this.cancelable;
+  }
+}
+
+function answer(next: CommandStatus | Error | undefined, fallback: CommandStatus): CommandStatus {
+  if (next instanceof Error) throw next;
+  return clone(next ?? fallback);
 }

@@ -275,6 +275,21 @@ const EXAMPLE_DONE_ACTION = {
   passcodeExpirationDateTime: '2026-12-03T10:00:01.250Z',
 };
 
+/** An action whose command waits for an offline device, after an admin asked to cancel it. */
+const EXAMPLE_WAITING_ACTION = {
+  ...EXAMPLE_PENDING_ACTION,
+  actionState: 'active',
+  lastUpdatedDateTime: '2026-11-26T10:05:00.000Z',
+  nextAttemptDateTime: '2026-11-26T10:05:12.000Z',
+  deviceCommand: {
+    state: 'waitingForDevice',
+    sentDateTime: '2026-11-26T10:00:01.000Z',
+    expirationDateTime: '2026-11-27T10:00:01.000Z',
+    deviceLastContactDateTime: '2026-11-26T08:12:40.000Z',
+    cancelRequestedDateTime: '2026-11-26T10:05:00.000Z',
+  },
+};
+
 /** A done action as a signed-link reader (a poller without credentials) sees it: without the passcode. */
 const { passcode: _passcode, ...EXAMPLE_DONE_ACTION_SEEN_THROUGH_LINK } = EXAMPLE_DONE_ACTION;
 
@@ -458,8 +473,11 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
   },
   cancelDeviceActionResult: {
     operationId: 'CancelDeviceActionResult',
-    summary: 'Cancel a pending reset',
-    description: 'Cancels an action that no worker has started yet (pending). Needs Passcode.Reset.',
+    summary: 'Cancel a reset',
+    description:
+      'Cancels an action that no worker has started yet (pending), or one whose command waits for the device: the ' +
+      'device channel is asked to cancel the command, and the action ends canceled once the channel confirms it ' +
+      'will not apply (202 until then). Needs Passcode.Reset.',
     tag: 'Device actions',
     visibility: 'advanced',
     pathParams: ActionParamsSchema,
@@ -469,6 +487,15 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
         description: 'The canceled action.',
         schema: 'DeviceActionResult',
         example: { ...EXAMPLE_PENDING_ACTION, actionState: 'canceled' },
+      },
+      {
+        status: 202,
+        description:
+          'The command waits for the device and the channel has not yet confirmed the cancel: follow Location; the ' +
+          'action ends canceled, or as the device ran it.',
+        schema: 'DeviceActionResult',
+        headers: ['Location', 'Operation-Location', 'Retry-After'],
+        example: EXAMPLE_WAITING_ACTION,
       },
     ],
     errors: ['invalidRequest', 'actionNotFound', 'actionNotCancelable'],

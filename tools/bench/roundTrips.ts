@@ -63,7 +63,11 @@ export async function countRoundTrips(
   await registerDevices(connectionString, deviceIds);
   const counter = new RoundTripCounter();
   const deps = buildDeps(env, undefined, { onStorageRequest: counter.observe });
-  const noopChannel: DeviceChannel = { apply: async () => ({ outcome: 'applied' }) };
+  const noopChannel: DeviceChannel = {
+    send: async () => ({ status: 'applied' }),
+    check: async () => ({ status: 'applied' }),
+    cancel: async () => true,
+  };
   const quiet = { info: () => {}, warn: () => {}, error: () => {} };
   const services = { ...deps.services, channel: noopChannel, log: quiet };
   const queue = sdkQueueClient(connectionString, STORAGE_NAMES.queue, counter.observe);
@@ -113,9 +117,9 @@ export async function countRoundTrips(
       policy: { minLength: 6, characters: 'numeric' as const, complex: true },
       passcode: '482915',
     };
-    await simulator.apply(request);
+    await simulator.send(request);
     counter.take();
-    await simulator.apply({ ...request, actionId: 'bench-counted' });
+    await simulator.send({ ...request, actionId: 'bench-counted' });
     simulatedChannelPerApply = counter.take().length;
   }
 

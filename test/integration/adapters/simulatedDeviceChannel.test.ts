@@ -30,7 +30,7 @@ describe('SimulatedDeviceChannel', () => {
   it('unlocks with the applied passcode only', async () => {
     const sim = channel();
     const request = applyRequest({ passcode: '729403' });
-    await expect(sim.apply(request)).resolves.toEqual({ outcome: 'applied' });
+    await expect(sim.send(request)).resolves.toEqual({ status: 'applied' });
 
     expect(await sim.unlock(request.deviceId, '729403')).toEqual(UNLOCKED);
     expect(await sim.unlock(request.deviceId, '729404')).toEqual(WRONG);
@@ -41,7 +41,7 @@ describe('SimulatedDeviceChannel', () => {
     let now = new Date('2026-11-26T10:00:00Z');
     const sim = channel({ clock: { now: () => now }, verifierCost: 1024 });
     const request = applyRequest({ passcode: '729403' });
-    await sim.apply(request);
+    await sim.send(request);
     const later = (seconds: number) => {
       now = new Date(now.getTime() + seconds * 1000);
     };
@@ -70,7 +70,7 @@ describe('SimulatedDeviceChannel', () => {
   it('counts parallel guesses too: 20 at once get at most 5 checks', async () => {
     const sim = channel({ verifierCost: 1024 });
     const request = applyRequest({ passcode: '729403' });
-    await sim.apply(request);
+    await sim.send(request);
     // An attempt that keeps losing the race to count itself is refused as locked (429 to the caller): never a check,
     // never a failure.
     const results = await Promise.all(
@@ -85,7 +85,7 @@ describe('SimulatedDeviceChannel', () => {
   it('answers parallel right passcodes without an error: they unlock or, counted past the limit, are locked', async () => {
     const sim = channel({ verifierCost: 1024 });
     const request = applyRequest({ passcode: '729403' });
-    await sim.apply(request);
+    await sim.send(request);
     const results = await Promise.all(Array.from({ length: 20 }, () => sim.unlock(request.deviceId, '729403')));
     expect(results.filter((r) => r.outcome === 'unlocked').length).toBeGreaterThan(0);
     expect(results.every((r) => r.outcome === 'unlocked' || r.outcome === 'locked')).toBe(true);
@@ -101,8 +101,8 @@ describe('SimulatedDeviceChannel', () => {
   it('replaces the passcode when a new action is applied', async () => {
     const sim = channel();
     const first = applyRequest({ passcode: '729403' });
-    await sim.apply(first);
-    await sim.apply(applyRequest({ deviceId: first.deviceId, passcode: '480351' }));
+    await sim.send(first);
+    await sim.send(applyRequest({ deviceId: first.deviceId, passcode: '480351' }));
 
     expect(await sim.unlock(first.deviceId, '729403')).toEqual(WRONG);
     expect(await sim.unlock(first.deviceId, '480351')).toEqual(UNLOCKED);
@@ -111,8 +111,8 @@ describe('SimulatedDeviceChannel', () => {
   it('applies one action once: the same actionId twice counts one passcode', async () => {
     const sim = channel();
     const request = applyRequest();
-    await sim.apply(request);
-    await expect(sim.apply({ ...request })).resolves.toEqual({ outcome: 'applied' });
+    await sim.send(request);
+    await expect(sim.send({ ...request })).resolves.toEqual({ status: 'applied' });
 
     expect(await sim.inspect(request.deviceId)).toEqual({
       appliedCount: 1,
@@ -124,9 +124,9 @@ describe('SimulatedDeviceChannel', () => {
   it('reports passcodeMismatch when one action comes with a second passcode (invariant 2 broken)', async () => {
     const sim = channel();
     const request = applyRequest({ passcode: '729403' });
-    await sim.apply(request);
-    await expect(sim.apply({ ...request, passcode: '480351' })).resolves.toMatchObject({
-      outcome: 'failed',
+    await sim.send(request);
+    await expect(sim.send({ ...request, passcode: '480351' })).resolves.toMatchObject({
+      status: 'failed',
       code: 'passcodeMismatch',
     });
     expect(await sim.unlock(request.deviceId, '729403')).toEqual(UNLOCKED);
@@ -138,9 +138,9 @@ describe('SimulatedDeviceChannel', () => {
     const request = applyRequest();
     await sim.script(request.deviceId, { transientFailures: 2 });
 
-    await expect(sim.apply(request)).rejects.toBeInstanceOf(TransientError);
-    await expect(sim.apply(request)).rejects.toBeInstanceOf(TransientError);
-    await expect(sim.apply(request)).resolves.toEqual({ outcome: 'applied' });
+    await expect(sim.send(request)).rejects.toBeInstanceOf(TransientError);
+    await expect(sim.send(request)).rejects.toBeInstanceOf(TransientError);
+    await expect(sim.send(request)).resolves.toEqual({ status: 'applied' });
     expect(await sim.unlock(request.deviceId, request.passcode)).toEqual(UNLOCKED);
     expect(await sim.inspect(request.deviceId)).toMatchObject({ appliedCount: 1, applyCalls: 3 });
   });
@@ -150,7 +150,7 @@ describe('SimulatedDeviceChannel', () => {
     const request = applyRequest();
     await sim.script(request.deviceId, { transientFailures: 2 });
 
-    const results = await Promise.allSettled([sim.apply(request), sim.apply(request), sim.apply(request)]);
+    const results = await Promise.allSettled([sim.send(request), sim.send(request), sim.send(request)]);
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(2);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
@@ -160,9 +160,9 @@ describe('SimulatedDeviceChannel', () => {
     const request = applyRequest();
     await sim.script(request.deviceId, { permanentFailure: { code: 'deviceWiped', message: 'the device was wiped' } });
 
-    const failed = { outcome: 'failed', code: 'deviceWiped', message: 'the device was wiped' };
-    await expect(sim.apply(request)).resolves.toEqual(failed);
-    await expect(sim.apply(request)).resolves.toEqual(failed);
+    const failed = { status: 'failed', code: 'deviceWiped', message: 'the device was wiped' };
+    await expect(sim.send(request)).resolves.toEqual(failed);
+    await expect(sim.send(request)).resolves.toEqual(failed);
     expect(await sim.unlock(request.deviceId, request.passcode)).toEqual(WRONG);
     expect(await sim.inspect(request.deviceId)).toEqual({ appliedCount: 0, applyCalls: 2 });
   });
@@ -171,32 +171,32 @@ describe('SimulatedDeviceChannel', () => {
     const sim = channel();
     const request = applyRequest();
     await sim.script(request.deviceId, { notSupported: true });
-    await expect(sim.apply(request)).resolves.toMatchObject({ outcome: 'notSupported', code: 'simulatedNotSupported' });
+    await expect(sim.send(request)).resolves.toMatchObject({ status: 'notSupported', code: 'simulatedNotSupported' });
   });
 
   it('injects random transient failures at the configured rate and waits the configured latency', async () => {
     const sleep = vi.fn(async () => {});
     const always = channel({ transientFailureRate: 1, latencyMs: 250, sleep, randomInt: () => 999_999 });
-    const error = await always.apply(applyRequest()).catch((e: unknown) => e);
+    const error = await always.send(applyRequest()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toBe('simulated device did not answer');
     expect(sleep).toHaveBeenCalledWith(250);
 
     // rate 0.25: draws below 250000 fail, the rest pass.
     await expect(
-      channel({ transientFailureRate: 0.25, randomInt: () => 249_999 }).apply(applyRequest()),
+      channel({ transientFailureRate: 0.25, randomInt: () => 249_999 }).send(applyRequest()),
     ).rejects.toThrow(TransientError);
     await expect(
-      channel({ transientFailureRate: 0.25, randomInt: () => 250_000 }).apply(applyRequest()),
+      channel({ transientFailureRate: 0.25, randomInt: () => 250_000 }).send(applyRequest()),
     ).resolves.toEqual({
-      outcome: 'applied',
+      status: 'applied',
     });
   });
 
   it('never stores the plaintext passcode', async () => {
     const sim = channel();
     const request = applyRequest({ passcode: '729403' });
-    await sim.apply(request);
+    await sim.send(request);
 
     const raw = await table.getEntity<Record<string, unknown>>(request.deviceId, 'device');
     const values = Object.values(raw).map((value) => String(value));
@@ -204,7 +204,7 @@ describe('SimulatedDeviceChannel', () => {
     for (const value of values) expect(value).not.toContain('729403');
     // The verifier is salted: the same passcode on another device gives another verifier.
     const other = applyRequest({ passcode: '729403' });
-    await sim.apply(other);
+    await sim.send(other);
     const rawOther = await table.getEntity<Record<string, unknown>>(other.deviceId, 'device');
     expect(rawOther.passcodeVerifier).toMatch(/^scrypt\$/);
     expect(rawOther.passcodeVerifier).not.toBe(raw.passcodeVerifier);
@@ -225,7 +225,55 @@ describe('SimulatedDeviceChannel', () => {
       randomInt: neverFail,
       clock,
     });
-    await expect(sim.apply(applyRequest())).rejects.toBeInstanceOf(TransientError);
+    await expect(sim.send(applyRequest())).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describe('SimulatedDeviceChannel: an offline device', () => {
+  it('keeps the command waiting, runs it when it comes back, and the passcode then unlocks it', async () => {
+    const sim = channel();
+    const request = applyRequest({ passcode: '729403' });
+    await sim.script(request.deviceId, { offline: true });
+    const sent = { actionId: request.actionId, deviceId: request.deviceId };
+
+    await expect(sim.send(request)).resolves.toEqual({ status: 'waiting', reference: request.actionId });
+    await expect(sim.check(sent)).resolves.toMatchObject({ status: 'waiting' });
+    await expect(sim.unlock(request.deviceId, '729403')).resolves.toEqual(WRONG);
+    // A resend of the same action (a lost answer) must carry the same passcode: still waiting, never a second one.
+    await expect(sim.send({ ...request })).resolves.toMatchObject({ status: 'waiting' });
+    await expect(sim.send({ ...request, passcode: '480351' })).resolves.toMatchObject({ code: 'passcodeMismatch' });
+
+    await sim.script(request.deviceId, { offline: false });
+    await expect(sim.check(sent)).resolves.toEqual({ status: 'applied' });
+    await expect(sim.check(sent)).resolves.toEqual({ status: 'applied' });
+    await expect(sim.unlock(request.deviceId, '729403')).resolves.toEqual(UNLOCKED);
+    expect(await sim.inspect(request.deviceId)).toMatchObject({ appliedCount: 1, lastActionId: request.actionId });
+  });
+
+  it('cancels a waiting command: it never runs, and the device reports it canceled', async () => {
+    const sim = channel();
+    const request = applyRequest({ passcode: '729403' });
+    await sim.script(request.deviceId, { offline: true });
+    const sent = { actionId: request.actionId, deviceId: request.deviceId };
+    await sim.send(request);
+
+    await expect(sim.cancel(sent)).resolves.toBe(true);
+    await sim.script(request.deviceId, { offline: false });
+    await expect(sim.check(sent)).resolves.toEqual({ status: 'canceled' });
+    expect((await sim.inspect(request.deviceId))?.appliedCount).toBe(0);
+  });
+
+  it('reports the last contact of a device that went offline', async () => {
+    const sim = channel();
+    const request = applyRequest();
+    await sim.send(request);
+    await sim.script(request.deviceId, { offline: true });
+    const next = applyRequest({ deviceId: request.deviceId });
+    await expect(sim.send(next)).resolves.toEqual({
+      status: 'waiting',
+      reference: next.actionId,
+      deviceLastSeenDateTime: clock.now().toISOString(),
+    });
   });
 });
 

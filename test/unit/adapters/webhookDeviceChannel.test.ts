@@ -21,6 +21,8 @@ const NOW = new Date('2026-01-01T00:00:00Z');
 const clock = { now: () => NOW };
 
 interface Received {
+  method: string;
+  url: string;
   headers: IncomingMessage['headers'];
   rawBody: string;
 }
@@ -33,7 +35,12 @@ class TestGateway {
   private readonly server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const request = { headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8') };
+    const request = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      rawBody: Buffer.concat(chunks).toString('utf8'),
+    };
     this.received.push(request);
     this.handler(request, res);
   });
@@ -59,7 +66,12 @@ function reply(res: ServerResponse, status: number, body?: unknown, headers: Rec
 /** The gateway side of idempotency, as docs/device-gateway.md asks: one apply per key, mismatch is a 409. */
 function idempotentHandler(appliedPerDevice: Map<string, number>): Handler {
   const applied = new Map<string, string>();
-  return ({ headers, rawBody }, res) => {
+  return ({ method, url: target, headers, rawBody }, res) => {
+    if (method === 'GET') {
+      const key = new URL(target, 'http://gateway').searchParams.get('actionId') ?? '';
+      if (applied.has(key)) return reply(res, 200, { status: 'applied' });
+      return reply(res, 404, { error: { code: 'actionNotFound', message: 'this gateway never received it' } });
+    }
     const body = JSON.parse(rawBody) as { deviceId: string; passcode: string };
     const key = String(headers['idempotency-key']);
     const fingerprint = createHash('sha256').update(`${key}\n${body.passcode}`).digest('hex');
@@ -91,7 +103,7 @@ afterAll(() => gateway.stop());
 describe('WebhookDeviceChannel request', () => {
   it('POSTs the action as JSON with the idempotency and signature headers', async () => {
     const request = applyRequest();
-    await expect(channel().apply(request)).resolves.toEqual({ outcome: 'applied' });
+    await expect(channel().send(request)).resolves.toEqual({ status: 'applied' });
 
     expect(gateway.received).toHaveLength(1);
     const [{ headers, rawBody }] = gateway.received as [Received];
@@ -110,16 +122,16 @@ describe('WebhookDeviceChannel request', () => {
 
   it("passes the reset's trace on: same trace id, a fresh parent id (W3C trace context)", async () => {
     const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    await channel().apply({ ...applyRequest(), traceparent: parent });
+    await channel().send({ ...applyRequest(), traceparent: parent });
     const sent = String(gateway.received.at(-1)?.headers.traceparent);
     expect(sent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
     expect(sent).not.toBe(parent);
-    await channel().apply(applyRequest());
+    await channel().send(applyRequest());
     expect(gateway.received.at(-1)?.headers.traceparent).toBeUndefined();
   });
 
   it('signs timestamp.rawBody with HMAC-SHA256 of the shared secret, as the gateway recomputes it', async () => {
-    await channel().apply(applyRequest());
+    await channel().send(applyRequest());
     const [{ headers, rawBody }] = gateway.received as [Received];
     const expected = createHmac('sha256', SECRET)
       .update(`${headers['x-signature-timestamp']}.${rawBody}`)
@@ -132,8 +144,8 @@ describe('WebhookDeviceChannel request', () => {
 
   it('sends the same Idempotency-Key and passcode when one action is sent twice', async () => {
     const request = applyRequest();
-    await channel().apply(request);
-    await channel({ clock: { now: () => new Date(NOW.getTime() + 60_000) } }).apply({ ...request });
+    await channel().send(request);
+    await channel({ clock: { now: () => new Date(NOW.getTime() + 60_000) } }).send({ ...request });
 
     const [first, second] = gateway.received as [Received, Received];
     expect(second.headers['idempotency-key']).toBe(first.headers['idempotency-key']);
@@ -150,26 +162,26 @@ describe('WebhookDeviceChannel response classification', () => {
     const request = applyRequest();
     gateway.handler = (_r, res) => reply(res, 503, { error: { code: 'busy' } }, { 'Retry-After': '7' });
     const error = await channel()
-      .apply(request)
+      .send(request)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as TransientError).retryAfterSeconds).toBe(7);
     expect((error as Error).message).not.toContain(request.passcode);
 
     gateway.handler = (_r, res) => reply(res, 200, { status: 'applied' });
-    await expect(channel().apply(request)).resolves.toEqual({ outcome: 'applied' });
+    await expect(channel().send(request)).resolves.toEqual({ status: 'applied' });
   });
 
   it.each([408, 429, 500, 502])('treats %i as transient', async (status) => {
     gateway.handler = (_r, res) => reply(res, status);
-    await expect(channel().apply(applyRequest())).rejects.toBeInstanceOf(TransientError);
+    await expect(channel().send(applyRequest())).rejects.toBeInstanceOf(TransientError);
   });
 
   it("reports a 4xx with an error body as failed with the gateway's code and message", async () => {
     gateway.handler = (_r, res) =>
       reply(res, 422, { error: { code: 'deviceNotEnrolled', message: 'device left the MDM' } });
-    await expect(channel().apply(applyRequest())).resolves.toEqual({
-      outcome: 'failed',
+    await expect(channel().send(applyRequest())).resolves.toEqual({
+      status: 'failed',
       code: 'deviceNotEnrolled',
       message: 'device left the MDM',
     });
@@ -180,28 +192,28 @@ describe('WebhookDeviceChannel response classification', () => {
       res.writeHead(404, { 'Content-Type': 'text/html' });
       res.end('<h1>Not found</h1>');
     };
-    await expect(channel().apply(applyRequest())).resolves.toEqual({
-      outcome: 'failed',
+    await expect(channel().send(applyRequest())).resolves.toEqual({
+      status: 'failed',
       code: 'gatewayRejected',
       message: 'the device gateway rejected the request (404)',
     });
 
     gateway.handler = (_r, res) => reply(res, 400, { error: { code: 'has spaces!', message: 'x' } });
-    await expect(channel().apply(applyRequest())).resolves.toMatchObject({ code: 'gatewayRejected' });
+    await expect(channel().send(applyRequest())).resolves.toMatchObject({ code: 'gatewayRejected' });
   });
 
   it('redacts the passcode when a gateway echoes it in an error message', async () => {
     const request = applyRequest({ passcode: '902716' });
     gateway.handler = (_r, res) => reply(res, 400, { error: { code: 'badPasscode', message: 'rejected 902716' } });
-    const outcome = await channel().apply(request);
-    expect(outcome).toEqual({ outcome: 'failed', code: 'badPasscode', message: 'rejected [redacted]' });
+    const outcome = await channel().send(request);
+    expect(outcome).toEqual({ status: 'failed', code: 'badPasscode', message: 'rejected [redacted]' });
   });
 
   it('reports notSupported when a 2xx body says so', async () => {
     gateway.handler = (_r, res) =>
       reply(res, 200, { status: 'notSupported', code: 'supervisedOnly', message: 'needs a supervised device' });
-    await expect(channel().apply(applyRequest())).resolves.toEqual({
-      outcome: 'notSupported',
+    await expect(channel().send(applyRequest())).resolves.toEqual({
+      status: 'notSupported',
       code: 'supervisedOnly',
       message: 'needs a supervised device',
     });
@@ -212,7 +224,7 @@ describe('WebhookDeviceChannel response classification', () => {
       res.writeHead(204);
       res.end();
     };
-    await expect(channel().apply(applyRequest())).resolves.toEqual({ outcome: 'applied' });
+    await expect(channel().send(applyRequest())).resolves.toEqual({ status: 'applied' });
   });
 
   it('stops reading a gateway body past 64 KiB: an endless 2xx body still counts as applied, quickly', async () => {
@@ -227,7 +239,7 @@ describe('WebhookDeviceChannel response classification', () => {
       res.on('close', () => res.removeAllListeners('drain'));
       pump();
     };
-    await expect(channel().apply(applyRequest())).resolves.toEqual({ outcome: 'applied' });
+    await expect(channel().send(applyRequest())).resolves.toEqual({ status: 'applied' });
     // The client hung up after the limit: the gateway got to write only a little more than 64 KiB (socket buffers).
     expect(written).toBeLessThan(64 * 1024 * 1024);
   });
@@ -237,8 +249,8 @@ describe('WebhookDeviceChannel response classification', () => {
       if (gateway.received.length > 1) return reply(res, 200, { status: 'applied', rawBody: request.rawBody });
       reply(res, 307, undefined, { Location: `${url}/elsewhere` });
     };
-    await expect(channel().apply(applyRequest())).resolves.toMatchObject({
-      outcome: 'failed',
+    await expect(channel().send(applyRequest())).resolves.toMatchObject({
+      status: 'failed',
       code: 'gatewayRedirected',
     });
     expect(gateway.received).toHaveLength(1);
@@ -248,7 +260,7 @@ describe('WebhookDeviceChannel response classification', () => {
     gateway.handler = () => {}; // never responds
     const started = performance.now();
     const error = await channel({ timeoutMs: 200 })
-      .apply(applyRequest())
+      .send(applyRequest())
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toContain('did not answer within 200 ms');
@@ -259,7 +271,99 @@ describe('WebhookDeviceChannel response classification', () => {
     const closed = new TestGateway();
     const closedUrl = await closed.start();
     await closed.stop();
-    await expect(channel({ url: closedUrl }).apply(applyRequest())).rejects.toBeInstanceOf(TransientError);
+    await expect(channel({ url: closedUrl }).send(applyRequest())).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describe('WebhookDeviceChannel: commands that finish later', () => {
+  const sent = { actionId: 'action-1', deviceId: 'device-1' };
+  const signatureOf = (request: Received) =>
+    createHmac('sha256', SECRET)
+      .update(`${request.headers['x-signature-timestamp']}.${request.method} action-1`)
+      .digest('hex');
+
+  it('reads a 2xx { status: "accepted" } as waiting for the device, with the times the gateway gave', async () => {
+    gateway.handler = (_request, res) =>
+      reply(res, 202, {
+        status: 'accepted',
+        expirationDateTime: '2026-01-02T00:00:00Z',
+        deviceLastContactDateTime: '2025-12-31T23:00:00+00:00',
+      });
+    await expect(channel().send(applyRequest({ actionId: 'action-1' }))).resolves.toEqual({
+      status: 'waiting',
+      reference: 'action-1',
+      expiresDateTime: '2026-01-02T00:00:00.000Z',
+      deviceLastSeenDateTime: '2025-12-31T23:00:00.000Z',
+    });
+  });
+
+  it('asks with a signed GET on the gateway URL plus ?actionId=, signing "<timestamp>.GET <actionId>"', async () => {
+    gateway.handler = (_request, res) => reply(res, 200, { status: 'applied' });
+    await expect(channel().check(sent)).resolves.toEqual({ status: 'applied' });
+    const [request] = gateway.received;
+    expect(request?.method).toBe('GET');
+    expect(request?.url).toBe('/reset-passcode?actionId=action-1');
+    expect(request?.rawBody).toBe('');
+    expect(request?.headers['x-signature']).toBe(`sha256=${signatureOf(request as Received)}`);
+  });
+
+  it.each([
+    [{ status: 'accepted' }, { status: 'waiting', reference: 'action-1' }],
+    [{ status: 'canceled' }, { status: 'canceled' }],
+    [
+      { status: 'failed', code: 'deviceWiped', message: 'echo 729403' },
+      // The GET carries no passcode to redact with: the message is the app's own.
+      { status: 'failed', code: 'deviceWiped', message: 'the device gateway could not apply the passcode' },
+    ],
+    [
+      { status: 'notSupported', code: 'bad code!' },
+      { status: 'notSupported', code: 'gatewayNotSupported', message: expect.any(String) },
+    ],
+  ])('reads the status body %j', async (body, expected) => {
+    gateway.handler = (_request, res) => reply(res, 200, body);
+    await expect(channel().check(sent)).resolves.toEqual(expected);
+  });
+
+  it('404 actionNotFound: never received, so it failed (the passcode may go); other answers: unknown', async () => {
+    gateway.handler = (_request, res) => reply(res, 404, { error: { code: 'actionNotFound', message: 'no such key' } });
+    await expect(channel().check(sent)).resolves.toMatchObject({ status: 'failed', code: 'deviceUnreachable' });
+    // An older gateway without the status GET: the app cannot learn the outcome, and never guesses "not applied".
+    gateway.handler = (_request, res) => reply(res, 405, { error: { code: 'methodNotAllowed', message: 'POST only' } });
+    await expect(channel().check(sent)).resolves.toMatchObject({ status: 'unknown' });
+    gateway.handler = (_request, res) => reply(res, 404);
+    await expect(channel().check(sent)).resolves.toMatchObject({ status: 'unknown' });
+    gateway.handler = (_request, res) => reply(res, 200, { whatever: true });
+    await expect(channel().check(sent)).resolves.toMatchObject({ status: 'unknown' });
+  });
+
+  it('a 5xx or no answer to the GET is transient, with Retry-After', async () => {
+    gateway.handler = (_request, res) => reply(res, 503, undefined, { 'Retry-After': '40' });
+    const error = await channel()
+      .check(sent)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error).toMatchObject({ retryAfterSeconds: 40 });
+  });
+
+  it('cancels with a signed DELETE; 2xx or actionNotFound: asked; 405: this gateway cannot cancel', async () => {
+    gateway.handler = (_request, res) => reply(res, 202, { status: 'accepted' });
+    await expect(channel().cancel(sent)).resolves.toBe(true);
+    const [request] = gateway.received;
+    expect(request?.method).toBe('DELETE');
+    expect(request?.url).toBe('/reset-passcode?actionId=action-1');
+    expect(request?.headers['x-signature']).toBe(`sha256=${signatureOf(request as Received)}`);
+    gateway.handler = (_request, res) => reply(res, 404, { error: { code: 'actionNotFound', message: 'no such key' } });
+    await expect(channel().cancel(sent)).resolves.toBe(true);
+    gateway.handler = (_request, res) => reply(res, 405);
+    await expect(channel().cancel(sent)).resolves.toBe(false);
+    gateway.handler = (_request, res) => reply(res, 500);
+    await expect(channel().cancel(sent)).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('keeps the configured query when adding actionId', async () => {
+    gateway.handler = (_request, res) => reply(res, 200, { status: 'applied' });
+    await channel({ url: `${url}?tenant=contoso` }).check(sent);
+    expect(gateway.received[0]?.url).toBe('/reset-passcode?tenant=contoso&actionId=action-1');
   });
 });
 
@@ -330,7 +434,7 @@ describe('docs/device-gateway.md', () => {
       clock: { now: () => new Date(EXAMPLE.timestamp * 1000) },
       fetch: fakeFetch,
     });
-    await exampleChannel.apply({
+    await exampleChannel.send({
       actionId: '7b1e9c2a-4f5d-4e8a-9b3c-2d1f0e6a5b47',
       deviceId: '3f0c8d2e-1a4b-4c6d-8e9f-0a1b2c3d4e5f',
       operatingSystem: 'iOS',
@@ -371,17 +475,17 @@ describe('docs/device-gateway.md', () => {
 
     it('applies a signed action, answers a retry 2xx, and refuses another passcode for the same key', async () => {
       const request = applyRequest();
-      await expect(receiverChannel().apply(request)).resolves.toEqual({ outcome: 'applied' });
-      await expect(receiverChannel().apply(request)).resolves.toEqual({ outcome: 'applied' });
-      await expect(receiverChannel().apply({ ...request, passcode: '480351' })).resolves.toMatchObject({
-        outcome: 'failed',
+      await expect(receiverChannel().send(request)).resolves.toEqual({ status: 'applied' });
+      await expect(receiverChannel().send(request)).resolves.toEqual({ status: 'applied' });
+      await expect(receiverChannel().send({ ...request, passcode: '480351' })).resolves.toMatchObject({
+        status: 'failed',
         code: 'passcodeMismatch',
       });
     });
 
     it('rejects a wrong signature with 401, which the app treats as permanent', async () => {
-      await expect(receiverChannel(Buffer.alloc(32, 7)).apply(applyRequest())).resolves.toMatchObject({
-        outcome: 'failed',
+      await expect(receiverChannel(Buffer.alloc(32, 7)).send(applyRequest())).resolves.toMatchObject({
+        status: 'failed',
         code: 'badSignature',
       });
     });
@@ -392,7 +496,7 @@ describe('docs/device-gateway.md', () => {
         secret: SECRET,
         clock: { now: () => new Date(Date.now() - 301_000) },
       });
-      await expect(stale.apply(applyRequest())).resolves.toMatchObject({ outcome: 'failed', code: 'badSignature' });
+      await expect(stale.send(applyRequest())).resolves.toMatchObject({ status: 'failed', code: 'badSignature' });
     });
   });
 });

@@ -1,26 +1,32 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type ChannelOutcome,
   cancel as cancelAction,
   canTransition,
   checkChange,
+  checkDelaySeconds,
+  checkDue,
   claim,
   type Decision,
   expire,
+  expiryDeadline,
   ForbiddenTransitionError,
   failUndelivered,
   isStuck,
   isTerminal,
   type LifecycleSettings,
   nextReview,
+  OUTCOME_UNKNOWN,
   purgePasscode,
-  recordOutcome,
+  recordCommandStatus,
   recordTransientFailure,
   renewLease,
+  requestCancel,
   retryDelaySeconds,
+  showsPasscode,
+  workerStep,
 } from '../../../lib/core/actionLifecycle';
-import { ACTION_STATES, type ActionState, type DeviceAction } from '../../../lib/core/model';
+import { ACTION_STATES, type ActionState, type CommandStatus, type DeviceAction } from '../../../lib/core/model';
 import { actionFixture } from '../../support/services';
 
 // Kept beside the use cases that drive the state machine; it tests lib/core/actionLifecycle.ts.
@@ -66,12 +72,13 @@ describe('action state machine (property tests)', () => {
     );
   });
 
-  it('allows the moves the use cases make: claim, finish, cancel, expire', () => {
+  it('allows the moves the use cases make: claim, finish, cancel (also of a waiting command), expire', () => {
     expect(canTransition('pending', 'active')).toBe(true);
     expect(canTransition('pending', 'canceled')).toBe(true);
     expect(canTransition('pending', 'failed')).toBe(true);
-    for (const end of ['done', 'failed', 'notSupported'] as const) expect(canTransition('active', end)).toBe(true);
-    expect(canTransition('active', 'canceled')).toBe(false);
+    for (const end of ['done', 'failed', 'notSupported', 'canceled'] as const) {
+      expect(canTransition('active', end)).toBe(true);
+    }
     expect(canTransition('active', 'pending')).toBe(false);
   });
 });
@@ -91,6 +98,9 @@ const never = () => {
   throw new Error('a second passcode was generated');
 };
 const half = (n: number) => Math.floor(n / 2);
+
+const record = (action: DeviceAction, status: CommandStatus, at: Date) =>
+  recordCommandStatus(action, status, at, SETTINGS, half);
 
 function moved(decision: Decision): DeviceAction {
   if (decision.kind !== 'move') throw new Error(`expected a move, got ${decision.kind}`);
@@ -119,9 +129,9 @@ describe('action lifecycle: each transition', () => {
     expect(() => checkChange(claimed, renewed)).not.toThrow();
   });
 
-  it('recordOutcome: done opens the display window; failed and notSupported drop the passcode', () => {
+  it('recordCommandStatus: applied opens the display window; failed and notSupported drop the passcode', () => {
     const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
-    const done = moved(recordOutcome(claimed, { outcome: 'applied' }, atSecond(2), SETTINGS));
+    const done = moved(record(claimed, { status: 'applied' }, atSecond(2)));
     expect(done).toMatchObject({
       actionState: 'done',
       sealedPasscode: SEALED,
@@ -129,15 +139,107 @@ describe('action lifecycle: each transition', () => {
       passcodeExpirationDateTime: atSecond(2 + 168 * 3600).toISOString(),
     });
     expect(done.claimedUntil).toBeUndefined();
-    for (const outcome of ['failed', 'notSupported'] as const) {
-      const ended = moved(recordOutcome(claimed, { outcome, code: 'x', message: 'y' }, atSecond(2), SETTINGS));
-      expect(ended).toMatchObject({ actionState: outcome, error: { code: 'x', message: 'y' } });
+    for (const status of ['failed', 'notSupported'] as const) {
+      const ended = moved(record(claimed, { status, code: 'x', message: 'y' }, atSecond(2)));
+      expect(ended).toMatchObject({ actionState: status, error: { code: 'x', message: 'y' } });
       expect(ended.sealedPasscode).toBeUndefined();
     }
-    expect(recordOutcome(done, { outcome: 'applied' }, atSecond(3), SETTINGS)).toEqual({ kind: 'finished' });
+    expect(record(done, { status: 'applied' }, atSecond(3))).toEqual({ kind: 'finished' });
   });
 
-  it('recordTransientFailure: retried inside the window with the next attempt shown; past it, deviceUnreachable', () => {
+  it('recordCommandStatus: waiting keeps the passcode, releases the claim and checks again within 15 s, growing', () => {
+    const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
+    const waiting = moved(
+      record(
+        claimed,
+        { status: 'waiting', reference: 'op/1', deviceLastSeenDateTime: START.toISOString() },
+        atSecond(2),
+      ),
+    );
+    expect(waiting).toMatchObject({
+      actionState: 'active',
+      sealedPasscode: SEALED,
+      command: { state: 'waitingForDevice', reference: 'op/1', sentDateTime: atSecond(2).toISOString(), checks: 0 },
+      nextAttemptDateTime: atSecond(2 + 12).toISOString(),
+    });
+    expect(waiting.claimedUntil).toBeUndefined();
+    expect(workerStep(waiting)).toBe('check');
+    // Never claimed (so never sent) again: only checked.
+    expect(claim(waiting, atSecond(100), SETTINGS, never)).toEqual({ kind: 'finished' });
+    expect(checkDue(waiting, atSecond(5))).toEqual({ kind: 'wait', until: atSecond(14) });
+    const again = moved(record(waiting, { status: 'waiting', reference: 'op/1' }, atSecond(14)));
+    expect(again.command).toMatchObject({ checks: 1, sentDateTime: atSecond(2).toISOString() });
+    expect(again.command?.deviceLastSeenDateTime).toBe(START.toISOString());
+    expect(again.nextAttemptDateTime).toBe(atSecond(14 + 23).toISOString());
+    const done = moved(record(again, { status: 'applied' }, atSecond(30)));
+    expect(done).toMatchObject({ actionState: 'done', sealedPasscode: SEALED });
+    expect(done.command).toBeUndefined();
+    expect(() => checkChange(claimed, waiting)).not.toThrow();
+    expect(() => checkChange(again, done)).not.toThrow();
+  });
+
+  it('checkDelaySeconds: within 15 s at first, doubling to 15 minutes, with equal jitter', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (checks, u) => {
+        const base = Math.min(900, 15 * 2 ** checks);
+        const delay = checkDelaySeconds(checks, (n) => Math.floor(u * n));
+        expect(delay).toBeGreaterThanOrEqual(Math.ceil(base / 2));
+        expect(delay).toBeLessThanOrEqual(base);
+      }),
+    );
+    expect(checkDelaySeconds(0, (n) => n - 1)).toBeLessThanOrEqual(15);
+  });
+
+  it('a waiting command: the next check is never later than just after its expiry; past it, deviceUnreachable', () => {
+    const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
+    const expires = atSecond(3600).toISOString();
+    const waiting = moved(
+      record(claimed, { status: 'waiting', reference: 'op', expiresDateTime: expires }, atSecond(1)),
+    );
+    const late = moved(
+      record(
+        { ...waiting, command: { ...waiting.command!, checks: 9 } },
+        { status: 'waiting', reference: 'op' },
+        atSecond(3500),
+      ),
+    );
+    expect(late.nextAttemptDateTime).toBe(atSecond(3660).toISOString());
+    // Until the grace period after the expiry the device's last report may still arrive.
+    expect(moved(record(late, { status: 'waiting', reference: 'op' }, atSecond(3660))).actionState).toBe('active');
+    const gone = moved(record(late, { status: 'waiting', reference: 'op' }, atSecond(3600 + 600)));
+    expect(gone).toMatchObject({ actionState: 'failed', error: { code: 'deviceUnreachable' } });
+    expect(gone.sealedPasscode).toBeUndefined();
+  });
+
+  it('recordCommandStatus: canceled drops the passcode; unknown ends as outcomeUnknown and keeps it visible', () => {
+    const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
+    const waiting = moved(record(claimed, { status: 'waiting', reference: 'op' }, atSecond(1)));
+    const canceled = moved(record(waiting, { status: 'canceled' }, atSecond(5)));
+    expect(canceled).toMatchObject({ actionState: 'canceled' });
+    expect(canceled.sealedPasscode).toBeUndefined();
+    const unknown = moved(record(claimed, { status: 'unknown', message: 'the gateway cannot tell' }, atSecond(5)));
+    expect(unknown).toMatchObject({
+      actionState: 'failed',
+      error: { code: OUTCOME_UNKNOWN },
+      sealedPasscode: SEALED,
+      passcodeExpirationDateTime: atSecond(5 + 168 * 3600).toISOString(),
+    });
+    expect(showsPasscode(unknown)).toBe(true);
+    expect(() => checkChange(claimed, unknown)).not.toThrow();
+  });
+
+  it('requestCancel: only a command that waits for the device; it notes the request and nothing else', () => {
+    const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
+    expect(requestCancel(claimed, atSecond(1))).toEqual({ kind: 'finished' });
+    const waiting = moved(record(claimed, { status: 'waiting', reference: 'op' }, atSecond(1)));
+    const requested = moved(requestCancel(waiting, atSecond(9)));
+    expect(requested.command?.cancelRequestedDateTime).toBe(atSecond(9).toISOString());
+    expect(requested.actionState).toBe('active');
+    expect(moved(requestCancel(requested, atSecond(12)))).toBe(requested);
+    expect(() => checkChange(waiting, requested)).not.toThrow();
+  });
+
+  it('recordTransientFailure: retried inside the window with the next attempt shown; past it, the app only asks', () => {
     const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
     const waiting = moved(
       recordTransientFailure(claimed, { message: 'busy', retryAfterSeconds: 45 }, atSecond(1), SETTINGS, half),
@@ -152,7 +254,24 @@ describe('action lifecycle: each transition', () => {
     expect(claim(waiting, atSecond(30), SETTINGS, never)).toEqual({ kind: 'wait', until: atSecond(46) });
 
     const late = moved(claim(waiting, atSecond(3600), SETTINGS, never));
-    const failed = moved(recordTransientFailure(late, { message: 'busy' }, atSecond(3600), SETTINGS, half));
+    // The last send may have reached the device: the passcode stays, and the app asks instead of sending again.
+    const confirming = moved(recordTransientFailure(late, { message: 'busy' }, atSecond(3600), SETTINGS, half));
+    expect(confirming).toMatchObject({
+      actionState: 'active',
+      sealedPasscode: SEALED,
+      command: { state: 'confirming', checks: 0 },
+      nextAttemptDateTime: atSecond(3600 + 12).toISOString(),
+    });
+    expect(workerStep(confirming)).toBe('check');
+    // A check that fails is tried again, later each time, until the action expires: then outcomeUnknown.
+    const stillDown = moved(recordTransientFailure(confirming, { message: 'busy' }, atSecond(3700), SETTINGS, half));
+    expect(stillDown.command?.checks).toBe(1);
+    const day = 24 * 3600;
+    const unknown = moved(recordTransientFailure(stillDown, { message: 'busy' }, atSecond(day), SETTINGS, half));
+    expect(unknown).toMatchObject({ actionState: 'failed', error: { code: OUTCOME_UNKNOWN }, sealedPasscode: SEALED });
+    // A channel that answers "never received" ends it without a passcode.
+    const refused = { status: 'failed', code: 'deviceUnreachable', message: 'never received' } as const;
+    const failed = moved(record(stillDown, refused, atSecond(3800)));
     expect(failed).toMatchObject({ actionState: 'failed', error: { code: 'deviceUnreachable' } });
     expect(failed.sealedPasscode).toBeUndefined();
     expect(failed.lastError).toBeUndefined();
@@ -170,27 +289,45 @@ describe('action lifecycle: each transition', () => {
     );
   });
 
-  it('cancel: only a pending action', () => {
+  it('cancel: only a pending action (a waiting command is canceled through the channel)', () => {
     expect(moved(cancelAction(pending(), atSecond(1)))).toMatchObject({ actionState: 'canceled' });
     const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
     expect(cancelAction(claimed, atSecond(1))).toEqual({ kind: 'finished' });
   });
 
-  it('expire: not before ACTION_EXPIRY_HOURS, never under a live claim, and it drops the passcode', () => {
+  it('expire: not before ACTION_EXPIRY_HOURS, never under a live claim; a sent passcode is kept (outcomeUnknown)', () => {
     const day = 24 * 3600;
     expect(expire(pending(), atSecond(day - 1), SETTINGS)).toEqual({ kind: 'wait', until: atSecond(day) });
+    const neverSent = moved(expire(pending(), atSecond(day), SETTINGS));
+    expect(neverSent).toMatchObject({ actionState: 'failed', error: { code: 'expired' } });
+    expect(showsPasscode(neverSent)).toBe(false);
     const claimed = moved(claim(pending(), atSecond(day - 10), SETTINGS, () => SEALED));
     expect(expire(claimed, atSecond(day + 1), SETTINGS)).toEqual({ kind: 'wait', until: atSecond(day + 20) });
     const expired = moved(expire(claimed, atSecond(day + 20), SETTINGS));
-    expect(expired).toMatchObject({ actionState: 'failed', error: { code: 'expired' } });
-    expect(expired.sealedPasscode).toBeUndefined();
+    expect(expired).toMatchObject({ actionState: 'failed', error: { code: OUTCOME_UNKNOWN }, sealedPasscode: SEALED });
+  });
+
+  it('expire: never before a waiting command can expire (its own expiry plus a grace period)', () => {
+    const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
+    const expires = atSecond(30 * 3600);
+    const waiting = moved(
+      record(claimed, { status: 'waiting', reference: 'op', expiresDateTime: expires.toISOString() }, atSecond(1)),
+    );
+    expect(expiryDeadline(waiting, SETTINGS)).toEqual(atSecond(30 * 3600 + 600));
+    expect(expire(waiting, atSecond(25 * 3600), SETTINGS)).toEqual({ kind: 'wait', until: atSecond(30 * 3600 + 600) });
   });
 
   it('failUndelivered: waits out a live claim, sends again inside the window, fails after it', () => {
     const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
     expect(failUndelivered(claimed, atSecond(10), SETTINGS)).toEqual({ kind: 'wait', until: atSecond(30) });
     expect(failUndelivered(claimed, atSecond(40), SETTINGS)).toEqual({ kind: 'wait', until: atSecond(40) });
+    // The passcode was generated, so the command may have been sent: it stays visible.
     expect(moved(failUndelivered(claimed, atSecond(3600), SETTINGS))).toMatchObject({
+      actionState: 'failed',
+      error: { code: OUTCOME_UNKNOWN },
+      sealedPasscode: SEALED,
+    });
+    expect(moved(failUndelivered(pending(), atSecond(3600), SETTINGS))).toMatchObject({
       actionState: 'failed',
       error: { code: 'deliveryFailed' },
     });
@@ -198,7 +335,7 @@ describe('action lifecycle: each transition', () => {
 
   it('purgePasscode: at the end of the display window, and the action keeps its state', () => {
     const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
-    const done = moved(recordOutcome(claimed, { outcome: 'applied' }, atSecond(1), SETTINGS));
+    const done = moved(record(claimed, { status: 'applied' }, atSecond(1)));
     const end = atSecond(1 + 168 * 3600);
     expect(purgePasscode(done, atSecond(100))).toEqual({ kind: 'wait', until: end });
     const purged = moved(purgePasscode(done, end));
@@ -214,7 +351,7 @@ describe('action lifecycle: each transition', () => {
     const claimed = moved(claim(p, atSecond(100), SETTINGS, () => SEALED));
     expect(isStuck(claimed, atSecond(200), SETTINGS)).toBe(false);
     expect(nextReview(claimed, atSecond(100), SETTINGS)).toEqual(atSecond(130 + 120));
-    const done = moved(recordOutcome(claimed, { outcome: 'applied' }, atSecond(101), SETTINGS));
+    const done = moved(record(claimed, { status: 'applied' }, atSecond(101)));
     expect(nextReview(done, atSecond(300), SETTINGS)).toEqual(atSecond(101 + 168 * 3600));
     const keyed = { ...done, idempotencyKeyHash: 'h' };
     expect(nextReview(keyed, atSecond(300), SETTINGS)).toEqual(atSecond(48 * 3600));
@@ -225,11 +362,12 @@ describe('action lifecycle: each transition', () => {
 
 describe('action lifecycle: the stores refuse what it does not allow (checkChange)', () => {
   const claimed = () => moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
-  const done = () => moved(recordOutcome(claimed(), { outcome: 'applied' }, atSecond(1), SETTINGS));
+  const done = () => moved(record(claimed(), { status: 'applied' }, atSecond(1)));
+  const waiting = () => moved(record(claimed(), { status: 'waiting', reference: 'op' }, atSecond(1)));
 
   it.each<[string, () => [DeviceAction, DeviceAction]]>([
     ['a state moving backwards', () => [done(), { ...done(), actionState: 'active' }]],
-    ['active → canceled', () => [claimed(), { ...claimed(), actionState: 'canceled' }]],
+    ['a command in the channel forgotten', () => [waiting(), { ...waiting(), command: undefined }]],
     ['a replaced passcode', () => [claimed(), { ...claimed(), sealedPasscode: { keyId: 'k1', value: 'b3RoZXI=' } }]],
     ['a passcode appearing outside a claim', () => [pending(), { ...pending(), sealedPasscode: SEALED }]],
     ['a passcode dropped from an active action', () => [claimed(), { ...claimed(), sealedPasscode: undefined }]],
@@ -257,6 +395,10 @@ describe('action lifecycle: the stores refuse what it does not allow (checkChang
       'expire',
       'undelivered',
       'purge',
+      'waiting',
+      'unknown',
+      'canceled',
+      'requestCancel',
     );
     fc.assert(
       fc.property(fc.array(fc.tuple(step, fc.integer({ min: 0, max: 4000 })), { maxLength: 25 }), (steps) => {
@@ -265,29 +407,43 @@ describe('action lifecycle: the stores refuse what it does not allow (checkChang
         for (const [name, seconds] of steps) {
           now += seconds * 1000;
           const at = new Date(now);
-          const outcome: ChannelOutcome = { outcome: 'failed', code: 'c', message: 'm' };
-          const decision: Decision =
-            name === 'claim'
+          const statuses: Record<string, CommandStatus> = {
+            applied: { status: 'applied' },
+            failed: { status: 'failed', code: 'c', message: 'm' },
+            waiting: { status: 'waiting', reference: 'op', expiresDateTime: new Date(now + 3_600_000).toISOString() },
+            unknown: { status: 'unknown', message: 'm' },
+            canceled: { status: 'canceled' },
+          };
+          const status = statuses[name];
+          const decision: Decision = status
+            ? record(action, status, at)
+            : name === 'claim'
               ? claim(action, at, SETTINGS, () => SEALED)
               : name === 'renew'
                 ? renewLease(action, at, SETTINGS)
-                : name === 'applied'
-                  ? recordOutcome(action, { outcome: 'applied' }, at, SETTINGS)
-                  : name === 'failed'
-                    ? recordOutcome(action, outcome, at, SETTINGS)
-                    : name === 'transient'
-                      ? recordTransientFailure(action, { message: 'm' }, at, SETTINGS, half)
-                      : name === 'cancel'
-                        ? cancelAction(action, at)
-                        : name === 'expire'
-                          ? expire(action, at, SETTINGS)
-                          : name === 'undelivered'
-                            ? failUndelivered(action, at, SETTINGS)
-                            : purgePasscode(action, at);
+                : name === 'transient'
+                  ? recordTransientFailure(action, { message: 'm' }, at, SETTINGS, half)
+                  : name === 'cancel'
+                    ? cancelAction(action, at)
+                    : name === 'requestCancel'
+                      ? requestCancel(action, at)
+                      : name === 'expire'
+                        ? expire(action, at, SETTINGS)
+                        : name === 'undelivered'
+                          ? failUndelivered(action, at, SETTINGS)
+                          : purgePasscode(action, at);
           if (decision.kind !== 'move') continue;
           expect(() => checkChange(action, decision.next)).not.toThrow();
           // Invariant 2: once stored, the passcode is the one generated first, or gone.
           if (decision.next.sealedPasscode) expect(decision.next.sealedPasscode).toEqual(SEALED);
+          // Invariant 7: a passcode that may be on the device is dropped only on the channel's word.
+          if (
+            action.sealedPasscode &&
+            !decision.next.sealedPasscode &&
+            decision.next.actionState !== action.actionState
+          ) {
+            expect(['failed', 'notSupported', 'canceled'].includes(name)).toBe(true);
+          }
           action = decision.next;
         }
       }),

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isTerminal } from '../../../lib/core/actionLifecycle';
+import { isTerminal, OUTCOME_UNKNOWN, showsPasscode } from '../../../lib/core/actionLifecycle';
 import { StorageUnavailableError, TransientError } from '../../../lib/core/errors';
 import type { ActionState, ResetMessage } from '../../../lib/core/model';
-import type { ApplyOutcome, ApplyPasscodeRequest } from '../../../lib/ports';
+import type { ApplyPasscodeRequest, CommandStatus } from '../../../lib/ports';
 import { applyPasscodeReset, failUndeliveredReset, type WorkerOutcome } from '../../../lib/useCases/applyPasscodeReset';
 import { cancelAction, getAction } from '../../../lib/useCases/deviceActions';
 import { requestPasscodeReset } from '../../../lib/useCases/requestPasscodeReset';
@@ -19,8 +19,10 @@ interface Harness extends TestServices {
   sent: ResetMessage[];
   /** Every distinct sealed passcode ever written to the action store, by action id. */
   stored: Map<string, Set<string>>;
-  /** When (test clock, ms) the device channel was called. */
+  /** When (test clock, ms) the device channel was sent the command. */
   attemptTimes: number[];
+  /** When (test clock, ms) the device channel was asked how a command stands. */
+  checkTimes: number[];
 }
 
 function setup(settings: Partial<TestServices['services']['settings']> = {}): Harness {
@@ -43,12 +45,18 @@ function setup(settings: Partial<TestServices['services']['settings']> = {}): Ha
     return written;
   };
   const attemptTimes: number[] = [];
-  const apply = t.channel.apply.bind(t.channel);
-  t.channel.apply = async (request) => {
+  const apply = t.channel.send.bind(t.channel);
+  t.channel.send = async (request) => {
     attemptTimes.push(t.clock.now().getTime());
     return apply(request);
   };
-  return { ...t, sent, stored, attemptTimes };
+  const checkTimes: number[] = [];
+  const check = t.channel.check.bind(t.channel);
+  t.channel.check = async (command) => {
+    checkTimes.push(t.clock.now().getTime());
+    return check(command);
+  };
+  return { ...t, sent, stored, attemptTimes, checkTimes };
 }
 
 /** Accepts a reset and takes its message off the queue (the test delivers it). */
@@ -124,8 +132,9 @@ async function expectInvariants(
   expect(new Set(received).size).toBe(1);
   const passcode = received[0] as string;
   expect(passcode).toMatch(/^\d{6}$/);
-  if (state === 'done') {
-    const sealed = stored?.value.sealedPasscode;
+  if (stored && showsPasscode(stored.value)) {
+    // Done, or outcomeUnknown (the device may have it): the passcode stays visible.
+    const sealed = stored.value.sealedPasscode;
     if (!sealed) throw new Error('a done action lost its passcode');
     expect(t.cipher.open(sealed, passcodeAad(deviceId, actionId))).toBe(passcode);
     // What the admin sees is what the device received.
@@ -173,7 +182,7 @@ describe('applyPasscodeReset', () => {
   it('records failed with the channel code on a permanent failure, dropping the passcode and the guard', async () => {
     const t = setup();
     const message = await accept(t);
-    t.channel.script = [{ outcome: 'failed', code: 'deviceUnreachable', message: 'The device is not enrolled.' }];
+    t.channel.script = [{ status: 'failed', code: 'deviceUnreachable', message: 'The device is not enrolled.' }];
 
     await expect(deliver(t, message)).resolves.toBe('failed');
 
@@ -185,7 +194,7 @@ describe('applyPasscodeReset', () => {
   it('records notSupported when the channel reports the action unsupported', async () => {
     const t = setup();
     const message = await accept(t);
-    t.channel.script = [{ outcome: 'notSupported', code: 'platformNotSupported', message: 'Not on this model.' }];
+    t.channel.script = [{ status: 'notSupported', code: 'platformNotSupported', message: 'Not on this model.' }];
 
     await expect(deliver(t, message)).resolves.toBe('notSupported');
 
@@ -414,7 +423,7 @@ describe('fault tests: a crash at each point, then what the host and the sweeper
     await expectInvariants(t, message, 'done');
   });
 
-  it('(f′) past the retry window the poison handler fails the action as deliveryFailed and frees the device', async () => {
+  it('(f′) past the retry window the poison handler fails the action, keeps the passcode it may have sent, frees the device', async () => {
     const t = setup();
     const message = await accept(t);
     t.channel.script = [new Error('worker crashed')];
@@ -423,7 +432,9 @@ describe('fault tests: a crash at each point, then what the host and the sweeper
 
     await expect(failUndeliveredReset(t.services, message)).resolves.toBe('failed');
 
-    expect((await t.actions.get('device-1', message.actionId))?.value.error?.code).toBe('deliveryFailed');
+    const failed = await t.actions.get('device-1', message.actionId);
+    expect(failed?.value.error?.code).toBe(OUTCOME_UNKNOWN);
+    expect(failed?.value.error?.message).toMatch(/could not be reached after every retry/);
     await expectInvariants(t, message, 'failed');
     await expect(requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin })).resolves.toMatchObject({
       kind: 'accepted',
@@ -496,19 +507,68 @@ describe('device retries: transient failures are retried with the same passcode,
     await expectInvariants(t, message, 'done');
   });
 
-  it('a device unreachable for longer than the retry window fails as deviceUnreachable, passcode dropped', async () => {
+  it('past the retry window the app stops sending and asks; "never received" fails it, passcode dropped', async () => {
     const t = setup();
     const message = await accept(t);
     t.channel.script = Array.from({ length: 200 }, () => new TransientError('no answer', 300));
+    t.channel.checkScript = [{ status: 'failed', code: 'deviceUnreachable', message: 'never received' }];
 
     await deliver(t, message);
     const results = await drain(t);
 
     expect(results.every((r) => r.attempts === 1)).toBe(true);
     const stored = await t.actions.get('device-1', message.actionId);
-    expect(stored?.value.error?.code).toBe('deviceUnreachable');
-    expect(receivedFor(t, message.actionId).length).toBe(1 + results.length);
+    expect(stored?.value.error).toEqual({ code: 'deviceUnreachable', message: 'never received' });
+    // Sent every 5 minutes within the 60-minute window, then asked once.
+    expect(receivedFor(t, message.actionId).length).toBe(results.length);
+    expect(t.channel.checks).toEqual([{ actionId: message.actionId, deviceId: 'device-1' }]);
     await expectInvariants(t, message, 'failed');
+  });
+
+  it('a channel that took the command but never answers keeps the passcode; at expiry it ends outcomeUnknown, shown', async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = Array.from({ length: 200 }, () => new TransientError('the device gateway answered 503'));
+    t.channel.checkScript = Array.from({ length: 500 }, () => new TransientError('the device gateway answered 503'));
+
+    await deliver(t, message);
+    const results = await drain(t, 1000);
+
+    expect(results.every((r) => r.attempts === 1)).toBe(true);
+    const stored = await t.actions.get('device-1', message.actionId);
+    expect(stored?.value).toMatchObject({ actionState: 'failed', error: { code: OUTCOME_UNKNOWN } });
+    // Asked with growing pauses (at most every 15 minutes) for the day the action may live.
+    expect(t.channel.checks.length).toBeGreaterThan(80);
+    expect(t.channel.checks.length).toBeLessThan(200);
+    await expectInvariants(t, message, 'failed');
+  });
+
+  it('a command that waits for the device is checked on a growing schedule, never sent again, until applied', async () => {
+    const t = setup();
+    const message = await accept(t);
+    const waiting = { status: 'waiting', reference: 'op-1' } as const;
+    t.channel.script = [waiting];
+    t.channel.checkScript = Array.from({ length: 6 }, () => waiting);
+
+    await expect(deliver(t, message)).resolves.toBe('waiting');
+    const view = await getAction(t.services, 'device-1', message.actionId, admin);
+    expect(view).toMatchObject({ actionState: 'active', deviceCommand: { state: 'waitingForDevice' } });
+    expect(view.passcode).toBeUndefined();
+    await drain(t);
+
+    expect(receivedFor(t, message.actionId)).toHaveLength(1);
+    expect(t.channel.checks).toHaveLength(7);
+    expect(t.channel.checks.every((c) => c.reference === 'op-1')).toBe(true);
+    // The first check within 15 s of the send, then pauses of 15 s, 30 s, 60 s… (equal jitter: half to all of it).
+    const sentAt = t.attemptTimes[0] as number;
+    expect(((t.checkTimes[0] as number) - sentAt) / 1000).toBeLessThanOrEqual(15);
+    const gaps = t.checkTimes.slice(1).map((time, i) => (time - (t.checkTimes[i] as number)) / 1000);
+    for (const [i, gap] of gaps.entries()) {
+      const base = Math.min(900, 15 * 2 ** (i + 1));
+      expect(gap).toBeGreaterThanOrEqual(Math.ceil(base / 2));
+      expect(gap).toBeLessThanOrEqual(base);
+    }
+    await expectInvariants(t, message, 'done');
   });
 
   it('renews its claim while the device channel works', async () => {
@@ -516,8 +576,8 @@ describe('device retries: transient failures are retried with the same passcode,
     t.addDevice(deviceFixture());
     const { action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: admin });
     const message = t.queue.messages.shift() as ResetMessage;
-    const apply = t.channel.apply.bind(t.channel);
-    t.channel.apply = async (request) => {
+    const apply = t.channel.send.bind(t.channel);
+    t.channel.send = async (request) => {
       await new Promise((resolve) => setTimeout(resolve, 150));
       return apply(request);
     };
@@ -539,8 +599,8 @@ function nextAttemptGaps(t: Harness): number[] {
 /** Makes the first apply wait until released; counts the calls. */
 function holdFirstApply(t: Harness) {
   const state = { calls: 0, release: () => {} };
-  const apply = t.channel.apply.bind(t.channel);
-  t.channel.apply = async (request: ApplyPasscodeRequest): Promise<ApplyOutcome> => {
+  const apply = t.channel.send.bind(t.channel);
+  t.channel.send = async (request: ApplyPasscodeRequest): Promise<CommandStatus> => {
     state.calls++;
     if (state.calls === 1) await new Promise<void>((resolve) => (state.release = resolve));
     return apply(request);

@@ -192,8 +192,9 @@ describe('cancelAction', () => {
     const { action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: resetter });
     t.clock.advance({ seconds: 3 });
 
-    const view = await cancelAction(t.services, 'device-1', action.id, resetter);
+    const { kind, action: view } = await cancelAction(t.services, 'device-1', action.id, resetter);
 
+    expect(kind).toBe('canceled');
     expect(view).toMatchObject({
       id: action.id,
       actionState: 'canceled',
@@ -225,6 +226,73 @@ describe('cancelAction', () => {
     expect(error).toMatchObject({ status: 409, code: 'actionNotCancelable' });
     expect((await t.actions.get('device-1', action.id))?.value.actionState).toBe('active');
     expect(t.audit.events.filter((e) => e.eventType === 'resetCanceled')).toEqual([]);
+  });
+
+  describe('a command that waits for the device', () => {
+    async function waitingReset(t: ReturnType<typeof setup>) {
+      const { action } = await requestPasscodeReset(t.services, { deviceId: 'device-1', caller: resetter });
+      const message = t.queue.messages.shift();
+      if (!message) throw new Error('nothing was queued');
+      t.channel.script = [{ status: 'waiting', reference: 'enterprises/e/devices/d/operations/7' }];
+      await expect(applyPasscodeReset(t.services, message)).resolves.toBe('waiting');
+      return action.id;
+    }
+
+    it('is canceled through the channel: canceled once the channel confirms, passcode dropped, audited', async () => {
+      const t = setup();
+      const actionId = await waitingReset(t);
+      t.channel.checkScript = [{ status: 'canceled' }];
+
+      const result = await cancelAction(t.services, 'device-1', actionId, resetter);
+
+      expect(result.kind).toBe('canceled');
+      expect(t.channel.cancels).toEqual([
+        { actionId, deviceId: 'device-1', reference: 'enterprises/e/devices/d/operations/7' },
+      ]);
+      const stored = (await t.actions.get('device-1', actionId))?.value;
+      expect(stored?.actionState).toBe('canceled');
+      expect(stored?.sealedPasscode).toBeUndefined();
+      expect(t.actions.guardOf('device-1')).toBeUndefined();
+      expect(t.audit.events.filter((e) => e.eventType === 'resetCanceled')).toHaveLength(1);
+    });
+
+    it('stays waiting, with the request shown, until the channel confirms (cancelRequested)', async () => {
+      const t = setup();
+      const actionId = await waitingReset(t);
+      t.channel.checkScript = [{ status: 'waiting', reference: 'enterprises/e/devices/d/operations/7' }];
+
+      const result = await cancelAction(t.services, 'device-1', actionId, resetter);
+
+      expect(result.kind).toBe('cancelRequested');
+      expect(result.action).toMatchObject({
+        actionState: 'active',
+        deviceCommand: { state: 'waitingForDevice', cancelRequestedDateTime: t.clock.now().toISOString() },
+      });
+      expect(t.audit.events.filter((e) => e.eventType === 'resetCanceled')).toEqual([]);
+    });
+
+    it('ends as the device reported when the device ran the command first: done, and 409', async () => {
+      const t = setup();
+      const actionId = await waitingReset(t);
+      t.channel.checkScript = [{ status: 'applied' }];
+
+      await expect(cancelAction(t.services, 'device-1', actionId, resetter)).rejects.toMatchObject({
+        status: 409,
+        code: 'actionNotCancelable',
+        message: 'The action cannot be canceled: it is done.',
+      });
+      expect((await t.actions.get('device-1', actionId))?.value.actionState).toBe('done');
+    });
+
+    it('409 when the channel cannot cancel commands; nothing changes', async () => {
+      const t = setup();
+      const actionId = await waitingReset(t);
+      t.channel.cancelable = false;
+      const before = await t.actions.get('device-1', actionId);
+
+      await expect(cancelAction(t.services, 'device-1', actionId, resetter)).rejects.toMatchObject({ status: 409 });
+      expect(await t.actions.get('device-1', actionId)).toEqual(before);
+    });
   });
 
   it('refuses to cancel a done action with 409 actionNotCancelable', async () => {
