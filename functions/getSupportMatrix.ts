@@ -1,9 +1,13 @@
 import { app } from '@azure/functions';
-import { SUPPORT_MATRIX } from '../lib/core/supportMatrix';
+import { supportMatrixFor } from '../lib/core/supportMatrix';
 import { endpoint } from '../lib/http/endpoint';
 import { json } from '../lib/http/responses';
 import { ROUTES, routeOptions } from '../lib/http/routes';
 
-export const getSupportMatrix = endpoint(ROUTES.getSupportMatrix, async () => json(200, SUPPORT_MATRIX));
+// The rules of the device channel the app uses (Intune's for the simulated and webhook channels).
+export const getSupportMatrix = endpoint(ROUTES.getSupportMatrix, async ({ deps }) => {
+  const channel = deps.config.DEVICE_CHANNEL;
+  return json(200, { channel, ...supportMatrixFor(channel) });
+});
 
 app.http(ROUTES.getSupportMatrix.name, { ...routeOptions(ROUTES.getSupportMatrix), handler: getSupportMatrix });

@@ -1,5 +1,7 @@
 import { parseEncryptionKeys } from './adapters/aesGcmCipher';
+import { parseGoogleCredential } from './adapters/androidManagement/credentials';
 import { checkStorageSettings, StorageSettingsShape } from './adapters/storageConnection';
+import { DEVICE_CHANNELS } from './core/model';
 import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';
 import * as z from './zod';
 
@@ -42,12 +44,36 @@ export const ConfigSchema = z
   .object({
     /** A connection string, or the identity-based AzureWebJobsStorage__* settings (lib/adapters/storageConnection.ts). */
     ...StorageSettingsShape,
-    DEVICE_CHANNEL: z._default(z.enum(['simulated', 'webhook']), 'simulated'),
+    DEVICE_CHANNEL: z._default(z.enum(DEVICE_CHANNELS), 'simulated'),
     DEVICE_CHANNEL_URL: optionalText,
     DEVICE_CHANNEL_SECRET: optionalText,
     DEVICE_CHANNEL_TIMEOUT_MS: positiveInt(10_000),
-    /** How long a device that keeps answering "try later" is retried before its action fails (deviceUnreachable). */
+    /** How long a command that gets no answer is sent again; after it the app asks the channel how it ended. */
     DEVICE_RETRY_WINDOW_MINUTES: positiveInt(60),
+    /** `enterprises/{enterpriseId}`: the Android Management enterprise whose devices the app resets. */
+    ANDROID_MANAGEMENT_ENTERPRISE: optionalText,
+    /** A Google credential JSON: a service account key, or (keyless) a workload identity federation configuration. */
+    ANDROID_MANAGEMENT_CREDENTIALS: optionalText,
+    /** The Entra audience of the managed identity token exchanged with Google (workload identity federation). */
+    ANDROID_MANAGEMENT_FEDERATION_AUDIENCE: z._default(
+      z.string().check(z.trim(), z.minLength(1)),
+      'api://AzureADTokenExchange',
+    ),
+    ANDROID_MANAGEMENT_ROOT_URL: z._default(
+      z.string().check(z.trim(), z.minLength(1)),
+      'https://androidmanagement.googleapis.com/',
+    ),
+    /** How long a RESET_PASSWORD command waits for the device (its `duration`); at most PASSCODE_DISPLAY_HOURS. */
+    ANDROID_MANAGEMENT_COMMAND_HOURS: z._default(z.coerce.number().check(z.positive()), 24),
+    /** Lock the device right after the passcode reset (RESET_PASSWORD's LOCK_NOW flag). */
+    ANDROID_MANAGEMENT_LOCK_NOW: flag,
+    /** Pub/Sub push: the audience of its OIDC token, the service account that signs it, and Google's keys. */
+    ANDROID_MANAGEMENT_PUSH_AUDIENCE: optionalText,
+    ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT: optionalText,
+    ANDROID_MANAGEMENT_PUSH_JWKS_URL: z._default(
+      z.string().check(z.trim(), z.minLength(1)),
+      'https://www.googleapis.com/oauth2/v3/certs',
+    ),
     SIMULATOR_LATENCY_MS: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 200),
     SIMULATOR_TRANSIENT_FAILURE_RATE: z._default(z.coerce.number().check(z.minimum(0), z.maximum(1)), 0),
     /** scrypt cost of the simulated devices' passcode verifiers (a power of 2). */
@@ -131,6 +157,7 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: Report)
     need('DEVICE_CHANNEL_URL', 'DEVICE_CHANNEL=webhook');
     need('DEVICE_CHANNEL_SECRET', 'DEVICE_CHANNEL=webhook');
   }
+  if (c.DEVICE_CHANNEL === 'androidManagement') androidManagementRules(c, text, need, report, inAzure);
   if (c.AUTH_MODE === 'entra') {
     need('AUTH_ISSUER', 'AUTH_MODE=entra');
     need('AUTH_AUDIENCE', 'AUTH_MODE=entra');
@@ -172,6 +199,42 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: Report)
   secretRules(c, text, report, inAzure);
 }
 
+/** The Android Management channel: an enterprise, a credential, Google's endpoints, and a command no longer than shown. */
+function androidManagementRules(
+  c: Partial<Record<keyof Config, unknown>>,
+  text: (key: keyof Config) => string | undefined,
+  need: (key: keyof Config, when: string) => void,
+  report: Report,
+  inAzure: boolean,
+) {
+  const when = 'DEVICE_CHANNEL=androidManagement';
+  need('ANDROID_MANAGEMENT_ENTERPRISE', when);
+  need('ANDROID_MANAGEMENT_CREDENTIALS', when);
+  const enterprise = text('ANDROID_MANAGEMENT_ENTERPRISE');
+  if (enterprise && !/^enterprises\/[A-Za-z0-9_-]{1,100}$/.test(enterprise)) {
+    report('ANDROID_MANAGEMENT_ENTERPRISE', 'must be the enterprise name, enterprises/{enterpriseId}');
+  }
+  for (const key of ['ANDROID_MANAGEMENT_ROOT_URL', 'ANDROID_MANAGEMENT_PUSH_JWKS_URL'] as const) {
+    const value = text(key);
+    if (value && !URL.canParse(value)) report(key, 'must be an absolute URL');
+    else if (value && inAzure && new URL(value).protocol !== 'https:') report(key, 'must be an https URL in Azure');
+  }
+  const hours = Number(c.ANDROID_MANAGEMENT_COMMAND_HOURS ?? 24);
+  if (hours > Number(c.PASSCODE_DISPLAY_HOURS ?? 168)) {
+    report(
+      'ANDROID_MANAGEMENT_COMMAND_HOURS',
+      'must not be longer than PASSCODE_DISPLAY_HOURS: a command applied later would set a passcode nobody can see',
+    );
+  }
+  const pushSettings = [text('ANDROID_MANAGEMENT_PUSH_AUDIENCE'), text('ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT')];
+  if (pushSettings.filter(Boolean).length === 1) {
+    report(
+      'ANDROID_MANAGEMENT_PUSH_AUDIENCE',
+      'and ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT go together: set both to accept Pub/Sub pushes, or neither',
+    );
+  }
+}
+
 /** Production rules for an app running in Azure: nothing that is only fit for a laptop. */
 function azureRules(
   c: Partial<Record<keyof Config, unknown>>,
@@ -195,7 +258,8 @@ function azureRules(
   if ((c.DEVICE_CHANNEL ?? 'simulated') === 'simulated' && !isOn(c, 'SIMULATOR_ALLOWED_IN_AZURE')) {
     report(
       'DEVICE_CHANNEL',
-      'is "simulated" in Azure: use "webhook" with your MDM gateway, or set SIMULATOR_ALLOWED_IN_AZURE=true for a demo',
+      'is "simulated" in Azure: use "androidManagement" or "webhook" with your MDM gateway, or set ' +
+        'SIMULATOR_ALLOWED_IN_AZURE=true for a demo',
     );
   }
 }
@@ -231,6 +295,16 @@ function secretRules(
   };
   secret('PASSCODE_ENCRYPTION_KEYS', (value) => keyList(() => parseEncryptionKeys(value)));
   secret('STATUS_LINK_KEYS', (value) => keyList(() => parseStatusLinkKeys(value)));
+  if (c.DEVICE_CHANNEL === 'androidManagement') {
+    secret('ANDROID_MANAGEMENT_CREDENTIALS', (value) => {
+      try {
+        parseGoogleCredential(value);
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    });
+  }
   if (c.DEVICE_CHANNEL === 'webhook') {
     secret('DEVICE_CHANNEL_SECRET', (value) => {
       const bytes = Buffer.from(value, 'utf8');

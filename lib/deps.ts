@@ -121,6 +121,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
       actionExpiryHours: config.ACTION_EXPIRY_HOURS,
       retentionDays: config.RETENTION_DAYS,
       development: isDevelopment(config),
+      deviceChannel: config.DEVICE_CHANNEL,
     },
   };
   const authenticate = createAuthenticator(

@@ -3,7 +3,6 @@ import type {
   CommandStatus,
   Device,
   DeviceAction,
-  DeviceProfile,
   OperatingSystem,
   PasscodePolicy,
   ResetMessage,
@@ -66,19 +65,17 @@ export interface IdempotencyKeys {
 
 export type CreateActionResult = { created: true; etag: string } | { created: false; inFlightActionId: string };
 
-export type { CommandStatus, DeviceProfile } from './core/model';
+export type { CommandStatus } from './core/model';
 
-/** What accepting a reset reads, in one round trip. */
+/** What accepting a reset reads of the device's partition, in one round trip. */
 export interface ResetContext {
-  /** Absent when the device is not registered. */
-  profile?: DeviceProfile;
   /** Start times of the device's actions started after `since`, newest first, at most `limit`. */
   recentStarts: string[];
   /** The action holding the device's in-flight guard, if any. */
   inFlightActionId?: string;
 }
 
-/** Device actions, each device's in-flight guard and reset profile, and the all-devices list. */
+/** Device actions, each device's in-flight guard, and the all-devices list. */
 export interface ActionStore {
   /**
    * Writes the action (pending) and the device's in-flight guard in one atomic write. When the guard already exists,
@@ -100,10 +97,8 @@ export interface ActionStore {
    * most a bounded number of events; it may then be short, with a continuation.
    */
   listAll(query: ListActionsQuery): Promise<Page<DeviceAction>>;
-  /** The device's reset profile, recent start times and in-flight guard (see ResetContext), in one read. */
+  /** The device's recent start times and in-flight guard (see ResetContext), in one read. */
   resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext>;
-  /** Creates or replaces the device's reset profile. */
-  putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void>;
 }
 
 /** When the sweeper looks at an action next: one entry per action that is in flight or has something due. */

@@ -1,22 +1,15 @@
-import { TableActionStore } from '../lib/adapters/tableActionStore';
 import { tableClient } from '../lib/adapters/tableClients';
 import { TableDeviceStore } from '../lib/adapters/tableDeviceStore';
-import { deviceProfile } from '../lib/core/model';
 import { STORAGE_NAMES } from '../lib/deps';
 import { DEMO_DEVICES } from './demoDevices';
 
-/** Adds the demo devices, as a PUT would (inventory and reset profile), when the inventory is empty. */
+/** Adds the demo devices, as a PUT would, when the inventory is empty. */
 export async function seedDemoDevices(connectionString: string, now = new Date()): Promise<number> {
   const table = (name: string) => tableClient(connectionString, name);
   const devices = new TableDeviceStore(table(STORAGE_NAMES.tables.devices));
   if ((await devices.list({ top: 1 })).items.length > 0) return 0;
-  const actions = new TableActionStore({
-    actions: table(STORAGE_NAMES.tables.actions),
-    audit: table(STORAGE_NAMES.tables.audit),
-  });
   const at = now.toISOString();
   for (const { id, ...input } of DEMO_DEVICES) {
-    await actions.putDeviceProfile(id, deviceProfile(input));
     await devices.put({ id, ...input, createdDateTime: at, lastUpdatedDateTime: at });
   }
   return DEMO_DEVICES.length;

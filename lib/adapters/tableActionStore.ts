@@ -3,15 +3,7 @@ import { actionIdUpperBoundFor } from '../core/actionId';
 import { checkChange, isTerminal } from '../core/actionLifecycle';
 import { invalidSkipToken, PreconditionFailedError } from '../core/errors';
 import { ActionStateSchema, type DeviceAction, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
-import type {
-  ActionStore,
-  CreateActionResult,
-  DeviceProfile,
-  ListActionsQuery,
-  Page,
-  ResetContext,
-  Versioned,
-} from '../ports';
+import type { ActionStore, CreateActionResult, ListActionsQuery, Page, ResetContext, Versioned } from '../ports';
 import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { ACCEPTED_ACTIONS_FILTER } from './tableAuditLog';
@@ -19,13 +11,12 @@ import { checkContinuationToken, jsonColumn, odataString } from './tableClients'
 
 /** Row keys inside a device's partition of the actions table. */
 const GUARD_ROW = 'inflight';
-const PROFILE_ROW = 'profile';
 const actionRow = (actionId: string) => `action_${actionId}`;
 
 export interface ActionTables {
   /**
-   * Partition = deviceId: the device's actions, its in-flight guard (so they change atomically together) and its
-   * reset profile (so that accepting a reset is one read).
+   * Partition = deviceId: the device's actions and its in-flight guard, so that they change atomically together and
+   * accepting a reset reads them in one query.
    */
   actions: TableClient;
   /** The audit table: its accepted-request events are the all-devices list ("Device actions"), newest first. */
@@ -134,20 +125,6 @@ function decodeFeedToken(token: string | undefined): string | undefined {
   if (!match?.[1]) throw invalidSkipToken();
   return match[1];
 }
-const DeviceProfileSchema = z.lazy(() =>
-  z.object({
-    operatingSystem: OperatingSystemSchema,
-    osVersion: z.string(),
-    azureADJoined: z.boolean(),
-    passcodePolicy: PasscodePolicySchema,
-  }),
-);
-const ProfileEntitySchema = z.lazy(() =>
-  z.object({
-    profile: jsonColumn(DeviceProfileSchema, 'device profile'),
-  }),
-);
-
 /** The most audit events a page of the all-devices list reads (and so the most actions it looks up). */
 export const MAX_EVENTS_PER_PAGE = 100;
 
@@ -283,9 +260,9 @@ export class TableActionStore implements ActionStore {
   }
 
   async resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext> {
-    // Action rows sort before the profile row ("action_" < "profile"); the daily limit keeps the window small.
+    // Action rows sort before the guard row ("action_" < "inflight"); the daily limit keeps the window small.
     const recent = `RowKey ge ${odataString(actionRow(''))} and RowKey lt ${odataString(actionRow(actionIdUpperBoundFor(since)))}`;
-    const filter = `PartitionKey eq ${odataString(deviceId)} and ((${recent}) or RowKey eq ${odataString(PROFILE_ROW)} or RowKey eq ${odataString(GUARD_ROW)})`;
+    const filter = `PartitionKey eq ${odataString(deviceId)} and ((${recent}) or RowKey eq ${odataString(GUARD_ROW)})`;
     const rows: Record<string, unknown>[] = [];
     try {
       for await (const row of this.tables.actions.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
@@ -294,28 +271,15 @@ export class TableActionStore implements ActionStore {
     } catch (error) {
       return translateStorageError(error);
     }
-    const profileRow = rows.find((r) => r.rowKey === PROFILE_ROW);
     const guardRow = rows.find((r) => r.rowKey === GUARD_ROW);
     const recentStarts = rows
-      .filter((r) => r.rowKey !== PROFILE_ROW && r.rowKey !== GUARD_ROW)
+      .filter((r) => r.rowKey !== GUARD_ROW)
       .slice(0, limit)
       .map((r) => StartEntitySchema.parse(r).startDateTime);
     return {
-      ...(profileRow && { profile: ProfileEntitySchema.parse(profileRow).profile }),
       ...(guardRow && { inFlightActionId: GuardEntitySchema.parse(guardRow).actionId }),
       recentStarts,
     };
-  }
-
-  async putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void> {
-    try {
-      await this.tables.actions.upsertEntity(
-        { partitionKey: deviceId, rowKey: PROFILE_ROW, profile: JSON.stringify(profile) },
-        'Replace',
-      );
-    } catch (error) {
-      translateStorageError(error);
-    }
   }
 
   private async queryPage(

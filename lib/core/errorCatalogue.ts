@@ -86,6 +86,15 @@ export const ERROR_CATALOGUE = {
     target: 'notificationUrl',
     when: 'Creating a subscription whose notificationUrl fails the validation handshake; nothing is stored.',
   },
+  deviceNotActive: {
+    status: 409,
+    message: '{reason}',
+    target: 'deviceId',
+    when:
+      'The device channel cannot send the device commands now: with Android Management, the device is not active in ' +
+      'the enterprise (disabled, deleted, provisioning, lost…) or not enrolled in it.',
+    example: { reason: 'The device is disabled in Android Management; only active devices take commands.' },
+  },
   actionInProgress: {
     status: 409,
     message: 'A passcode reset for this device is already in progress.',
@@ -97,8 +106,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     message: 'The action cannot be canceled: {reason}.',
     target: 'actionId',
-    when: 'Cancel of an action that is no longer pending.',
-    example: { reason: 'it is active, and only a pending action can be canceled' },
+    when:
+      'Cancel of an action that is neither pending nor waiting for the device, or whose device channel cannot cancel ' +
+      'commands.',
+    example: { reason: 'a worker is sending it to the device right now; try again in a few seconds' },
   },
   payloadTooLarge: {
     status: 413,

@@ -63,25 +63,44 @@ export const DeviceInputSchema = z.lazy(() =>
 );
 export type DeviceInput = z.infer<typeof DeviceInputSchema>;
 
-/** What accepting a reset needs to know about a device, kept beside its actions (written on every device PUT). */
-export type DeviceProfile = Pick<DeviceInput, 'operatingSystem' | 'osVersion' | 'azureADJoined' | 'passcodePolicy'>;
-
-export const deviceProfile = ({
-  operatingSystem,
-  osVersion,
-  azureADJoined,
-  passcodePolicy,
-}: DeviceInput): DeviceProfile => ({
-  operatingSystem,
-  osVersion,
-  azureADJoined,
-  passcodePolicy,
-});
-
 export interface Device extends DeviceInput {
   id: string;
   createdDateTime: string;
   lastUpdatedDateTime: string;
+  /** What Google's Android Management API says of the device, on devices its inventory sync registered. */
+  androidManagement?: AndroidManagementFacts;
+}
+
+/** The device channels (the DEVICE_CHANNEL setting). */
+export const DEVICE_CHANNELS = ['simulated', 'webhook', 'androidManagement'] as const;
+export type DeviceChannelKind = (typeof DEVICE_CHANNELS)[number];
+
+export const ANDROID_MANAGEMENT_STATES = [
+  'active',
+  'disabled',
+  'deleted',
+  'provisioning',
+  'lost',
+  'preparingForMigration',
+  'deactivatedByDeviceFinance',
+  'unspecified',
+] as const;
+
+/** A device as the Android Management API reports it (enterprises.devices), in this API's words. */
+export interface AndroidManagementFacts {
+  /** The device's resource name, `enterprises/{enterpriseId}/devices/{deviceId}`. */
+  name: string;
+  /** Fully managed (device owner) or a work profile (profile owner). */
+  managementMode: 'fullyManaged' | 'workProfile';
+  ownership: 'companyOwned' | 'personallyOwned' | 'unspecified';
+  /** `deleted` when the device left the enterprise (it is no longer listed). */
+  state: (typeof ANDROID_MANAGEMENT_STATES)[number];
+  apiLevel?: number;
+  /** The device's last status report: its last contact. */
+  lastStatusReportDateTime?: string;
+  enrollmentDateTime?: string;
+  /** When the inventory sync last saw the device. */
+  syncedDateTime: string;
 }
 
 export const ACTION_STATES = ['pending', 'active', 'done', 'failed', 'canceled', 'notSupported'] as const;

@@ -1,5 +1,12 @@
 import * as z from 'zod';
-import { ACTION_STATES, IdSchema, OperatingSystemSchema, OsVersionSchema } from '../core/model';
+import {
+  ACTION_STATES,
+  ANDROID_MANAGEMENT_STATES,
+  DEVICE_CHANNELS,
+  IdSchema,
+  OperatingSystemSchema,
+  OsVersionSchema,
+} from '../core/model';
 import { AUDIT_EVENT_TYPES } from '../ports';
 import { ALL_ROLES } from '../security/caller';
 
@@ -132,8 +139,13 @@ export const ResetPasscodeSupportSchema = z
     z.strictObject({ supported: z.literal(true).meta({ title: 'Supported' }) }),
     z.strictObject({
       supported: z.literal(false).meta({ title: 'Supported' }),
-      code: z.literal('platformNotSupported').meta({ title: 'Reason Code' }),
-      message: z.string().meta({ title: 'Reason', description: 'Why, per the support matrix.' }),
+      code: z.enum(['platformNotSupported', 'deviceNotActive']).meta({
+        title: 'Reason Code',
+        description:
+          'platformNotSupported: the support matrix rules it out; deviceNotActive: the device channel cannot send ' +
+          'this device commands now (Android Management: the device is not active, or not enrolled).',
+      }),
+      message: z.string().meta({ title: 'Reason', description: 'Why, per the support matrix or the device state.' }),
     }),
   ])
   .meta({ title: 'Reset Passcode Support', description: 'Whether the reset passcode action can run on this device.' });
@@ -145,6 +157,37 @@ export const PasscodePolicyViewSchema = z
     complex: z.boolean().meta({ title: 'Complex', description: 'No simple sequences or repeats.' }),
   })
   .meta({ title: 'Passcode Policy', description: 'What a generated passcode must fit.' });
+
+export const AndroidManagementFactsSchema = z
+  .strictObject({
+    name: z.string().meta({
+      title: 'Android Management Name',
+      description: "The device's resource name in Google's Android Management service.",
+      examples: ['enterprises/LC01abcd23/devices/3a5f8c2e91b04d7e'],
+    }),
+    managementMode: z.enum(['fullyManaged', 'workProfile']).meta({ title: 'Management Mode' }),
+    ownership: z.enum(['companyOwned', 'personallyOwned', 'unspecified']).meta({ title: 'Ownership' }),
+    state: z.enum(ANDROID_MANAGEMENT_STATES).meta({
+      title: 'Device State',
+      description:
+        'As Android Management reports it; deleted when the device left the enterprise. Only active devices take commands.',
+    }),
+    apiLevel: z
+      .int()
+      .optional()
+      .meta({ title: 'SDK Level', description: 'The Android SDK level.', examples: [34] }),
+    lastStatusReportDateTime: dateTime(
+      'Last Status Report',
+      "The device's last contact with Android Management.",
+      '2026-11-26T08:12:40.000Z',
+    ).optional(),
+    enrollmentDateTime: dateTime('Enrolled', 'When the device enrolled.', '2026-01-10T09:00:00.000Z').optional(),
+    syncedDateTime: dateTime('Synced', 'When the inventory sync last saw the device.', '2026-11-26T10:00:00.000Z'),
+  })
+  .meta({
+    title: 'Android Management',
+    description: "What Google's Android Management service says of a device the inventory sync registered.",
+  });
 
 export const ManagedDeviceSchema = z
   .strictObject({
@@ -168,6 +211,7 @@ export const ManagedDeviceSchema = z
       'When the inventory record last changed.',
       '2026-11-20T08:00:00.000Z',
     ),
+    androidManagement: AndroidManagementFactsSchema.optional(),
     resetPasscodeSupport: ResetPasscodeSupportSchema,
     lastResetPasscode: DeviceActionResultSchema.optional().meta({
       title: 'Last Reset Passcode',
@@ -219,11 +263,17 @@ export const SupportRuleSchema = z
     azureADJoined: z.boolean().optional().meta({ title: 'Azure AD Joined', description: 'When present, must match.' }),
     supported: z.boolean().meta({ title: 'Supported' }),
     note: z.string().meta({ title: 'Note' }),
+    source: z.url().meta({ title: 'Source', description: 'The public document the rule comes from.' }),
   })
   .meta({ title: 'Support Rule', description: 'A device matches when every condition present holds.' });
 
 export const SupportMatrixSchema = z
   .strictObject({
+    channel: z.enum(DEVICE_CHANNELS).meta({
+      title: 'Device Channel',
+      description: 'The device channel the app uses, whose rules these are.',
+      examples: ['simulated'],
+    }),
     source: z.url().meta({ title: 'Source', description: 'The product documentation the rules come from.' }),
     rules: z.array(SupportRuleSchema).meta({ title: 'Rules' }),
   })
@@ -387,6 +437,7 @@ export const RESPONSE_SCHEMAS = {
   PasscodePolicy: PasscodePolicyViewSchema,
   AuditEvent: AuditEventSchema,
   AuditEventList: AuditEventListSchema,
+  AndroidManagementFacts: AndroidManagementFactsSchema,
   SupportRule: SupportRuleSchema,
   SupportMatrix: SupportMatrixSchema,
   ErrorDetail: ErrorDetailSchema,

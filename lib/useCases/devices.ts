@@ -1,5 +1,5 @@
 import { apiError } from '../core/errors';
-import { type Device, type DeviceInput, deviceProfile, type OperatingSystem } from '../core/model';
+import type { Device, DeviceInput, OperatingSystem } from '../core/model';
 import type { Page } from '../ports';
 import type { Caller } from '../security/caller';
 import { presentActions } from './deviceActions';
@@ -21,9 +21,6 @@ export async function registerDevice(
     createdDateTime: existing?.createdDateTime ?? now,
     lastUpdatedDateTime: now,
   };
-  // The profile first: a device whose profile is written but whose inventory write failed can be reset but is not
-  // listed until the PUT is retried; the other way round it would be listed but refused.
-  await services.actions.putDeviceProfile(deviceId, deviceProfile(device));
   const result = await services.devices.put(device);
   await services.audit.record({
     id: services.randomHex(12),
@@ -34,7 +31,7 @@ export async function registerDevice(
     deviceId,
     outcome: 'success',
   });
-  return { created: result === 'created', device: toDeviceView(device) };
+  return { created: result === 'created', device: toDeviceView(device, services.settings.deviceChannel) };
 }
 
 /** The device overview: inventory, reset support and the latest reset (with its passcode while shown). */
@@ -45,7 +42,7 @@ export async function getDeviceOverview(services: Services, caller: Caller, devi
   ]);
   if (!device) throw apiError('deviceNotFound', { deviceId });
   const [last] = await presentActions(services, caller, latest.items.slice(0, 1));
-  return toDeviceView(device, last);
+  return toDeviceView(device, services.settings.deviceChannel, last);
 }
 
 export async function listDevices(
@@ -53,5 +50,8 @@ export async function listDevices(
   query: { operatingSystem?: OperatingSystem; top: number; skipToken?: string },
 ): Promise<Page<DeviceView>> {
   const page = await services.devices.list(query);
-  return { items: page.items.map((d) => toDeviceView(d)), ...(page.nextToken && { nextToken: page.nextToken }) };
+  return {
+    items: page.items.map((d) => toDeviceView(d, services.settings.deviceChannel)),
+    ...(page.nextToken && { nextToken: page.nextToken }),
+  };
 }

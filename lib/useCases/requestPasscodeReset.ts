@@ -4,7 +4,7 @@ import { newActionId } from '../core/actionId';
 import { IDEMPOTENCY_KEY_HOURS } from '../core/actionLifecycle';
 import { acceptedResetEvent } from '../core/auditEvents';
 import { ActionInProgressError, ApiError, apiError, TransientError } from '../core/errors';
-import type { DeviceAction, DeviceProfile } from '../core/model';
+import type { Device, DeviceAction } from '../core/model';
 import { resetPasscodeSupport } from '../core/supportMatrix';
 import type { IdempotencyRecord, Versioned } from '../ports';
 import type { Caller } from '../security/caller';
@@ -30,8 +30,8 @@ const DAY_MS = 24 * 3600_000;
 const RESERVATION_IN_PROGRESS_MS = 30_000;
 
 /**
- * Accepts a reset. Every refusal (404, 422, 409, 429) is decided from one read of the device's partition, before
- * anything is written. Then: the Idempotency-Key reservation (when given), the sweeper's schedule entry (written
+ * Accepts a reset. Every refusal (404, 422, 409, 429) is decided from two reads made together (the device, and its
+ * partition of actions), before anything is written. Then: the Idempotency-Key reservation (when given), the sweeper's schedule entry (written
  * first, so that an action can never exist without one), one atomic write of the pending action with the device's
  * in-flight guard, and finally the accepted event and the enqueue, which never change the answer: the sweeper
  * re-records the event and re-enqueues an action that makes no progress.
@@ -90,7 +90,8 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
           keyHash: sha256(`${request.caller.id}\n${request.idempotencyKey}`),
           requestHash: sha256(JSON.stringify({ deviceId, reason: request.reason ?? null })),
         };
-  const [context, earlier] = await Promise.all([
+  const [device, context, earlier] = await Promise.all([
+    services.devices.get(deviceId),
     services.actions.resetContext(deviceId, new Date(now.getTime() - DAY_MS), limit),
     key ? services.idempotencyKeys.find(key.keyHash) : undefined,
   ]);
@@ -100,10 +101,10 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
     if (repeat) return { kind: 'repeated', action: repeat };
     replacing = earlier;
   }
-  const profile = checkAcceptable(deviceId, context.profile, context.inFlightActionId);
+  const target = checkAcceptable(services, deviceId, device, context.inFlightActionId);
   checkDailyLimit(context.recentStarts, limit, now);
 
-  const action = newAction(services, request, profile, now, key?.keyHash);
+  const action = newAction(services, request, target, now, key?.keyHash);
   if (key && !(await reserveKey(services, action, key, replacing))) {
     // Another request with the same key reserved it in between: this one is its repeat.
     const winner = await services.idempotencyKeys.find(key.keyHash);
@@ -142,22 +143,36 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
   return { kind: 'accepted', action };
 }
 
-/** The refusals that need no write: unknown device, unsupported platform, a reset already in flight. */
-function checkAcceptable(deviceId: string, profile: DeviceProfile | undefined, inFlightActionId: string | undefined) {
-  if (!profile) throw apiError('deviceNotFound', { deviceId });
-  const support = resetPasscodeSupport(profile);
+/**
+ * The refusals that need no write: unknown device, unsupported platform, a device the channel cannot reach now, a reset
+ * already in flight. Returns what the passcode is generated for.
+ */
+function checkAcceptable(
+  services: Services,
+  deviceId: string,
+  device: Device | undefined,
+  inFlightActionId: string | undefined,
+): DeviceAction['target'] {
+  if (!device) throw apiError('deviceNotFound', { deviceId });
+  const support = resetPasscodeSupport(device, services.settings.deviceChannel);
   if (!support.supported) {
-    throw apiError('platformNotSupported', { note: support.message });
+    throw support.code === 'deviceNotActive'
+      ? apiError('deviceNotActive', { reason: support.message })
+      : apiError('platformNotSupported', { note: support.message });
   }
   if (inFlightActionId) throw new ActionInProgressError(deviceId, inFlightActionId);
-  return profile;
+  return {
+    operatingSystem: device.operatingSystem,
+    osVersion: device.osVersion,
+    passcodePolicy: device.passcodePolicy,
+  };
 }
 
 /** A new pending action; its id is minted now, at acceptance, so ids order actions by when they were accepted. */
 function newAction(
   services: Services,
   request: ResetRequest,
-  profile: DeviceProfile,
+  target: DeviceAction['target'],
   now: Date,
   idempotencyKeyHash: string | undefined,
 ): DeviceAction {
@@ -171,11 +186,7 @@ function newAction(
     requestedBy: request.caller.name,
     requestedById: request.caller.id,
     ...(request.reason !== undefined && { reason: request.reason }),
-    target: {
-      operatingSystem: profile.operatingSystem,
-      osVersion: profile.osVersion,
-      passcodePolicy: profile.passcodePolicy,
-    },
+    target,
     attempts: 0,
     ...(idempotencyKeyHash && { idempotencyKeyHash }),
   };

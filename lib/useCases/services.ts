@@ -1,4 +1,5 @@
 import type { LifecycleSettings } from '../core/actionLifecycle';
+import type { DeviceChannelKind } from '../core/model';
 import type {
   ActionQueue,
   ActionSchedule,
@@ -40,6 +41,8 @@ export interface Services {
     retentionDays: number;
     /** A developer's run (AZURE_FUNCTIONS_ENVIRONMENT=Development): plain-http loopback receivers are allowed. */
     development: boolean;
+    /** Which device channel `channel` is: it decides the support matrix. */
+    deviceChannel: DeviceChannelKind;
   };
 }
 

@@ -1,5 +1,5 @@
 import { isTerminal, showsPasscode } from '../core/actionLifecycle';
-import type { ActionError, ActionState, Device, DeviceAction, DeviceCommand } from '../core/model';
+import type { ActionError, ActionState, Device, DeviceAction, DeviceChannelKind, DeviceCommand } from '../core/model';
 import { type ResetPasscodeSupport, resetPasscodeSupport } from '../core/supportMatrix';
 import { passcodeAad, type Services } from './services';
 
@@ -76,9 +76,13 @@ export function toActionView(
   return view;
 }
 
-export const toDeviceView = (device: Device, lastResetPasscode?: ActionView): DeviceView => ({
+export const toDeviceView = (
+  device: Device,
+  channel: DeviceChannelKind,
+  lastResetPasscode?: ActionView,
+): DeviceView => ({
   ...device,
-  resetPasscodeSupport: resetPasscodeSupport(device),
+  resetPasscodeSupport: resetPasscodeSupport(device, channel),
   ...(lastResetPasscode && { lastResetPasscode }),
 });
 

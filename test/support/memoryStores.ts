@@ -13,7 +13,6 @@ import type {
   Cipher,
   CreateActionResult,
   DeviceChannel,
-  DeviceProfile,
   DeviceStore,
   IdempotencyKeys,
   IdempotencyRecord,
@@ -42,7 +41,6 @@ export class MemoryActionStore implements ActionStore {
   private readonly actions = new Map<string, Versioned<DeviceAction>>();
   /** deviceId → the action id holding the device's in-flight guard. */
   private readonly guards = new Map<string, string>();
-  readonly profiles = new Map<string, DeviceProfile>();
   private version = 0;
   /** Every write, for tests that assert what was (not) written. */
   writes = 0;
@@ -112,14 +110,8 @@ export class MemoryActionStore implements ActionStore {
     const recentStarts = this.sorted((a) => a.deviceId === deviceId && a.id < bound)
       .slice(0, limit)
       .map((a) => a.startDateTime);
-    const profile = this.profiles.get(deviceId);
     const holder = this.guards.get(deviceId);
-    return { ...(profile && { profile: clone(profile) }), ...(holder && { inFlightActionId: holder }), recentStarts };
-  }
-
-  async putDeviceProfile(deviceId: string, profile: DeviceProfile): Promise<void> {
-    this.writes++;
-    this.profiles.set(deviceId, clone(profile));
+    return { ...(holder && { inFlightActionId: holder }), recentStarts };
   }
 
   /** Test helper: every action. */

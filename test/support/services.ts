@@ -1,4 +1,4 @@
-import { type Device, type DeviceAction, deviceProfile, type SealedSecret } from '../../lib/core/model';
+import type { Device, DeviceAction, SealedSecret } from '../../lib/core/model';
 import type { Cipher, Clock, Logger, NotificationMessage, RandomInt } from '../../lib/ports';
 import type { Caller, Role } from '../../lib/security/caller';
 import type { Services } from '../../lib/useCases/services';
@@ -102,6 +102,7 @@ export const TEST_SETTINGS: Services['settings'] = {
   actionExpiryHours: 24,
   retentionDays: 90,
   development: false,
+  deviceChannel: 'simulated',
 };
 
 export interface TestServices {
@@ -160,7 +161,6 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
   /** Registers a device as a PUT would: inventory and reset profile. */
   const addDevice = (device: Device) => {
     devices.devices.set(device.id, device);
-    actions.profiles.set(device.id, deviceProfile(device));
   };
   return {
     services,

@@ -321,33 +321,21 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       );
     });
 
-    it('resetContext gives the profile and the start times after `since`, newest first, at most `limit`', async () => {
+    it('resetContext gives the start times after `since`, newest first, at most `limit`, and the guard', async () => {
       const deviceId = uniqueDevice();
-      const profile = {
-        operatingSystem: 'iOS' as const,
-        osVersion: '17.5',
-        azureADJoined: false,
-        passcodePolicy: { minLength: 6, characters: 'numeric' as const, complex: true },
-      };
       await expect(store().resetContext(deviceId, at(0), 10)).resolves.toEqual({ recentStarts: [] });
-      await store().putDeviceProfile(deviceId, profile);
       for (let minute = 0; minute < 5; minute++) await seed(actionAt(deviceId, minute * 10), 'done');
       await seed(actionAt(uniqueDevice(), 45), 'done');
 
       await expect(store().resetContext(deviceId, at(15), 10)).resolves.toEqual({
-        profile,
         recentStarts: [at(40).toISOString(), at(30).toISOString(), at(20).toISOString()],
       });
       const two = await store().resetContext(deviceId, at(15), 2);
       expect(two.recentStarts).toEqual([at(40).toISOString(), at(30).toISOString()]);
-      await expect(store().resetContext(deviceId, at(41), 10)).resolves.toEqual({ profile, recentStarts: [] });
+      await expect(store().resetContext(deviceId, at(41), 10)).resolves.toEqual({ recentStarts: [] });
       expect((await store().resetContext(deviceId, at(-1), 10)).recentStarts).toHaveLength(5);
-      const changed = { ...profile, osVersion: '18.0' };
-      await store().putDeviceProfile(deviceId, changed);
-      expect((await store().resetContext(deviceId, at(41), 10)).profile).toEqual(changed);
       const inFlight = await seed(actionAt(deviceId, 50), 'pending');
       await expect(store().resetContext(deviceId, at(45), 10)).resolves.toEqual({
-        profile: changed,
         recentStarts: [at(50).toISOString()],
         inFlightActionId: inFlight.value.id,
       });

@@ -434,6 +434,7 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
       'invalidRequest',
       'deviceNotFound',
       'actionInProgress',
+      'deviceNotActive',
       'payloadTooLarge',
       'platformNotSupported',
       'idempotencyKeyReused',

@@ -1,4 +1,4 @@
-import { type DeviceInput, deviceProfile } from '../../lib/core/model';
+import type { DeviceInput } from '../../lib/core/model';
 import { buildDeps } from '../../lib/deps';
 import type { Caller } from '../../lib/security/caller';
 import { throwawaySettings } from '../localSettings';
@@ -63,7 +63,6 @@ export async function registerDevices(connectionString: string, ids: readonly st
   await forEachLimited(ids.length, 32, async (i) => {
     const id = ids[i];
     if (id === undefined) return;
-    await services.actions.putDeviceProfile(id, deviceProfile(BENCH_DEVICE));
     await services.devices.put({ id, ...BENCH_DEVICE, createdDateTime: at, lastUpdatedDateTime: at });
   });
 }

@@ -6,7 +6,6 @@ import { TableActionStore } from '../../../lib/adapters/tableActionStore';
 import { TableAuditLog } from '../../../lib/adapters/tableAuditLog';
 import { ensureTable, tableClient } from '../../../lib/adapters/tableClients';
 import { TableIdempotencyKeys } from '../../../lib/adapters/tableIdempotencyKeys';
-import { deviceProfile } from '../../../lib/core/model';
 import type { ActionSchedule, ActionStore, AuditLog, IdempotencyKeys } from '../../../lib/ports';
 import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { getAction } from '../../../lib/useCases/deviceActions';
@@ -46,7 +45,6 @@ async function setup(deviceId: string) {
   const services: Services = { ...t.services, actions, schedule, idempotencyKeys, audit, cipher };
   const device = deviceFixture({ id: deviceId });
   t.devices.devices.set(deviceId, device);
-  await actions.putDeviceProfile(deviceId, deviceProfile(device));
   return { ...t, services };
 }
 

@@ -5,7 +5,8 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
-import { SUPPORT_MATRIX } from '../../../lib/core/supportMatrix';
+import { DEVICE_CHANNELS } from '../../../lib/core/model';
+import { SUPPORT_MATRIX, supportMatrixFor } from '../../../lib/core/supportMatrix';
 import {
   type AuditEventSchema,
   DeviceActionResultSchema,
@@ -303,7 +304,10 @@ describe('Swagger 2.0 document (Power Platform custom connector)', { timeout: SC
   it('flattens the resetPasscodeSupport union into one object Power Automate can show', () => {
     expect(swagger.definitions.ResetPasscodeSupport).toMatchObject({
       type: 'object',
-      properties: { supported: { type: 'boolean', enum: [true, false] }, code: { enum: ['platformNotSupported'] } },
+      properties: {
+        supported: { type: 'boolean', enum: [true, false] },
+        code: { enum: ['platformNotSupported', 'deviceNotActive'] },
+      },
       required: ['supported'],
     });
   });
@@ -353,7 +357,10 @@ describe('response schemas', () => {
   });
 
   it('accept what the code returns and nothing more', () => {
-    expect(SupportMatrixSchema.safeParse(SUPPORT_MATRIX).success).toBe(true);
+    for (const channel of DEVICE_CHANNELS) {
+      expect(SupportMatrixSchema.safeParse({ channel, ...supportMatrixFor(channel) }).success).toBe(true);
+    }
+    expect(SupportMatrixSchema.safeParse(SUPPORT_MATRIX).success).toBe(false);
     const body = errorBody('invalidRequest', 'The request body is not valid.', 'req-1', {
       target: 'body',
       details: [{ code: 'invalidValue', message: 'bad', target: 'reason' }],
