@@ -23,6 +23,10 @@ import './resetPasscodeWorker';
 import './resetPasscodePoison';
 import './notifications';
 import './sweepDeviceActions';
+import './syncManagedDevices';
+import './syncManagedDevicesTimer';
+import './syncManagedDevicesPage';
+import './androidManagementNotifications';
 import './consoleConfig';
 import './consolePage';
 

@@ -1,9 +1,17 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { AesGcmCipher, parseEncryptionKeys } from './adapters/aesGcmCipher';
+import type { AndroidManagement, PushedOperation } from './adapters/androidManagement';
+import { parseGoogleCredential } from './adapters/androidManagement/credentials';
 import { HttpNotificationSender } from './adapters/httpNotificationSender';
 import { SimulatedDeviceChannel } from './adapters/simulatedDeviceChannel';
-import { ensureQueue, queueClient, StorageActionQueue, StorageNotificationQueue } from './adapters/storageActionQueue';
-import { appStorageConnection, type StorageConnection } from './adapters/storageConnection';
+import {
+  ensureQueue,
+  queueClient,
+  StorageActionQueue,
+  StorageDeviceSyncQueue,
+  StorageNotificationQueue,
+} from './adapters/storageActionQueue';
+import { appStorageConnection, lazyCredential, type StorageConnection } from './adapters/storageConnection';
 import { TableActionSchedule } from './adapters/tableActionSchedule';
 import { TableActionStore } from './adapters/tableActionStore';
 import { TableAuditLog } from './adapters/tableAuditLog';
@@ -13,9 +21,10 @@ import { TableIdempotencyKeys } from './adapters/tableIdempotencyKeys';
 import { TableSubscriptionStore } from './adapters/tableSubscriptionStore';
 import { WebhookDeviceChannel } from './adapters/webhookDeviceChannel';
 import { type Config, isDevelopment, parseConfig, parseStatusLinkKeys } from './config';
-import type { Clock, DeviceChannel, Logger } from './ports';
+import type { Clock, DeviceChannel, Logger, ManagedDeviceSource } from './ports';
 import { type Authenticator, createAuthenticator } from './security/authenticate';
 import { createPageTokenSigner, type PageTokenSigner } from './security/pageToken';
+import { createPushVerifier } from './security/pubsubPush';
 import { createStatusLinkSigner, type StatusLinkSigner } from './security/statusLink';
 import type { Services } from './useCases/services';
 
@@ -25,6 +34,8 @@ export const STORAGE_NAMES = {
   poisonQueue: 'reset-passcode-poison',
   notificationQueue: 'notifications',
   notificationPoisonQueue: 'notifications-poison',
+  deviceSyncQueue: 'device-sync',
+  deviceSyncPoisonQueue: 'device-sync-poison',
   tables: {
     devices: 'devices',
     actions: 'deviceActions',
@@ -45,6 +56,10 @@ export interface AppDeps {
   pageTokens: PageTokenSigner;
   /** Only with DEVICE_CHANNEL=simulated. */
   simulator?: SimulatedDeviceChannel;
+  /** Checks a Pub/Sub push's OIDC token; only with the Android Management channel and its push settings. */
+  verifyPush?: (authorization: string | null) => Promise<void>;
+  /** Reads the Operation of an Android Management COMMAND notification; only with that channel. */
+  pushedOperation?: (data: unknown) => Promise<PushedOperation | undefined>;
 }
 
 const systemClock: Clock = { now: () => new Date() };
@@ -72,6 +87,8 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
   const observe = options.onStorageRequest;
   const table = (name: string) => tableClient(storage, name, observe);
   const keys = parseEncryptionKeys(config.PASSCODE_ENCRYPTION_KEYS);
+  const androidManagement =
+    config.DEVICE_CHANNEL === 'androidManagement' ? androidManagementAdapters(config, clock) : undefined;
   const simulator =
     config.DEVICE_CHANNEL === 'simulated'
       ? new SimulatedDeviceChannel(table(STORAGE_NAMES.tables.simulator), {
@@ -84,6 +101,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
       : undefined;
   const channel: DeviceChannel =
     simulator ??
+    androidManagement?.channel ??
     new WebhookDeviceChannel({
       url: config.DEVICE_CHANNEL_URL ?? '',
       secret: Buffer.from(config.DEVICE_CHANNEL_SECRET ?? '', 'utf8'),
@@ -110,6 +128,8 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
     notifications: new StorageNotificationQueue(queueClient(storage, STORAGE_NAMES.notificationQueue, observe)),
     notifier: new HttpNotificationSender({ refusePrivateAddresses: !isDevelopment(config) }),
     channel,
+    ...(androidManagement && { deviceSource: androidManagement.source }),
+    deviceSync: new StorageDeviceSyncQueue(queueClient(storage, STORAGE_NAMES.deviceSyncQueue, observe)),
     audit: new TableAuditLog(table(STORAGE_NAMES.tables.audit)),
     log: consoleLogger,
     settings: {
@@ -139,8 +159,73 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
   const linkKeys = parseStatusLinkKeys(config.STATUS_LINK_KEYS);
   const statusLinks = createStatusLinkSigner({ keys: linkKeys, ttlSeconds: config.STATUS_LINK_TTL_SECONDS, clock });
   const pageTokens = createPageTokenSigner(linkKeys);
-  return { config, services, authenticate, statusLinks, pageTokens, ...(simulator && { simulator }) };
+  const verifyPush = pushVerifier(config);
+  return {
+    config,
+    services,
+    authenticate,
+    statusLinks,
+    pageTokens,
+    ...(simulator && { simulator }),
+    ...(verifyPush && { verifyPush }),
+    ...(androidManagement && { pushedOperation: androidManagement.pushedOperation }),
+  };
 }
+
+/** The Pub/Sub push check, when the Android Management channel has its push settings. */
+function pushVerifier(config: Config) {
+  const audience = config.ANDROID_MANAGEMENT_PUSH_AUDIENCE;
+  const serviceAccount = config.ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT;
+  if (config.DEVICE_CHANNEL !== 'androidManagement' || !audience || !serviceAccount) return undefined;
+  return createPushVerifier({ jwksUrl: config.ANDROID_MANAGEMENT_PUSH_JWKS_URL, audience, serviceAccount });
+}
+
+/**
+ * The Android Management channel and device source. The channel, with Google's libraries, is loaded on its first use (a
+ * bundle of its own, dist/androidManagement.js); until then these are thin stand-ins that load it. Keyless credentials
+ * get their subject token from the function app's managed identity (the user-assigned one of
+ * AzureWebJobsStorage__clientId, else the system-assigned one).
+ */
+function androidManagementAdapters(config: Config, clock: Clock) {
+  const clientId = config.AzureWebJobsStorage__clientId;
+  const identity = lazyCredential({ type: 'ManagedIdentityCredential', options: clientId ? { clientId } : {} });
+  const subjectToken = async () => {
+    const token = await identity.getToken(`${config.ANDROID_MANAGEMENT_FEDERATION_AUDIENCE}/.default`);
+    if (!token) throw new Error('the managed identity returned no token for workload identity federation');
+    return token.token;
+  };
+  let loaded: Promise<AndroidManagement> | undefined;
+  const load = () => {
+    loaded ??= import('./adapters/androidManagement')
+      .then((module) =>
+        module.createAndroidManagement({
+          enterprise: config.ANDROID_MANAGEMENT_ENTERPRISE ?? '',
+          credential: parseGoogleCredential(config.ANDROID_MANAGEMENT_CREDENTIALS ?? ''),
+          rootUrl: config.ANDROID_MANAGEMENT_ROOT_URL,
+          subjectToken,
+          timeoutMs: ANDROID_MANAGEMENT_TIMEOUT_MS,
+          commandHours: config.ANDROID_MANAGEMENT_COMMAND_HOURS,
+          lockNow: config.ANDROID_MANAGEMENT_LOCK_NOW,
+          clock,
+        }),
+      )
+      .catch((error: unknown) => {
+        loaded = undefined; // let the next call try again
+        throw error;
+      });
+    return loaded;
+  };
+  const channel: DeviceChannel = {
+    send: async (request) => (await load()).channel.send(request),
+    check: async (command) => (await load()).channel.check(command),
+    cancel: async (command) => (await load()).channel.cancel(command),
+  };
+  const source: ManagedDeviceSource = { listPage: async (pageToken) => (await load()).source.listPage(pageToken) };
+  return { channel, source, pushedOperation: async (data: unknown) => (await load()).pushedOperation(data) };
+}
+
+/** Per call to Google's API, covering the whole answer (a worker must not hang on it). */
+const ANDROID_MANAGEMENT_TIMEOUT_MS = 20_000;
 
 /**
  * Creates every table and queue the app uses, when missing (idempotent). The app does it at start-up, so that a new
@@ -154,6 +239,8 @@ export async function ensureStorage(connection: StorageConnection | string): Pro
       STORAGE_NAMES.poisonQueue,
       STORAGE_NAMES.notificationQueue,
       STORAGE_NAMES.notificationPoisonQueue,
+      STORAGE_NAMES.deviceSyncQueue,
+      STORAGE_NAMES.deviceSyncPoisonQueue,
     ].map((name) => ensureQueue(queueClient(connection, name))),
   ]);
 }

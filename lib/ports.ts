@@ -41,6 +41,28 @@ export interface DeviceStore {
   /** Creates or replaces the device; says which. */
   put(device: Device): Promise<'created' | 'updated'>;
   list(query: { operatingSystem?: OperatingSystem; top: number; skipToken?: string }): Promise<Page<Device>>;
+  /** Creates or replaces devices the channel's inventory sync read, in as few writes as the store allows. */
+  putSynced(devices: Device[]): Promise<void>;
+  /** Synced devices not yet marked deleted whose last sync is before `cutoff`, at most `limit`. */
+  listSyncedBefore(cutoff: Date, limit: number): Promise<Device[]>;
+}
+
+/** One page of the device inventory sync to read: the sync's start, and where in the source's list it is. */
+export interface DeviceSyncMessage {
+  v: 1;
+  startedDateTime: string;
+  /** 1 for the first page. */
+  page: number;
+  pageToken?: string;
+}
+
+export interface DeviceSyncQueue {
+  enqueue(message: DeviceSyncMessage): Promise<void>;
+}
+
+/** The device channel's own inventory (Android Management's enterprise), a page at a time, as inventory records. */
+export interface ManagedDeviceSource {
+  listPage(pageToken?: string): Promise<{ devices: Device[]; skipped: number; nextPageToken?: string }>;
 }
 
 /** A pointer from an idempotency key to the action it created (docs/API.md: Idempotency-Key). */

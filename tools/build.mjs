@@ -49,12 +49,24 @@ const identityApart = {
   },
 };
 
+// Google's client libraries (googleapis, google-auth-library) are used by the Android Management channel only: they
+// get a bundle of their own with the whole channel, dist/androidManagement.js, which lib/deps.ts imports on the
+// channel's first call.
+const androidManagementApart = {
+  name: 'android-management-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/adapters\/androidManagement$/ }, (args) =>
+      args.importer.endsWith(join('lib', 'deps.ts')) ? { path: './androidManagement.js', external: true } : undefined,
+    );
+  },
+};
+
 const app = await build({
   ...common,
   entryPoints: ['functions/index.ts'],
   outfile: 'dist/main.js',
   external: ['@azure/functions-core'],
-  plugins: [zodEnglishOnly, identityApart, noXml],
+  plugins: [zodEnglishOnly, identityApart, androidManagementApart, noXml],
   // What each module adds to the bundle, for esbuild's analyzer (https://esbuild.github.io/analyze/) and the test that
   // keeps the XML stack and @azure/storage-queue out (test/integration/adapters/bundleWithoutXml.test.ts).
   metafile: true,
@@ -67,6 +79,12 @@ await build({
   ...common,
   entryPoints: ['lib/adapters/identity.ts'],
   outfile: 'dist/identity.js',
+  minify: true,
+});
+await build({
+  ...common,
+  entryPoints: ['lib/adapters/androidManagement/index.ts'],
+  outfile: 'dist/androidManagement.js',
   minify: true,
 });
 await build({

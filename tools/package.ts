@@ -13,6 +13,7 @@ export const PACKAGE_FILES = [
   'dist/main.js',
   // @azure/identity, loaded on the first token request of an identity-based storage connection (tools/build.mjs).
   'dist/identity.js',
+  'dist/androidManagement.js',
   // The API documents the build generates and the app serves (functions/apiDocuments.ts reads them beside the bundle).
   'dist/openapi.json',
   'dist/swagger.json',

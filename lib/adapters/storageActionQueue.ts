@@ -1,5 +1,5 @@
 import type { ResetMessage } from '../core/model';
-import type { ActionQueue, NotificationMessage, NotificationQueue } from '../ports';
+import type { ActionQueue, DeviceSyncMessage, DeviceSyncQueue, NotificationMessage, NotificationQueue } from '../ports';
 import { type QueueRestClient, queueRestClient } from './queueRest';
 import { asConnection, type StorageConnection } from './storageConnection';
 import { storageStatus, translateStorageError } from './storageErrors';
@@ -51,6 +51,9 @@ export class StorageMessageQueue<M> {
 
 /** The reset queue. */
 export class StorageActionQueue extends StorageMessageQueue<ResetMessage> implements ActionQueue {}
+
+/** The device sync queue (one message per page of the channel's inventory). */
+export class StorageDeviceSyncQueue extends StorageMessageQueue<DeviceSyncMessage> implements DeviceSyncQueue {}
 
 /** The notification queue. */
 export class StorageNotificationQueue extends StorageMessageQueue<NotificationMessage> implements NotificationQueue {}

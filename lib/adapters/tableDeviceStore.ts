@@ -1,11 +1,32 @@
-import type { TableClient } from '@azure/data-tables';
-import { type Device, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import {
+  ANDROID_MANAGEMENT_STATES,
+  type AndroidManagementFacts,
+  type Device,
+  OperatingSystemSchema,
+  PasscodePolicySchema,
+} from '../core/model';
 import type { DeviceStore, Page } from '../ports';
 import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { checkContinuationToken, jsonColumn, odataString } from './tableClients';
 
 const PARTITION = 'device';
+/** An entity-group transaction holds at most 100 operations. */
+const TRANSACTION_SIZE = 100;
+
+const AndroidManagementFactsSchema = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    managementMode: z.enum(['fullyManaged', 'workProfile']),
+    ownership: z.enum(['companyOwned', 'personallyOwned', 'unspecified']),
+    state: z.enum(ANDROID_MANAGEMENT_STATES),
+    apiLevel: z.optional(z.number()),
+    lastStatusReportDateTime: z.optional(z.string()),
+    enrollmentDateTime: z.optional(z.string()),
+    syncedDateTime: z.string(),
+  }),
+);
 
 const DeviceEntitySchema = z.lazy(() =>
   z.object({
@@ -18,6 +39,7 @@ const DeviceEntitySchema = z.lazy(() =>
     passcodePolicy: jsonColumn(PasscodePolicySchema, 'passcodePolicy'),
     createdDateTime: z.string(),
     lastUpdatedDateTime: z.string(),
+    androidManagement: z.optional(jsonColumn(AndroidManagementFactsSchema, 'androidManagement')),
   }),
 );
 
@@ -33,12 +55,32 @@ function toDevice(entity: unknown): Device {
     passcodePolicy: e.passcodePolicy,
     createdDateTime: e.createdDateTime,
     lastUpdatedDateTime: e.lastUpdatedDateTime,
+    ...(e.androidManagement && { androidManagement: e.androidManagement as AndroidManagementFacts }),
+  };
+}
+
+/**
+ * A device as an entity. Android Management facts are one JSON column, plus their sync time and state as columns of
+ * their own: the sync finds the devices that left the enterprise with a filter on them.
+ */
+function toEntity(device: Device) {
+  const { id, passcodePolicy, androidManagement, ...rest } = device;
+  return {
+    partitionKey: PARTITION,
+    rowKey: id,
+    ...rest,
+    passcodePolicy: JSON.stringify(passcodePolicy),
+    ...(androidManagement && {
+      androidManagement: JSON.stringify(androidManagement),
+      androidManagementSyncedDateTime: androidManagement.syncedDateTime,
+      androidManagementState: androidManagement.state,
+    }),
   };
 }
 
 /**
  * The device inventory in one table. Devices share one partition so that listing is a single ordered
- * range scan; inventory writes are rare (see docs/PERFORMANCE.md for the partition limits).
+ * range scan and a sync writes them 100 to a transaction (see docs/PERFORMANCE.md for the partition limits).
  */
 export class TableDeviceStore implements DeviceStore {
   constructor(private readonly table: TableClient) {}
@@ -53,8 +95,7 @@ export class TableDeviceStore implements DeviceStore {
   }
 
   async put(device: Device): Promise<'created' | 'updated'> {
-    const { id, passcodePolicy, ...rest } = device;
-    const entity = { partitionKey: PARTITION, rowKey: id, ...rest, passcodePolicy: JSON.stringify(passcodePolicy) };
+    const entity = toEntity(device);
     try {
       await this.table.createEntity(entity);
       return 'created';
@@ -81,6 +122,37 @@ export class TableDeviceStore implements DeviceStore {
       const items = (page ?? []).map(toDevice);
       const next: string | undefined = page?.continuationToken;
       return { items, ...(next ? { nextToken: next } : {}) };
+    } catch (error) {
+      return translateStorageError(error);
+    }
+  }
+
+  async putSynced(devices: Device[]): Promise<void> {
+    try {
+      for (let i = 0; i < devices.length; i += TRANSACTION_SIZE) {
+        const batch = devices.slice(i, i + TRANSACTION_SIZE);
+        await this.table.submitTransaction(
+          batch.map((device): TransactionAction => ['upsert', toEntity(device), 'Replace']),
+        );
+      }
+    } catch (error) {
+      translateStorageError(error);
+    }
+  }
+
+  async listSyncedBefore(cutoff: Date, limit: number): Promise<Device[]> {
+    const filter = [
+      `PartitionKey eq ${odataString(PARTITION)}`,
+      `androidManagementSyncedDateTime lt ${odataString(cutoff.toISOString())}`,
+      `androidManagementState ne ${odataString('deleted')}`,
+    ].join(' and ');
+    try {
+      const found: Device[] = [];
+      for await (const entity of this.table.listEntities({ queryOptions: { filter } })) {
+        found.push(toDevice(entity));
+        if (found.length >= limit) break;
+      }
+      return found;
     } catch (error) {
       return translateStorageError(error);
     }

@@ -332,6 +332,16 @@ export const UnlockResultSchema = z
   })
   .meta({ title: 'Unlock Result' });
 
+export const DeviceSyncSchema = z
+  .strictObject({
+    syncStartedDateTime: dateTime(
+      'Sync Started',
+      'When the sync started: devices it does not see after this time are marked deleted at its end.',
+      '2026-11-26T10:00:00.000Z',
+    ),
+  })
+  .meta({ title: 'Device Sync', description: 'An inventory sync of the Android Management enterprise, started.' });
+
 export const SignedInCallerSchema = z
   .strictObject({
     id: z.string().meta({ title: 'Caller ID', description: "The caller's object id (oid) or subject." }),
@@ -445,6 +455,7 @@ export const RESPONSE_SCHEMAS = {
   Health: HealthSchema,
   UnlockResult: UnlockResultSchema,
   SignedInCaller: SignedInCallerSchema,
+  DeviceSync: DeviceSyncSchema,
   Subscription: SubscriptionSchema,
   SubscriptionList: SubscriptionListSchema,
   ChangeNotificationCollection: ChangeNotificationCollectionSchema,

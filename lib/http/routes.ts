@@ -115,6 +115,13 @@ export const ROUTES = {
     route: 'deviceManagement/subscriptions/{subscriptionId}',
     role: 'Devices.Read',
   },
+  // The Android Management channel's inventory sync (docs/android-management.md); 404 with any other channel.
+  syncManagedDevices: {
+    name: 'syncManagedDevices',
+    method: 'POST',
+    route: 'deviceManagement/androidManagement/sync',
+    role: 'Devices.Manage',
+  },
   getMe: { name: 'getMe', method: 'GET', route: 'me', signedIn: true },
   health: { name: 'health', method: 'GET', route: 'health' },
   openApi: { name: 'openApi', method: 'GET', route: 'openapi.json' },
@@ -129,6 +136,18 @@ export const ROUTES = {
 export const CONSOLE_ROUTES = {
   consoleConfig: { name: 'consoleConfig', method: 'GET', route: 'console/config' },
   consolePage: { name: 'consolePage', method: 'GET', route: 'console/{*path}' },
+} as const satisfies Record<string, RouteSpec>;
+
+/**
+ * Google Cloud Pub/Sub's push of Android Management COMMAND notifications (docs/android-management.md): authenticated
+ * by Google's OIDC token, not by a caller of the API, so not part of the API documents.
+ */
+export const PUSH_ROUTES = {
+  androidManagementNotifications: {
+    name: 'androidManagementNotifications',
+    method: 'POST',
+    route: 'androidManagement/notifications',
+  },
 } as const satisfies Record<string, RouteSpec>;
 
 /**

@@ -55,6 +55,23 @@ export const ListAuditQuerySchema = z.lazy(() =>
   }),
 );
 
+/** POST …/androidManagement/sync: no body, or an empty object. */
+export const SyncRequestSchema = z.object({ body: z.lazy(() => z.strictObject({})) });
+
+/**
+ * A Pub/Sub push (https://cloud.google.com/pubsub/docs/push): the message, its attributes and base64 data. Other
+ * properties Pub/Sub adds (publishTime, deliveryAttempt, subscription…) are allowed: Google may add more.
+ */
+export const PubsubPushSchema = z.lazy(() =>
+  z.object({
+    message: z.object({
+      attributes: z.optional(z.record(z.string(), z.string())),
+      data: z.optional(z.base64()),
+      messageId: z.optional(z.string()),
+    }),
+  }),
+);
+
 /** POST resetPasscode: an optional reason, nothing else. */
 export const ResetPasscodeBodySchema = z.lazy(() => z.strictObject({ reason: z.optional(textSchema(500)) }));
 

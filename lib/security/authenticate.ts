@@ -83,17 +83,7 @@ class KeySetUnavailableError extends Error {
 }
 
 function createEntraAuthenticator(config: EntraAuthConfig): Authenticator {
-  // createRemoteJWKSet caches the key set, refetches it when stale (10 min) and, at most every 30 s, when a token
-  // names a key id it does not know: that is how Entra's signing key rotation reaches us.
-  // https://learn.microsoft.com/entra/identity-platform/signing-key-rollover
-  const keySet = createRemoteJWKSet(new URL(config.jwksUrl), config.fetch ? { [customFetch]: config.fetch } : {});
-  const getKey: JWTVerifyGetKey = async (header, token) => {
-    try {
-      return await keySet(header, token);
-    } catch (error) {
-      throw isKeySelectionError(error) ? error : new KeySetUnavailableError(error);
-    }
-  };
+  const getKey = remoteKeySet(config.jwksUrl, config.fetch);
   const options = {
     issuer: config.issuer,
     audience: config.audience,
@@ -122,10 +112,28 @@ function createEntraAuthenticator(config: EntraAuthConfig): Authenticator {
   };
 }
 
+/**
+ * The signing keys published at `jwksUrl`. createRemoteJWKSet caches the key set, refetches it when stale (10 min) and,
+ * at most every 30 s, when a token names a key id it does not know: that is how signing key rotation reaches us
+ * (https://learn.microsoft.com/entra/identity-platform/signing-key-rollover). A key set that cannot be fetched is
+ * KeySetUnavailableError: the token may be fine (503, not 401).
+ */
+export function remoteKeySet(jwksUrl: string, fetch?: typeof globalThis.fetch): JWTVerifyGetKey {
+  const keySet = createRemoteJWKSet(new URL(jwksUrl), fetch ? { [customFetch]: fetch } : {});
+  return async (header, token) => {
+    try {
+      return await keySet(header, token);
+    } catch (error) {
+      throw isKeySelectionError(error) ? error : new KeySetUnavailableError(error);
+    }
+  };
+}
+
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme name is case-insensitive (RFC 9110 §11.1).
 const BEARER_PATTERN = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
-function bearerToken(authorization: string | null): string {
+/** The token of an `Authorization: Bearer` header, or a 401. */
+export function bearerToken(authorization: string | null): string {
   if (authorization === null || !/^Bearer(\s|$)/i.test(authorization)) {
     throw unauthorized('Sign in: send an access token in the Authorization header as "Bearer <token>".');
   }
@@ -140,7 +148,7 @@ const isKeySelectionError = (error: unknown) =>
   error instanceof errors.JOSENotSupported;
 
 /** Maps a jose failure to a short reason for people; the token itself never appears in it. */
-function verificationFailure(error: unknown): ApiError {
+export function verificationFailure(error: unknown): ApiError {
   if (error instanceof KeySetUnavailableError) {
     // Not the caller's fault: a 401 would make automations give up instead of retrying.
     return apiError(

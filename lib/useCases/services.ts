@@ -9,8 +9,10 @@ import type {
   Clock,
   DeviceChannel,
   DeviceStore,
+  DeviceSyncQueue,
   IdempotencyKeys,
   Logger,
+  ManagedDeviceSource,
   NotificationQueue,
   NotificationSender,
   RandomInt,
@@ -33,6 +35,9 @@ export interface Services {
   notifications: NotificationQueue;
   notifier: NotificationSender;
   channel: DeviceChannel;
+  /** The channel's own inventory, when it has one (Android Management): the device sync reads it. */
+  deviceSource?: ManagedDeviceSource;
+  deviceSync: DeviceSyncQueue;
   audit: AuditLog;
   log: Logger;
   settings: LifecycleSettings & {

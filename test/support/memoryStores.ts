@@ -202,6 +202,18 @@ export class MemoryDeviceStore implements DeviceStore {
       .sort((a, b) => (a.id < b.id ? -1 : 1));
     return page(all.map(clone), query);
   }
+
+  async putSynced(devices: Device[]) {
+    for (const device of devices) this.devices.set(device.id, clone(device));
+  }
+
+  async listSyncedBefore(cutoff: Date, limit: number) {
+    return [...this.devices.values()]
+      .filter((d) => d.androidManagement && d.androidManagement.state !== 'deleted')
+      .filter((d) => (d.androidManagement?.syncedDateTime ?? '') < cutoff.toISOString())
+      .slice(0, limit)
+      .map(clone);
+  }
 }
 
 /** A queue in memory: the messages sent and, in the same order, the delay each was sent with (0 when none). */

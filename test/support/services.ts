@@ -1,5 +1,5 @@
 import type { Device, DeviceAction, SealedSecret } from '../../lib/core/model';
-import type { Cipher, Clock, Logger, NotificationMessage, RandomInt } from '../../lib/ports';
+import type { Cipher, Clock, DeviceSyncMessage, Logger, NotificationMessage, RandomInt } from '../../lib/ports';
 import type { Caller, Role } from '../../lib/security/caller';
 import type { Services } from '../../lib/useCases/services';
 import {
@@ -117,6 +117,7 @@ export interface TestServices {
   queue: MemoryQueue;
   subscriptions: MemorySubscriptionStore;
   notifications: MemoryQueue<NotificationMessage>;
+  deviceSync: MemoryQueue<DeviceSyncMessage>;
   notifier: ScriptedNotifier;
   channel: ScriptedChannel;
   audit: MemoryAuditLog;
@@ -137,6 +138,7 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
   const queue = new MemoryQueue();
   const subscriptions = new MemorySubscriptionStore();
   const notifications = new MemoryQueue<NotificationMessage>();
+  const deviceSync = new MemoryQueue<DeviceSyncMessage>();
   const notifier = new ScriptedNotifier();
   const channel = new ScriptedChannel();
   const log = new RecordingLogger();
@@ -154,16 +156,18 @@ export function makeTestServices(options: { start?: Date | string; settings?: Pa
     notifications,
     notifier,
     channel,
+    deviceSync,
     audit,
     log,
     settings: { ...TEST_SETTINGS, ...options.settings },
   };
-  /** Registers a device as a PUT would: inventory and reset profile. */
+  /** Registers a device as a PUT would. */
   const addDevice = (device: Device) => {
     devices.devices.set(device.id, device);
   };
   return {
     services,
+    deviceSync,
     clock,
     random,
     cipher,

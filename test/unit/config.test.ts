@@ -178,3 +178,59 @@ describe('parseConfig', () => {
     ).toMatch(/DEVICE_CHANNEL_URL: must be an absolute URL[\s\S]*DEVICE_CHANNEL_SECRET: must be at least 32 bytes/);
   });
 });
+
+describe('parseConfig: the Android Management channel', () => {
+  const keyless = JSON.stringify({
+    type: 'external_account',
+    audience: '//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/azure/providers/app',
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    token_url: 'https://sts.googleapis.com/v1/token',
+    service_account_impersonation_url:
+      'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/amapi@p.iam.gserviceaccount.com:generateAccessToken',
+    credential_source: { url: 'http://169.254.169.254/metadata/identity/oauth2/token' },
+  });
+  const amapi = () => ({
+    ...valid(),
+    DEVICE_CHANNEL: 'androidManagement',
+    ANDROID_MANAGEMENT_ENTERPRISE: 'enterprises/LC01abcd23',
+    ANDROID_MANAGEMENT_CREDENTIALS: keyless,
+  });
+
+  it('takes an enterprise and a keyless credential, with the documented defaults', () => {
+    expect(parseConfig(amapi())).toMatchObject({
+      ANDROID_MANAGEMENT_FEDERATION_AUDIENCE: 'api://AzureADTokenExchange',
+      ANDROID_MANAGEMENT_ROOT_URL: 'https://androidmanagement.googleapis.com/',
+      ANDROID_MANAGEMENT_COMMAND_HOURS: 24,
+      ANDROID_MANAGEMENT_LOCK_NOW: false,
+      ANDROID_MANAGEMENT_PUSH_JWKS_URL: 'https://www.googleapis.com/oauth2/v3/certs',
+    });
+  });
+
+  it('names every missing or bad setting, and never echoes the credential', () => {
+    const missing = failure({ ...valid(), DEVICE_CHANNEL: 'androidManagement' });
+    expect(missing).toContain('ANDROID_MANAGEMENT_ENTERPRISE: is required when DEVICE_CHANNEL=androidManagement');
+    expect(missing).toContain('ANDROID_MANAGEMENT_CREDENTIALS: is required');
+    const secret = '{"type":"service_account","private_key":"super-secret"}';
+    const bad = failure({
+      ...amapi(),
+      ANDROID_MANAGEMENT_ENTERPRISE: 'LC01',
+      ANDROID_MANAGEMENT_CREDENTIALS: secret,
+      ANDROID_MANAGEMENT_COMMAND_HOURS: '200',
+      ANDROID_MANAGEMENT_PUSH_AUDIENCE: 'https://contoso-reset.azurewebsites.net/api/androidManagement/notifications',
+    });
+    expect(bad).toContain('ANDROID_MANAGEMENT_ENTERPRISE: must be the enterprise name');
+    expect(bad).toContain('ANDROID_MANAGEMENT_CREDENTIALS: is not a Google service account key');
+    expect(bad).toContain('ANDROID_MANAGEMENT_COMMAND_HOURS: must not be longer than PASSCODE_DISPLAY_HOURS');
+    expect(bad).toContain('ANDROID_MANAGEMENT_PUSH_AUDIENCE: and ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT go together');
+    expect(bad).not.toContain('super-secret');
+    expect(failure({ ...amapi(), ANDROID_MANAGEMENT_CREDENTIALS: 'not json' })).toContain('is not JSON');
+  });
+
+  it('in Azure: an https root URL, and no simulator hint needed', () => {
+    const inAzure = { ...azure(), ...amapi(), AUTH_MODE: 'entra', AZURE_FUNCTIONS_ENVIRONMENT: undefined };
+    expect(() => parseConfig(inAzure)).not.toThrow();
+    expect(failure({ ...inAzure, ANDROID_MANAGEMENT_ROOT_URL: 'http://androidmanagement.example/' })).toContain(
+      'ANDROID_MANAGEMENT_ROOT_URL: must be an https URL in Azure',
+    );
+  });
+});

@@ -16,6 +16,7 @@ import {
   RenewSubscriptionBodySchema,
   ResetPasscodeBodySchema,
   SubscriptionParamsSchema,
+  SyncRequestSchema,
   UnlockBodySchema,
 } from '../../lib/http/schemas';
 
@@ -722,6 +723,39 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
     pathParams: SubscriptionParamsSchema,
     success: [{ status: 204, description: 'The subscription was deleted.' }],
     errors: ['invalidRequest', 'subscriptionNotFound'],
+  },
+  syncManagedDevices: {
+    operationId: 'SyncManagedDevices',
+    summary: 'Sync Android devices',
+    description:
+      "Starts reading the Android Management enterprise's devices into the inventory now (a timer does it every 15 " +
+      'minutes): new and changed devices are written, devices that left the enterprise are marked deleted. Only with ' +
+      'the Android Management device channel. Needs Devices.Manage.',
+    tag: 'Devices',
+    visibility: 'advanced',
+    body: {
+      name: 'SyncManagedDevicesRequest',
+      schema: SyncRequestSchema.shape.body,
+      title: 'Sync Request',
+      description: 'Optional and empty.',
+      required: false,
+      example: {},
+    },
+    success: [
+      {
+        status: 202,
+        description: 'The sync started; the inventory changes while it reads the pages of the enterprise.',
+        schema: 'DeviceSync',
+        example: { syncStartedDateTime: '2026-11-26T10:00:00.000Z' },
+      },
+    ],
+    finalResponse: {
+      status: 200,
+      description: 'The outputs a flow gets: when the sync started. Nothing is polled; the sync runs on by itself.',
+      schema: 'DeviceSync',
+      example: { syncStartedDateTime: '2026-11-26T10:00:00.000Z' },
+    },
+    errors: ['invalidRequest', 'payloadTooLarge', 'notFound'],
   },
   getMe: {
     operationId: 'GetSignedInCaller',
