@@ -21,6 +21,7 @@ import { TableIdempotencyKeys } from './adapters/tableIdempotencyKeys';
 import { TableSubscriptionStore } from './adapters/tableSubscriptionStore';
 import { WebhookDeviceChannel } from './adapters/webhookDeviceChannel';
 import { type Config, isDevelopment, parseConfig, parseStatusLinkKeys } from './config';
+import { TransientError } from './core/errors';
 import type { Clock, DeviceChannel, Logger, ManagedDeviceSource } from './ports';
 import { type Authenticator, createAuthenticator } from './security/authenticate';
 import { createPageTokenSigner, type PageTokenSigner } from './security/pageToken';
@@ -216,12 +217,30 @@ function androidManagementAdapters(config: Config, clock: Clock) {
     return loaded;
   };
   const channel: DeviceChannel = {
-    send: async (request) => (await load()).channel.send(request),
-    check: async (command) => (await load()).channel.check(command),
-    cancel: async (command) => (await load()).channel.cancel(command),
+    send: (request) => across(async () => (await load()).channel.send(request)),
+    check: (command) => across(async () => (await load()).channel.check(command)),
+    cancel: (command) => across(async () => (await load()).channel.cancel(command)),
   };
-  const source: ManagedDeviceSource = { listPage: async (pageToken) => (await load()).source.listPage(pageToken) };
+  const source: ManagedDeviceSource = {
+    listPage: (pageToken) => across(async () => (await load()).source.listPage(pageToken)),
+  };
   return { channel, source, pushedOperation: async (data: unknown) => (await load()).pushedOperation(data) };
+}
+
+/**
+ * Runs a call into another bundle. Its TransientError is that bundle's copy of the class, which `instanceof` here does
+ * not recognise: it is made this bundle's TransientError again (a device's "try later"), everything else goes as is.
+ */
+async function across<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof Error && !(error instanceof TransientError) && error.name === 'TransientError') {
+      const { retryAfterSeconds } = error as Error & { retryAfterSeconds?: number };
+      throw new TransientError(error.message, retryAfterSeconds);
+    }
+    throw error;
+  }
 }
 
 /** Per call to Google's API, covering the whole answer (a worker must not hang on it). */

@@ -31,6 +31,18 @@ const TargetSchema = z.lazy(() =>
   }),
 );
 
+const CommandSchema = z.lazy(() =>
+  z.object({
+    state: z.enum(['waitingForDevice', 'confirming']),
+    reference: z.optional(z.string()),
+    sentDateTime: z.string(),
+    expiresDateTime: z.optional(z.string()),
+    deviceLastSeenDateTime: z.optional(z.string()),
+    checks: z.number().check(z.int(), z.minimum(0)),
+    cancelRequestedDateTime: z.optional(z.string()),
+  }),
+);
+
 const ActionEntitySchema = z.lazy(() =>
   z.object({
     partitionKey: z.string(),
@@ -55,6 +67,7 @@ const ActionEntitySchema = z.lazy(() =>
     passcodeExpirationDateTime: z.optional(z.string()),
     errorCode: z.optional(z.string()),
     errorMessage: z.optional(z.string()),
+    command: z.optional(jsonColumn(CommandSchema, 'command')),
   }),
 );
 
@@ -83,6 +96,7 @@ function toVersionedAction(entity: unknown): Versioned<DeviceAction> {
     ...(e.appliedDateTime !== undefined && { appliedDateTime: e.appliedDateTime }),
     ...(e.passcodeExpirationDateTime !== undefined && { passcodeExpirationDateTime: e.passcodeExpirationDateTime }),
     ...(e.errorCode !== undefined && { error: { code: e.errorCode, message: e.errorMessage ?? '' } }),
+    ...(e.command !== undefined && { command: e.command }),
   };
   return { value: action, etag: e.etag };
 }
@@ -109,6 +123,7 @@ export function toEntity(a: DeviceAction) {
     ...(a.appliedDateTime !== undefined && { appliedDateTime: a.appliedDateTime }),
     ...(a.passcodeExpirationDateTime !== undefined && { passcodeExpirationDateTime: a.passcodeExpirationDateTime }),
     ...(a.error && { errorCode: a.error.code, errorMessage: a.error.message }),
+    ...(a.command && { command: JSON.stringify(a.command) }),
   };
 }
 

@@ -223,7 +223,7 @@ function recordWaiting(
   };
   let nextCheck = plus(now, checkDelaySeconds(checks, random) * 1000);
   // One look just after the command expires, so that an expired command ends the action then, not up to 15 min later.
-  if (expires && expires > now && nextCheck > expires) nextCheck = plus(expires, 60_000);
+  if (expires && expires > now && nextCheck > expires) nextCheck = plus(expires, 5_000);
   const { claimedUntil: _c, lastError: _l, ...rest } = action;
   return move({ ...rest, command, nextAttemptDateTime: at(nextCheck), lastUpdatedDateTime: at(now) });
 }

@@ -26,13 +26,16 @@ export function testSettings(overrides: Record<string, string> = {}): Record<str
 }
 
 /** A fresh Azurite (own instance, so queue names never collide between files) and the local host running the app. */
-export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(
+  overrides: Record<string, string> = {},
+  options: { port?: number } = {},
+): Promise<Stack> {
   const azurite = await startAzurite();
   // No provisioning here: the app creates its tables and queues at start-up (resetPasscode.e2e checks it).
   const env = testSettings({ AzureWebJobsStorage: azurite.connectionString, ...overrides });
   let host: SpawnedHost;
   try {
-    host = await spawnHost({ appDir: process.cwd(), env, port: 0 });
+    host = await spawnHost({ appDir: process.cwd(), env, port: options.port ?? 0 });
   } catch (error) {
     await azurite.stop();
     throw error;

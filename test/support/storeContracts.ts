@@ -4,7 +4,7 @@ import { AesGcmCipher } from '../../lib/adapters/aesGcmCipher';
 import { newActionId } from '../../lib/core/actionId';
 import { ForbiddenTransitionError, isTerminal } from '../../lib/core/actionLifecycle';
 import { ApiError, PreconditionFailedError } from '../../lib/core/errors';
-import type { ActionState, DeviceAction, ResetMessage } from '../../lib/core/model';
+import type { ActionState, Device, DeviceAction, ResetMessage } from '../../lib/core/model';
 import type { Subscription } from '../../lib/core/subscription';
 import type {
   ActionQueue,
@@ -152,6 +152,33 @@ export function describeActionStoreContract(name: string, create: () => Promise<
       expect(updated.value).toEqual(active);
       expect(updated.etag).not.toBe(created.etag);
       expect(await store().get(action.deviceId, action.id)).toEqual(updated);
+    });
+
+    it('keeps every field of an action whose command waits for the device (the worker then only asks)', async () => {
+      const action = actionAt(uniqueDevice(), 0);
+      const created = await store().create(action);
+      if (!created.created) throw new Error('not created');
+      const waiting: DeviceAction = {
+        ...action,
+        actionState: 'active',
+        attempts: 1,
+        sealedPasscode: { keyId: 'k1', value: 'c2VhbGVk' },
+        nextAttemptDateTime: at(2).toISOString(),
+        lastError: { code: 'deviceUnreachable', message: 'the gateway answered 503' },
+        command: {
+          state: 'waitingForDevice',
+          reference: 'enterprises/LC01/devices/d1/operations/17',
+          sentDateTime: at(1).toISOString(),
+          expiresDateTime: at(60).toISOString(),
+          deviceLastSeenDateTime: at(-60).toISOString(),
+          checks: 3,
+          cancelRequestedDateTime: at(1).toISOString(),
+        },
+        lastUpdatedDateTime: at(1).toISOString(),
+      };
+      const updated = await store().update(waiting, { value: action, etag: created.etag });
+      expect(await store().get(action.deviceId, action.id)).toEqual(updated);
+      expect(updated.value).toEqual(waiting);
     });
 
     it('update with a stale ETag throws PreconditionFailedError and changes nothing', async () => {
@@ -434,6 +461,35 @@ export function describeDeviceStoreContract(name: string, create: () => Promise<
       };
       await expect(store().put(renamed)).resolves.toBe('updated');
       await expect(store().get(device.id)).resolves.toEqual(renamed);
+    });
+
+    it('keeps the Android Management facts of a synced device', async () => {
+      const device = {
+        ...deviceFixture({ id: uniqueDevice(), operatingSystem: 'AndroidForWork', osVersion: '13' }),
+        androidManagement: {
+          name: 'enterprises/LC01/devices/abc',
+          managementMode: 'workProfile',
+          ownership: 'personallyOwned',
+          state: 'active',
+          apiLevel: 33,
+          lastStatusReportDateTime: '2026-11-26T08:00:00.000Z',
+          enrollmentDateTime: '2026-01-01T08:00:00.000Z',
+          syncedDateTime: '2026-11-26T10:00:00.000Z',
+        },
+      } satisfies Device;
+      await store().putSynced([device]);
+      await expect(store().get(device.id)).resolves.toEqual(device);
+      await expect(store().listSyncedBefore(new Date('2026-11-26T10:00:00.001Z'), 1000)).resolves.toContainEqual(
+        device,
+      );
+      await expect(store().listSyncedBefore(new Date('2026-11-26T10:00:00.000Z'), 1000)).resolves.not.toContainEqual(
+        device,
+      );
+      const deleted = { ...device, androidManagement: { ...device.androidManagement, state: 'deleted' as const } };
+      await store().putSynced([deleted]);
+      await expect(store().listSyncedBefore(new Date('2026-11-27T00:00:00.000Z'), 1000)).resolves.not.toContainEqual(
+        deleted,
+      );
     });
 
     it('keeps a device without userPrincipalName without one', async () => {

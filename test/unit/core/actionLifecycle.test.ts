@@ -203,9 +203,9 @@ describe('action lifecycle: each transition', () => {
         atSecond(3500),
       ),
     );
-    expect(late.nextAttemptDateTime).toBe(atSecond(3660).toISOString());
+    expect(late.nextAttemptDateTime).toBe(atSecond(3605).toISOString());
     // Until the grace period after the expiry the device's last report may still arrive.
-    expect(moved(record(late, { status: 'waiting', reference: 'op' }, atSecond(3660))).actionState).toBe('active');
+    expect(moved(record(late, { status: 'waiting', reference: 'op' }, atSecond(3605))).actionState).toBe('active');
     const gone = moved(record(late, { status: 'waiting', reference: 'op' }, atSecond(3600 + 600)));
     expect(gone).toMatchObject({ actionState: 'failed', error: { code: 'deviceUnreachable' } });
     expect(gone.sealedPasscode).toBeUndefined();
