@@ -257,9 +257,12 @@ export function retryDelaySeconds(
 export const checkDelaySeconds = (checks: number, random: (n: number) => number) =>
   equalJitter(checks, CHECK_FIRST_SECONDS, CHECK_MAX_SECONDS, random);
 
-/** Whether the retry window (sending again after no answer) is over for the action. */
+/** When the retry window (sending again after no answer) ends for the action. */
+const retryWindowEnd = (action: DeviceAction, settings: Pick<LifecycleSettings, 'retryWindowMinutes'>) =>
+  plus(new Date(action.startDateTime), settings.retryWindowMinutes * 60_000);
+
 const retryWindowOver = (action: DeviceAction, now: Date, settings: Pick<LifecycleSettings, 'retryWindowMinutes'>) =>
-  now >= plus(new Date(action.startDateTime), settings.retryWindowMinutes * 60_000);
+  now >= retryWindowEnd(action, settings);
 
 /**
  * The channel could not be reached this time. While the command is still being sent, within the retry window the
@@ -291,19 +294,21 @@ export function recordTransientFailure(
       lastUpdatedDateTime: at(now),
     });
   }
-  if (retryWindowOver(action, now, settings)) {
+  const delay = retryDelaySeconds(action.attempts, failure.retryAfterSeconds, random);
+  const nextAttempt = plus(now, delay * 1000);
+  // When the next attempt would come after the window, the app asks from now on (at the channel's Retry-After).
+  if (nextAttempt >= retryWindowEnd(action, settings)) {
     const command: DeviceCommand = { state: 'confirming', sentDateTime: at(now), checks: 0 };
-    const delay = checkDelaySeconds(0, random);
+    const wait = retryAfterOr(failure, checkDelaySeconds(0, random));
     return move({
       ...rest,
       command,
       lastError,
-      nextAttemptDateTime: at(plus(now, delay * 1000)),
+      nextAttemptDateTime: at(plus(now, wait * 1000)),
       lastUpdatedDateTime: at(now),
     });
   }
-  const delay = retryDelaySeconds(action.attempts, failure.retryAfterSeconds, random);
-  return move({ ...rest, lastError, nextAttemptDateTime: at(plus(now, delay * 1000)), lastUpdatedDateTime: at(now) });
+  return move({ ...rest, lastError, nextAttemptDateTime: at(nextAttempt), lastUpdatedDateTime: at(now) });
 }
 
 const retryAfterOr = (failure: { retryAfterSeconds?: number }, fallback: number) =>

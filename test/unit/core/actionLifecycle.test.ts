@@ -277,6 +277,22 @@ describe('action lifecycle: each transition', () => {
     expect(failed.lastError).toBeUndefined();
   });
 
+  it('a next attempt that would fall after the window turns to asking now, at the Retry-After the channel gave', () => {
+    const claimed = moved(claim(pending(), atSecond(3500), SETTINGS, () => SEALED));
+    const asking = moved(
+      recordTransientFailure(claimed, { message: 'busy', retryAfterSeconds: 300 }, atSecond(3500), SETTINGS, half),
+    );
+    expect(asking).toMatchObject({
+      command: { state: 'confirming', checks: 0 },
+      nextAttemptDateTime: atSecond(3800).toISOString(),
+    });
+    // Inside the window with room to spare, it is sent again.
+    const early = moved(claim(pending(), atSecond(10), SETTINGS, () => SEALED));
+    expect(
+      moved(recordTransientFailure(early, { message: 'busy' }, atSecond(10), SETTINGS, half)).command,
+    ).toBeUndefined();
+  });
+
   it('retryDelaySeconds: the device Retry-After, else 5 s doubling to 5 minutes with equal jitter', () => {
     expect(retryDelaySeconds(3, 45, () => 0)).toBe(45);
     fc.assert(
