@@ -56,6 +56,7 @@ describe('the deployment package (dist/package.zip)', () => {
     );
     const files = all.filter((f) => !f.startsWith('dist/console/')).sort();
     expect(files).toEqual([
+      'dist/androidManagement.js',
       'dist/identity.js',
       'dist/main.js',
       'dist/openapi.json',
@@ -113,5 +114,12 @@ describe('the deployment package (dist/package.zip)', () => {
     const child = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' });
     expect(child.stderr).toBe('');
     expect(child.stdout.trim()).toBe('function function');
+  });
+
+  it("loads its Android Management bundle (Google's client libraries) with nothing but Node", () => {
+    const script = "import('./dist/androidManagement.js').then((m) => console.log(typeof m.createAndroidManagement))";
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('function');
   });
 });

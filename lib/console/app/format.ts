@@ -19,7 +19,7 @@ export const STATE_LABELS: Record<ActionState, string> = {
 
 export const PLATFORM_LABELS: Record<Device['operatingSystem'], string> = {
   iOS: 'iOS/iPadOS',
-  Android: 'Android (device administrator)',
+  Android: 'Android',
   AndroidForWork: 'Android for Work',
   WindowsPhone: 'Windows Phone',
   Windows: 'Windows',

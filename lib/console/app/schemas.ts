@@ -37,8 +37,25 @@ export const ActionSchema = z.object({
   passcode: z.optional(z.string()),
   passcodeExpirationDateTime: z.optional(z.string()),
   error: z.optional(z.object({ code: z.string(), message: z.string() })),
+  deviceCommand: z.optional(
+    z.object({
+      state: z.string(),
+      sentDateTime: z.string(),
+      expirationDateTime: z.optional(z.string()),
+      deviceLastContactDateTime: z.optional(z.string()),
+      cancelRequestedDateTime: z.optional(z.string()),
+    }),
+  ),
 });
 export type Action = z.infer<typeof ActionSchema>;
+
+/** A command that waits for the device: the action may be canceled through the device channel. */
+export const isWaitingForDevice = (action: Action) =>
+  action.actionState === 'active' && action.deviceCommand?.state === 'waitingForDevice';
+
+/** Whether an ended action has a passcode to show: done, or failed as outcomeUnknown (the device may have it). */
+export const hasPasscode = (action: Action) =>
+  action.actionState === 'done' || (action.actionState === 'failed' && action.error?.code === 'outcomeUnknown');
 
 export const DeviceSchema = z.object({
   id: z.string(),
@@ -57,6 +74,13 @@ export const DeviceSchema = z.object({
   lastUpdatedDateTime: z.optional(z.string()),
   resetPasscodeSupport: z.object({ supported: z.boolean(), message: z.optional(z.string()) }),
   lastResetPasscode: z.optional(ActionSchema),
+  androidManagement: z.optional(
+    z.object({
+      managementMode: z.enum(['fullyManaged', 'workProfile']),
+      state: z.string(),
+      lastStatusReportDateTime: z.optional(z.string()),
+    }),
+  ),
 });
 export type Device = z.infer<typeof DeviceSchema>;
 
@@ -70,6 +94,7 @@ export const SupportMatrixSchema = z.object({
       azureADJoined: z.optional(z.boolean()),
       supported: z.boolean(),
       note: z.string(),
+      source: z.string(),
     }),
   ),
 });

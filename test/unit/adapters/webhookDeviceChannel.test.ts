@@ -483,6 +483,19 @@ describe('docs/device-gateway.md', () => {
       });
     });
 
+    it('answers the status GET from its records: applied, or actionNotFound for a key it never received', async () => {
+      const request = applyRequest();
+      await receiverChannel().send(request);
+      const sent = { actionId: request.actionId, deviceId: request.deviceId };
+      await expect(receiverChannel().check(sent)).resolves.toEqual({ status: 'applied' });
+      await expect(receiverChannel().check({ ...sent, actionId: 'never-sent' })).resolves.toMatchObject({
+        status: 'failed',
+        code: 'deviceUnreachable',
+      });
+      // A GET signed with another secret is refused: the app cannot learn anything from it (unknown).
+      await expect(receiverChannel(Buffer.alloc(32, 7)).check(sent)).resolves.toMatchObject({ status: 'unknown' });
+    });
+
     it('rejects a wrong signature with 401, which the app treats as permanent', async () => {
       await expect(receiverChannel(Buffer.alloc(32, 7)).send(applyRequest())).resolves.toMatchObject({
         status: 'failed',

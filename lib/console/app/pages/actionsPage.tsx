@@ -4,7 +4,7 @@ import { roleReason, useConsole } from '../context';
 import { formatDateTime, STATE_LABELS } from '../format';
 import { usePagedList } from '../pagedList';
 import { deviceHref, href, navigate } from '../router';
-import { ACTION_STATES, type Action, ActionSchema, type ActionState, pageOf } from '../schemas';
+import { ACTION_STATES, type Action, ActionSchema, type ActionState, isWaitingForDevice, pageOf } from '../schemas';
 import { describeError, ErrorMessage, Link, Loading, PageHeading } from '../ui';
 
 const ActionPageSchema = pageOf(ActionSchema);
@@ -38,9 +38,16 @@ export function ActionsPage({ query }: { query: URLSearchParams }) {
   const cancel = async (action: Action) => {
     setNote(undefined);
     try {
-      const { body } = await api.request(ActionSchema, actionPath(action.deviceId, action.id), { method: 'DELETE' });
+      const { body, status } = await api.request(ActionSchema, actionPath(action.deviceId, action.id), {
+        method: 'DELETE',
+      });
       setActions((current) => current?.map((a) => (a.id === body.id ? body : a)));
-      setNote(`Canceled the passcode reset on ${action.deviceId}.`);
+      // 202: the device channel was asked to cancel the command and has not confirmed yet.
+      setNote(
+        status === 202
+          ? `Asked to cancel the passcode reset on ${action.deviceId}; it ends canceled once the device channel confirms.`
+          : `Canceled the passcode reset on ${action.deviceId}.`,
+      );
     } catch (e) {
       setNote(`The reset on ${action.deviceId} was not canceled: ${describeError(e)}`);
     }
@@ -120,7 +127,7 @@ export function ActionsPage({ query }: { query: URLSearchParams }) {
                   <td>{formatDateTime(action.startDateTime)}</td>
                   <td>{formatDateTime(action.lastUpdatedDateTime)}</td>
                   <td>
-                    {action.actionState === 'pending' && canCancel && (
+                    {(action.actionState === 'pending' || isWaitingForDevice(action)) && canCancel && (
                       <button
                         type="button"
                         class="secondary small"

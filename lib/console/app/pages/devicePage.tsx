@@ -3,7 +3,15 @@ import { type Api, ApiRequestError, actionPath, devicePath, followAction, withQu
 import { roleReason, useConsole } from '../context';
 import { describePolicy, formatDateTime, isInFlight, PLATFORM_LABELS, STATE_LABELS } from '../format';
 import { href } from '../router';
-import { type Action, ActionSchema, type Device, DeviceSchema, type SupportMatrix } from '../schemas';
+import {
+  type Action,
+  ActionSchema,
+  type Device,
+  DeviceSchema,
+  hasPasscode,
+  isWaitingForDevice,
+  type SupportMatrix,
+} from '../schemas';
 import { describeError, ErrorMessage, Link, Loading, PageHeading } from '../ui';
 import { loadSupportMatrix, SupportBadge, supportNote } from './devicesPage';
 
@@ -60,7 +68,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
       <p class="subtitle">Overview</p>
       <ResetToolbar device={device} action={action} onStarted={started} />
       <ErrorMessage error={error} />
-      {action && <ActionPanel device={device} action={action} />}
+      {action && <ActionPanel device={device} action={action} onChanged={setAction} />}
       <section aria-labelledby="facts-heading">
         <h2 id="facts-heading">Essentials</h2>
         <dl class="facts">
@@ -71,6 +79,16 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
           <Fact term="OS version" value={device.osVersion} />
           <Fact term="Azure AD joined" value={device.azureADJoined ? 'Yes' : 'No'} />
           <Fact term="Passcode policy" value={describePolicy(device.passcodePolicy)} />
+          {device.androidManagement && (
+            <>
+              <Fact term="Management" value={MANAGEMENT_LABELS[device.androidManagement.managementMode]} />
+              <Fact term="Device state" value={device.androidManagement.state} />
+              <Fact
+                term="Last contact"
+                value={formatDateTime(device.androidManagement.lastStatusReportDateTime) || '—'}
+              />
+            </>
+          )}
           <Fact term="Last updated" value={formatDateTime(device.lastUpdatedDateTime)} />
         </dl>
       </section>
@@ -273,7 +291,15 @@ async function currentAction(api: Api, location: string): Promise<Action> {
 const STEPS = ['pending', 'active', 'done'] as const;
 
 /** The latest reset: its state while it runs, then its outcome and, for Passcode.Read holders, the new passcode. */
-function ActionPanel({ device, action }: { device: Device; action: Action }) {
+function ActionPanel({
+  device,
+  action,
+  onChanged,
+}: {
+  device: Device;
+  action: Action;
+  onChanged: (action: Action) => void;
+}) {
   return (
     <section aria-labelledby="action-heading" class="panel">
       <h2 id="action-heading">Reset passcode</h2>
@@ -319,8 +345,65 @@ function ActionPanel({ device, action }: { device: Device; action: Action }) {
           </div>
         )}
       </dl>
-      {action.actionState === 'done' && <NewPasscode device={device} action={action} />}
+      {isWaitingForDevice(action) && <WaitingForDevice device={device} action={action} onChanged={onChanged} />}
+      {hasPasscode(action) && <NewPasscode device={device} action={action} />}
     </section>
+  );
+}
+
+const MANAGEMENT_LABELS = { fullyManaged: 'Fully managed', workProfile: 'Work profile' } as const;
+
+/**
+ * A command the device has not run yet (it is offline, or has not checked in): since when, until when it can still
+ * run, the device's last contact, and Cancel, which asks the device channel to cancel it (docs/API.md "Cancel").
+ */
+function WaitingForDevice({
+  device,
+  action,
+  onChanged,
+}: {
+  device: Device;
+  action: Action;
+  onChanged: (action: Action) => void;
+}) {
+  const { api, can } = useConsole();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const command = action.deviceCommand;
+  if (!command) return null;
+  const cancel = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      onChanged((await api.request(ActionSchema, actionPath(device.id, action.id), { method: 'DELETE' })).body);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="waiting" id="waiting-for-device">
+      <p class="message">
+        Waiting for the device since {formatDateTime(command.sentDateTime)}
+        {command.deviceLastContactDateTime && <> (last contact {formatDateTime(command.deviceLastContactDateTime)})</>}.
+        The new passcode is set when the device comes online
+        {command.expirationDateTime && <>, until {formatDateTime(command.expirationDateTime)}</>}.
+      </p>
+      {command.cancelRequestedDateTime ? (
+        <p class="message" role="status">
+          Cancel requested at {formatDateTime(command.cancelRequestedDateTime)}; the reset ends canceled once the device
+          channel confirms, or as the device ran it.
+        </p>
+      ) : (
+        can('Passcode.Reset') && (
+          <button type="button" class="secondary" onClick={cancel} disabled={busy}>
+            Cancel reset
+          </button>
+        )
+      )}
+      <ErrorMessage error={error} />
+    </div>
   );
 }
 
@@ -344,10 +427,12 @@ function NewPasscode({ device, action }: { device: Device; action: Action }) {
     setNote(undefined);
   }, [action.id]);
 
+  const unconfirmed = action.actionState !== 'done';
   if (!can('Passcode.Read')) {
     return (
       <p class="message" id="passcode-hidden">
-        The reset is done. {roleReason('Passcode.Read', 'see the new passcode')}
+        {unconfirmed ? 'The device may have the new passcode.' : 'The reset is done.'}{' '}
+        {roleReason('Passcode.Read', 'see the new passcode')}
       </p>
     );
   }
@@ -392,6 +477,11 @@ function NewPasscode({ device, action }: { device: Device; action: Action }) {
 
   return (
     <div class="passcode">
+      {unconfirmed && (
+        <p class="message" id="passcode-unconfirmed">
+          The device may have received this passcode, though it was never confirmed: try it if the device is locked.
+        </p>
+      )}
       <label for="new-passcode">New passcode</label>
       <div class="passcode-row">
         {/* Masked: a password field holding placeholder dots, not the passcode, which is fetched only when shown. */}

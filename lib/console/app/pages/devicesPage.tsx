@@ -34,8 +34,9 @@ export function loadSupportMatrix(api: Api): Promise<SupportMatrix> {
 
 /** The note of the support rule that applies to a device (exactly one does). */
 export function supportNote(matrix: SupportMatrix | undefined, device: Device): string | undefined {
-  if (!matrix) return device.resetPasscodeSupport.message;
-  const query = { ...device, azureADJoined: device.azureADJoined ?? false };
+  if (!matrix || !device.resetPasscodeSupport.supported) return device.resetPasscodeSupport.message;
+  const { operatingSystem, osVersion } = device;
+  const query = { operatingSystem, osVersion, azureADJoined: device.azureADJoined ?? false };
   return matrix.rules.find((rule) => ruleMatches(rule, query))?.note ?? device.resetPasscodeSupport.message;
 }
 
