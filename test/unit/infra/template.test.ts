@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ConfigSchema, parseConfig } from '../../../lib/config';
+import { DEVICE_CHANNELS } from '../../../lib/core/model';
 import { STORAGE_NAMES } from '../../../lib/deps';
+import { PUSH_ROUTES } from '../../../lib/http/routes';
 import { ALL_ROLES } from '../../../lib/security/caller';
 import { appSettingsOf, type Deployment, deploy, findSecretLeaks } from '../../../tools/armChecks';
 import type { ArmValue } from '../../../tools/armExpressions';
+import { testExternalAccountCredential, testServiceAccountKey } from '../../support/androidManagement/googleTokens';
 
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 const template = () => read('infra/azuredeploy.json');
@@ -42,7 +45,25 @@ const FLEX_DEPRECATED = [
   'WEBSITE_VNET_ROUTE_ALL',
 ];
 
+const ENTERPRISE = 'enterprises/LC01abcd23';
+const PUSH_SERVICE_ACCOUNT = 'pubsub-push@contoso-mdm.iam.gserviceaccount.com';
+
 const SCENARIOS: Record<string, Record<string, ArmValue>> = {
+  'entra, Android Management, keyless': {
+    authMode: 'entra',
+    deviceChannel: 'androidManagement',
+    androidManagementEnterprise: ENTERPRISE,
+  },
+  'App Service Authentication, Android Management with Pub/Sub push and LOCK_NOW': {
+    authMode: 'appService',
+    deviceChannel: 'androidManagement',
+    androidManagementEnterprise: ENTERPRISE,
+    androidManagementCommandHours: 12,
+    androidManagementLockNow: true,
+    androidManagementPushAudience:
+      'https://contoso-reset-passcode.azurewebsites.net/api/androidManagement/notifications',
+    androidManagementPushServiceAccount: PUSH_SERVICE_ACCOUNT,
+  },
   'entra, webhook gateway': { authMode: 'entra', deviceChannel: 'webhook' },
   'App Service Authentication, webhook gateway': { authMode: 'appService', deviceChannel: 'webhook' },
   'entra, simulated devices allowed in Azure': {
@@ -60,10 +81,22 @@ const minimalLocal = () => ({
   AUTH_MODE: 'none',
   AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
 });
+// What `gcloud iam workload-identity-pools create-cred-config … --azure` writes: where to exchange which token, no secret.
+const keylessCredential = () =>
+  JSON.stringify(
+    testExternalAccountCredential({
+      stsUrl: 'https://sts.googleapis.com/v1/token',
+      impersonationUrl:
+        'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/reset-passcode@contoso-mdm.iam.gserviceaccount.com:generateAccessToken',
+      audience:
+        '//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/azure/providers/entra',
+    }),
+  );
 const secretValues = (): Record<string, string> => ({
   'passcode-encryption-keys': `k2026:${key()}`,
   'status-link-keys': `s2026:${key()}`,
   'device-channel-secret': randomBytes(32).toString('hex'),
+  'android-management-credentials': keylessCredential(),
 });
 
 /** The environment an instance would see: the template's settings, Key Vault references resolved, platform values. */
@@ -89,6 +122,9 @@ function instanceEnvironment(deployment: Deployment, secrets: Record<string, str
   return env;
 }
 
+/** The value of a deployment's output. */
+const output = (deployment: Deployment, name: string) => (deployment.outputs[name] as { value?: ArmValue })?.value;
+
 /** A first deployment: the documented parameters, with the secrets given on the command line. */
 const firstDeployment = (scenario: Record<string, ArmValue>, secrets = secretValues()) =>
   deploy(template(), {
@@ -97,6 +133,8 @@ const firstDeployment = (scenario: Record<string, ArmValue>, secrets = secretVal
     passcodeEncryptionKeys: secrets['passcode-encryption-keys'] ?? '',
     statusLinkKeys: secrets['status-link-keys'] ?? '',
     deviceChannelSecret: scenario.deviceChannel === 'webhook' ? (secrets['device-channel-secret'] ?? '') : '',
+    androidManagementCredentials:
+      scenario.deviceChannel === 'androidManagement' ? (secrets['android-management-credentials'] ?? '') : '',
   });
 
 describe('the template and the app agree on settings', () => {
@@ -165,6 +203,171 @@ describe('the template and the app agree on settings', () => {
   });
 });
 
+describe('the Android Management channel', () => {
+  const keyless = SCENARIOS['entra, Android Management, keyless'] ?? {};
+  const secretsOf = (deployment: Deployment) =>
+    deployment.resources.filter((r) => r.type === 'Microsoft.KeyVault/vaults/secrets');
+  const credentialSecret = (deployment: Deployment) =>
+    secretsOf(deployment).find((r) => r.name.endsWith('/android-management-credentials'));
+  /** The required parameters only: what a deployment gets from the template's defaults. */
+  const defaultsOnly = () => ({ apiClientId: exampleValues().apiClientId ?? '' });
+
+  it('is the default channel; webhook and simulated stay allowed, and the app knows each', () => {
+    const { deviceChannel } = template().parameters;
+    expect(deviceChannel.defaultValue).toBe('androidManagement');
+    expect([...deviceChannel.allowedValues].sort()).toEqual([...DEVICE_CHANNELS].sort());
+    const deployment = deploy(template(), defaultsOnly());
+    expect(deployment.parameters.deviceChannel).toBe('androidManagement');
+    expect(appSettingsOf(deployment).DEVICE_CHANNEL).toBe('androidManagement');
+  });
+
+  it('takes its parameters with the defaults the app has', () => {
+    const { parameters } = template();
+    const defaults = parseConfig(minimalLocal());
+    expect(parameters.androidManagementEnterprise).toMatchObject({ type: 'string', defaultValue: '' });
+    expect(parameters.androidManagementCredentials).toMatchObject({ type: 'securestring', defaultValue: '' });
+    expect(parameters.androidManagementCommandHours).toMatchObject({
+      type: 'int',
+      defaultValue: defaults.ANDROID_MANAGEMENT_COMMAND_HOURS,
+      minValue: 1,
+    });
+    // The app refuses a command that outlives the passcode's display (ANDROID_MANAGEMENT_COMMAND_HOURS).
+    expect(parameters.androidManagementCommandHours.maxValue).toBe(defaults.PASSCODE_DISPLAY_HOURS);
+    expect(parameters.androidManagementLockNow).toMatchObject({
+      type: 'bool',
+      defaultValue: defaults.ANDROID_MANAGEMENT_LOCK_NOW,
+    });
+    expect(parameters.androidManagementPushAudience).toMatchObject({ type: 'string', defaultValue: '' });
+    expect(parameters.androidManagementPushServiceAccount).toMatchObject({ type: 'string', defaultValue: '' });
+  });
+
+  it('is keyless by default: the credential configuration goes through Key Vault, tokens come from the identity', () => {
+    const secrets = secretValues();
+    const deployment = firstDeployment(keyless, secrets);
+    const settings = appSettingsOf(deployment);
+    const vault = deployment.resources.find((r) => r.type === 'Microsoft.KeyVault/vaults')?.name;
+    expect(settings.ANDROID_MANAGEMENT_CREDENTIALS).toBe(
+      `@Microsoft.KeyVault(VaultName=${vault};SecretName=android-management-credentials)`,
+    );
+    expect((credentialSecret(deployment)?.body.properties as any)?.value).toBe(
+      secrets['android-management-credentials'],
+    );
+    const config = parseConfig(instanceEnvironment(deployment, secrets));
+    expect(config.ANDROID_MANAGEMENT_ENTERPRISE).toBe(ENTERPRISE);
+    expect(JSON.parse(config.ANDROID_MANAGEMENT_CREDENTIALS ?? '{}')).toMatchObject({ type: 'external_account' });
+    expect(config.ANDROID_MANAGEMENT_CREDENTIALS).not.toMatch(/private_key/);
+    // The Entra audience the Google provider allows (docs/android-management.md) is the app's default: the template
+    // leaves it, Google's API root and its push keys alone.
+    for (const setting of [
+      'ANDROID_MANAGEMENT_FEDERATION_AUDIENCE',
+      'ANDROID_MANAGEMENT_ROOT_URL',
+      'ANDROID_MANAGEMENT_PUSH_JWKS_URL',
+    ]) {
+      expect(settings).not.toHaveProperty(setting);
+    }
+    expect(config.ANDROID_MANAGEMENT_FEDERATION_AUDIENCE).toBe('api://AzureADTokenExchange');
+    expect(config.ANDROID_MANAGEMENT_ROOT_URL).toBe('https://androidmanagement.googleapis.com/');
+    // The subject token is the user-assigned identity's (lib/deps.ts), the one that also reaches storage keyless.
+    expect(config.AzureWebJobsStorage__clientId).toBe(output(deployment, 'managedIdentityClientId'));
+    expect(config.AzureWebJobsStorage__credential).toBe('managedidentity');
+    expect(config.AzureWebJobsStorage).toBeUndefined();
+    // No gateway settings, no push without its settings, no lock.
+    expect(config).toMatchObject({ DEVICE_CHANNEL_URL: undefined, DEVICE_CHANNEL_SECRET: undefined });
+    expect(config).toMatchObject({
+      ANDROID_MANAGEMENT_PUSH_AUDIENCE: undefined,
+      ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT: undefined,
+      ANDROID_MANAGEMENT_LOCK_NOW: false,
+      ANDROID_MANAGEMENT_COMMAND_HOURS: 24,
+    });
+  });
+
+  it('takes a service account key the same way, through Key Vault', () => {
+    const secrets = {
+      ...secretValues(),
+      'android-management-credentials': JSON.stringify(testServiceAccountKey('https://oauth2.googleapis.com/token')),
+    };
+    const deployment = firstDeployment(keyless, secrets);
+    expect(appSettingsOf(deployment).ANDROID_MANAGEMENT_CREDENTIALS).toMatch(
+      /^@Microsoft\.KeyVault\(VaultName=[^;]+;SecretName=android-management-credentials\)$/,
+    );
+    const config = parseConfig(instanceEnvironment(deployment, secrets));
+    expect(JSON.parse(config.ANDROID_MANAGEMENT_CREDENTIALS ?? '{}')).toMatchObject({ type: 'service_account' });
+  });
+
+  it('passes the command hours, LOCK_NOW and the push pair through', () => {
+    const secrets = secretValues();
+    const scenario = SCENARIOS['App Service Authentication, Android Management with Pub/Sub push and LOCK_NOW'] ?? {};
+    const config = parseConfig(instanceEnvironment(firstDeployment(scenario, secrets), secrets));
+    expect(config).toMatchObject({
+      ANDROID_MANAGEMENT_COMMAND_HOURS: 12,
+      ANDROID_MANAGEMENT_LOCK_NOW: true,
+      ANDROID_MANAGEMENT_PUSH_AUDIENCE: scenario.androidManagementPushAudience,
+      ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT: PUSH_SERVICE_ACCOUNT,
+    });
+    // Half the pair reaches the app as it is given, and the app names the other half.
+    const half = firstDeployment({ ...keyless, androidManagementPushServiceAccount: PUSH_SERVICE_ACCOUNT }, secrets);
+    expect(() => parseConfig(instanceEnvironment(half, secrets))).toThrow(
+      /ANDROID_MANAGEMENT_PUSH_AUDIENCE: and ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT go together/,
+    );
+  });
+
+  it('a first deployment without the credential writes no secret, and the app names the missing credential', () => {
+    const deployment = deploy(template(), { ...exampleValues(), ...keyless });
+    expect(credentialSecret(deployment)).toBeUndefined();
+    expect(() => parseConfig({ ...appSettingsOf(deployment), WEBSITE_INSTANCE_ID: 'i' })).toThrow(
+      /ANDROID_MANAGEMENT_CREDENTIALS: is an unresolved Key Vault reference/,
+    );
+  });
+
+  it('sets its settings only with its channel, and the gateway settings only with webhook', () => {
+    const android = {
+      androidManagementEnterprise: ENTERPRISE,
+      androidManagementCredentials: keylessCredential(),
+      androidManagementLockNow: true,
+      androidManagementPushAudience: 'audience',
+      androidManagementPushServiceAccount: PUSH_SERVICE_ACCOUNT,
+    };
+    for (const deviceChannel of ['webhook', 'simulated']) {
+      const deployment = deploy(template(), { ...exampleValues(), ...android, deviceChannel });
+      expect(credentialSecret(deployment)).toBeUndefined();
+      const settings = appSettingsOf(deployment);
+      expect(settings).toMatchObject({
+        ANDROID_MANAGEMENT_ENTERPRISE: '',
+        ANDROID_MANAGEMENT_CREDENTIALS: '',
+        ANDROID_MANAGEMENT_LOCK_NOW: '',
+        ANDROID_MANAGEMENT_PUSH_AUDIENCE: '',
+        ANDROID_MANAGEMENT_PUSH_SERVICE_ACCOUNT: '',
+      });
+      expect(output(deployment, 'androidManagementPushEndpoint')).toBe('');
+    }
+    // exampleValues() names a gateway URL: only the webhook channel gets it.
+    const settings = appSettingsOf(deploy(template(), { ...exampleValues(), ...android }));
+    expect(settings).toMatchObject({ DEVICE_CHANNEL: 'webhook', DEVICE_CHANNEL_URL: exampleValues().deviceChannelUrl });
+    const androidSettings = appSettingsOf(deploy(template(), { ...exampleValues(), ...keyless }));
+    expect(androidSettings).toMatchObject({ DEVICE_CHANNEL_URL: '', DEVICE_CHANNEL_SECRET: '' });
+  });
+
+  it('outputs what Google needs for workload identity federation, and the push endpoint', () => {
+    const t = template();
+    // The subject Google's provider sees is the identity's object id: the principal the roles are granted to.
+    const roleAssignment = t.resources.find((r: any) => r.type === 'Microsoft.Authorization/roleAssignments');
+    expect(t.outputs.managedIdentityPrincipalId).toEqual({
+      type: 'string',
+      value: roleAssignment.properties.principalId,
+    });
+    // The issuer is the identity's tenant (the subscription's), even when the API's registration is in another one.
+    const elsewhere = deploy(t, { ...exampleValues(), ...keyless, tenantId: '00000000-0000-0000-0000-0000000000cc' });
+    const subscriptionTenant = deploy(t, defaultsOnly()).parameters.tenantId;
+    expect(output(elsewhere, 'tenantId')).toBe(subscriptionTenant);
+    expect(output(elsewhere, 'tenantId')).not.toBe(elsewhere.parameters.tenantId);
+    // The push route the app registers, under host.json's route prefix, at the app's public origin.
+    const { routePrefix } = read('host.json').extensions.http;
+    expect(output(elsewhere, 'androidManagementPushEndpoint')).toBe(
+      `${appSettingsOf(elsewhere).PUBLIC_BASE_URL}/${routePrefix}/${PUSH_ROUTES.androidManagementNotifications.route}`,
+    );
+  });
+});
+
 describe('the template creates what the app uses, with least privilege', () => {
   const deployment = () => firstDeployment(SCENARIOS['entra, webhook gateway'] ?? {});
   const of = (type: string) => deployment().resources.filter((r) => r.type === type);
@@ -177,6 +380,11 @@ describe('the template creates what the app uses, with least privilege', () => {
     const { tables: _, ...queues } = STORAGE_NAMES;
     expect(names('Microsoft.Storage/storageAccounts/queueServices/queues').sort()).toEqual(
       Object.values(queues).sort(),
+    );
+    // The inventory sync's page queue and its poison queue, also on this webhook deployment: the queue trigger is
+    // registered whatever the channel.
+    expect(names('Microsoft.Storage/storageAccounts/queueServices/queues')).toEqual(
+      expect.arrayContaining(['device-sync', 'device-sync-poison']),
     );
     const site = of('Microsoft.Web/sites')[0]?.body.properties as any;
     const container = names('Microsoft.Storage/storageAccounts/blobServices/containers')[0];
@@ -290,6 +498,14 @@ describe('no storage key, connection string or inline secret in the template', (
     expect(leaks(template(), example())).toEqual([]);
   });
 
+  it('finds none with the Android Management channel, whose credential secret the check then sees', () => {
+    const values = { ...exampleValues(), deviceChannel: 'androidManagement', androidManagementEnterprise: ENTERPRISE };
+    expect(findSecretLeaks(template(), values)).toEqual([]);
+    // The check gives every secure parameter a value, so the credential's secret resource is among what it scanned.
+    const scanned = deploy(template(), { ...values, androidManagementCredentials: 'x' }).resources.map((r) => r.name);
+    expect(scanned.filter((name) => name.endsWith('/android-management-credentials'))).toHaveLength(1);
+  });
+
   const mutations: [string, (t: any) => void, RegExp][] = [
     [
       'a connection string built with listKeys()',
@@ -327,6 +543,13 @@ describe('no storage key, connection string or inline secret in the template', (
         appSettings(t).STATUS_LINK_KEYS = "[parameters('statusLinkKeys')]";
       },
       /app setting STATUS_LINK_KEYS[\s\S]*carries secure parameter statusLinkKeys|STATUS_LINK_KEYS: carries secure parameter statusLinkKeys/,
+    ],
+    [
+      'the Google credential passed straight into an app setting',
+      (t) => {
+        appSettings(t).ANDROID_MANAGEMENT_CREDENTIALS = "[parameters('androidManagementCredentials')]";
+      },
+      /app setting ANDROID_MANAGEMENT_CREDENTIALS[\s\S]*carries secure parameter androidManagementCredentials|ANDROID_MANAGEMENT_CREDENTIALS: carries secure parameter androidManagementCredentials/,
     ],
     [
       'a secure parameter with a default value',
