@@ -9,8 +9,10 @@ import { getDeviceOverview } from '../lib/useCases/devices';
 
 export const getManagedDevice = endpoint(ROUTES.getManagedDevice, async ({ request, deps, caller }) => {
   const { params, query } = await parseRequest(request, DeviceOverviewRequestSchema);
-  const device = await getDeviceOverview(deps.services, passcodeViewer(caller, query.includePasscode), params.deviceId);
-  return json(200, device, device.lastResetPasscode?.passcode ? { 'Cache-Control': 'no-store' } : {});
+  const viewer = passcodeViewer(caller, query.includePasscode);
+  const { device, etag } = await getDeviceOverview(deps.services, viewer, params.deviceId);
+  // The ETag is what a PUT's If-Match names (docs/API.md "PUT a device").
+  return json(200, device, { ETag: etag, ...(device.lastResetPasscode?.passcode && { 'Cache-Control': 'no-store' }) });
 });
 
 app.http(ROUTES.getManagedDevice.name, { ...routeOptions(ROUTES.getManagedDevice), handler: getManagedDevice });

@@ -38,8 +38,13 @@ export interface Page<T> {
 
 export interface DeviceStore {
   get(deviceId: string): Promise<Device | undefined>;
-  /** Creates or replaces the device; says which. */
-  put(device: Device): Promise<'created' | 'updated'>;
+  /** The device with the ETag it was read at (a PUT replaces only that version). */
+  read(deviceId: string): Promise<Versioned<Device> | undefined>;
+  /**
+   * Creates the device (no `etag`: only if it does not exist) or replaces the version read (`etag`), in one conditional
+   * write; PreconditionFailedError when the device is not what the caller read.
+   */
+  put(device: Device, etag?: string): Promise<Versioned<Device>>;
   list(query: { operatingSystem?: OperatingSystem; top: number; skipToken?: string }): Promise<Page<Device>>;
   /** Creates or replaces devices the channel's inventory sync read, in as few writes as the store allows. */
   putSynced(devices: Device[]): Promise<void>;

@@ -1,6 +1,6 @@
 import type { InvocationContext, StorageQueueHandler } from '@azure/functions';
 import { getDeps } from './deps';
-import type { Services } from './useCases/services';
+import type { Delivery, Services } from './useCases/services';
 import { retryWhileStorageIsDown, WORKER_STORAGE_WAIT_MS } from './useCases/waitForStorage';
 import type * as z from './zod';
 
@@ -12,7 +12,7 @@ import type * as z from './zod';
 export function queueHandler<M, R extends string>(
   schema: z.ZodMiniType<M>,
   what: string,
-  work: (services: Services, message: M) => Promise<R>,
+  work: (services: Services, message: M, delivery: Delivery) => Promise<R>,
   describe: (message: M, outcome: R, context: InvocationContext) => string,
 ): StorageQueueHandler {
   return async (message, context) => {
@@ -22,7 +22,10 @@ export function queueHandler<M, R extends string>(
       return;
     }
     const { services } = getDeps();
-    const outcome = await retryWhileStorageIsDown(() => work(services, parsed.data), {
+    // The message's id: the same on every delivery of this message (a redelivery after a failed one).
+    const id = context.triggerMetadata?.id;
+    const delivery: Delivery = typeof id === 'string' ? { messageId: id } : {};
+    const outcome = await retryWhileStorageIsDown(() => work(services, parsed.data, delivery), {
       budgetMs: WORKER_STORAGE_WAIT_MS,
       log: services.log,
     });

@@ -2,6 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import { PreconditionFailedError } from '../core/errors';
 import type { ActionSchedule, ScheduleEntry } from '../ports';
 import * as z from '../zod';
+import { certainWrite } from './certainWrite';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { odataString } from './tableClients';
 
@@ -52,14 +53,31 @@ export class TableActionSchedule implements ActionSchedule {
     const next: ScheduleEntry = { ...entry, dueDateTime: due.toISOString(), visits: entry.visits + 1 };
     if (rowKeyOf(next) === rowKeyOf(entry)) return;
     try {
-      await this.table.submitTransaction([
-        ['create', { partitionKey: PARTITION, rowKey: rowKeyOf(next), ...next }],
-        ['delete', { partitionKey: PARTITION, rowKey: rowKeyOf(entry) }],
-      ]);
+      await certainWrite(
+        async () => {
+          await this.table.submitTransaction([
+            ['create', { partitionKey: PARTITION, rowKey: rowKeyOf(next), ...next }],
+            ['delete', { partitionKey: PARTITION, rowKey: rowKeyOf(entry) }],
+          ]);
+          return true;
+        },
+        // This move already happened (its answer was lost): the new entry is there with this visit, the old one gone.
+        async () => ((await this.has(next)) && !(await this.has(entry)) ? true : undefined),
+      );
     } catch (error) {
       const status = storageStatus(error);
       if (status === 404 || status === 409) throw new PreconditionFailedError('the schedule entry moved');
       translateStorageError(error);
+    }
+  }
+
+  private async has(entry: ScheduleEntry): Promise<boolean> {
+    try {
+      const stored = EntrySchema.parse(await this.table.getEntity(PARTITION, rowKeyOf(entry)));
+      return stored.visits === entry.visits;
+    } catch (error) {
+      if (storageStatus(error) === 404) return false;
+      throw error;
     }
   }
 

@@ -5,6 +5,7 @@ import { invalidSkipToken, PreconditionFailedError } from '../core/errors';
 import { ActionStateSchema, type DeviceAction, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
 import type { ActionStore, CreateActionResult, ListActionsQuery, Page, ResetContext, Versioned } from '../ports';
 import * as z from '../zod';
+import { certainWrite, sameContent } from './certainWrite';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { ACCEPTED_ACTIONS_FILTER } from './tableAuditLog';
 import { checkContinuationToken, jsonColumn, odataString } from './tableClients';
@@ -57,6 +58,8 @@ const ActionEntitySchema = z.lazy(() =>
     attempts: z.number().check(z.int()),
     target: jsonColumn(TargetSchema, 'target'),
     claimedUntil: z.optional(z.string()),
+    claimedBy: z.optional(z.string()),
+    crashedDeliveries: z.optional(z.number().check(z.int(), z.minimum(0))),
     nextAttemptDateTime: z.optional(z.string()),
     lastErrorCode: z.optional(z.string()),
     lastErrorMessage: z.optional(z.string()),
@@ -86,6 +89,8 @@ function toVersionedAction(entity: unknown): Versioned<DeviceAction> {
     attempts: e.attempts,
     ...(e.reason !== undefined && { reason: e.reason }),
     ...(e.claimedUntil !== undefined && { claimedUntil: e.claimedUntil }),
+    ...(e.claimedBy !== undefined && { claimedBy: e.claimedBy }),
+    ...(e.crashedDeliveries !== undefined && { crashedDeliveries: e.crashedDeliveries }),
     ...(e.nextAttemptDateTime !== undefined && { nextAttemptDateTime: e.nextAttemptDateTime }),
     ...(e.lastErrorCode !== undefined && { lastError: { code: e.lastErrorCode, message: e.lastErrorMessage ?? '' } }),
     ...(e.idempotencyKeyHash !== undefined && { idempotencyKeyHash: e.idempotencyKeyHash }),
@@ -116,6 +121,8 @@ export function toEntity(a: DeviceAction) {
     attempts: a.attempts,
     ...(a.reason !== undefined && { reason: a.reason }),
     ...(a.claimedUntil !== undefined && { claimedUntil: a.claimedUntil }),
+    ...(a.claimedBy !== undefined && { claimedBy: a.claimedBy }),
+    ...(a.crashedDeliveries !== undefined && { crashedDeliveries: a.crashedDeliveries }),
     ...(a.nextAttemptDateTime !== undefined && { nextAttemptDateTime: a.nextAttemptDateTime }),
     ...(a.lastError && { lastErrorCode: a.lastError.code, lastErrorMessage: a.lastError.message }),
     ...(a.idempotencyKeyHash !== undefined && { idempotencyKeyHash: a.idempotencyKeyHash }),
@@ -150,14 +157,25 @@ export class TableActionStore implements ActionStore {
   async create(action: DeviceAction): Promise<CreateActionResult> {
     try {
       const guard = { partitionKey: action.deviceId, rowKey: GUARD_ROW, actionId: action.id };
-      const result = await this.tables.actions.submitTransaction([
-        ['create', toEntity(action)],
-        ['create', guard],
-      ]);
-      // Sub-responses come in request order; update responses carry no row key, so go by position.
-      const etag = result.subResponses[0]?.etag;
-      if (!etag) throw new Error('the transaction response has no ETag for the action');
-      return { created: true, etag };
+      return await certainWrite(
+        async () => {
+          const result = await this.tables.actions.submitTransaction([
+            ['create', toEntity(action)],
+            ['create', guard],
+          ]);
+          // Sub-responses come in request order; update responses carry no row key, so go by position.
+          const etag = result.subResponses[0]?.etag;
+          if (!etag) throw new Error('the transaction response has no ETag for the action');
+          return { created: true as const, etag };
+        },
+        // The action and its guard went in together: if the action is there, as meant, so is the guard.
+        async () => {
+          const stored = await this.getRaw(action.deviceId, action.id);
+          return stored && sameContent(stored.value, action)
+            ? { created: true as const, etag: stored.etag }
+            : undefined;
+        },
+      );
     } catch (error) {
       if (storageStatus(error) !== 409) return translateStorageError(error);
     }
@@ -177,40 +195,59 @@ export class TableActionStore implements ActionStore {
 
   async get(deviceId: string, actionId: string): Promise<Versioned<DeviceAction> | undefined> {
     try {
+      return await this.getRaw(deviceId, actionId);
+    } catch (error) {
+      return translateStorageError(error);
+    }
+  }
+
+  /** The action as stored, or undefined; storage errors as the SDK threw them. */
+  private async getRaw(deviceId: string, actionId: string): Promise<Versioned<DeviceAction> | undefined> {
+    try {
       return toVersionedAction(await this.tables.actions.getEntity(deviceId, actionRow(actionId)));
     } catch (error) {
       if (storageStatus(error) === 404) return undefined;
-      return translateStorageError(error);
+      throw error;
     }
   }
 
   async update(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
     checkChange(current.value, next);
-    const entity = toEntity(next);
-    const ifMatch = { etag: current.etag };
     try {
-      // The write that ends the action releases its guard in the same transaction: if the ETag check fails, neither
-      // happens. Later writes of a terminal action (a passcode purge) leave the guard alone: by then it is absent or
-      // held by a newer action of the device. (A transaction delete cannot carry an ETag; this one needs none, since
-      // while `current` is the stored, non-terminal version, the guard is this action's.)
-      if (isTerminal(next.actionState) && !isTerminal(current.value.actionState)) {
-        const result = await this.tables.actions.submitTransaction([
-          ['update', entity, 'Replace', ifMatch],
-          ['delete', { partitionKey: next.deviceId, rowKey: GUARD_ROW }],
-        ]);
-        // Sub-responses come in request order; update responses carry no row key, so go by position.
-        const etag = result.subResponses[0]?.etag;
-        if (!etag) throw new Error('the transaction response has no ETag for the action');
-        return { value: next, etag };
-      }
-      // A single write needs no transaction (cheaper for the service).
-      const { etag } = await this.tables.actions.updateEntity(entity, 'Replace', ifMatch);
-      if (!etag) throw new Error('the update response has no ETag');
-      return { value: next, etag };
+      return await certainWrite(
+        () => this.replace(next, current),
+        async () => {
+          const stored = await this.getRaw(next.deviceId, next.id);
+          return stored && sameContent(stored.value, next) ? { value: next, etag: stored.etag } : undefined;
+        },
+      );
     } catch (error) {
       if (storageStatus(error) === 404) throw new PreconditionFailedError('the action or its guard is gone');
       return translateStorageError(error);
     }
+  }
+
+  private async replace(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
+    const entity = toEntity(next);
+    const ifMatch = { etag: current.etag };
+    // The write that ends the action releases its guard in the same transaction: if the ETag check fails, neither
+    // happens. Later writes of a terminal action (a passcode purge) leave the guard alone: by then it is absent or held
+    // by a newer action of the device. (A transaction delete cannot carry an ETag; this one needs none, since while
+    // `current` is the stored, non-terminal version, the guard is this action's.)
+    if (isTerminal(next.actionState) && !isTerminal(current.value.actionState)) {
+      const result = await this.tables.actions.submitTransaction([
+        ['update', entity, 'Replace', ifMatch],
+        ['delete', { partitionKey: next.deviceId, rowKey: GUARD_ROW }],
+      ]);
+      // Sub-responses come in request order; update responses carry no row key, so go by position.
+      const etag = result.subResponses[0]?.etag;
+      if (!etag) throw new Error('the transaction response has no ETag for the action');
+      return { value: next, etag };
+    }
+    // A single write needs no transaction (cheaper for the service).
+    const { etag } = await this.tables.actions.updateEntity(entity, 'Replace', ifMatch);
+    if (!etag) throw new Error('the update response has no ETag');
+    return { value: next, etag };
   }
 
   async remove(current: Versioned<DeviceAction>): Promise<void> {
@@ -220,6 +257,7 @@ export class TableActionStore implements ActionStore {
         etag: current.etag,
       });
     } catch (error) {
+      // Gone already (a retry of a delete that committed) or changed since read: either way nothing to remove.
       if (storageStatus(error) !== 404 && storageStatus(error) !== 412) translateStorageError(error);
     }
   }

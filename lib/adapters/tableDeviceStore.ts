@@ -1,4 +1,5 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { PreconditionFailedError } from '../core/errors';
 import {
   ANDROID_MANAGEMENT_STATES,
   type AndroidManagementFacts,
@@ -6,8 +7,9 @@ import {
   OperatingSystemSchema,
   PasscodePolicySchema,
 } from '../core/model';
-import type { DeviceStore, Page } from '../ports';
+import type { DeviceStore, Page, Versioned } from '../ports';
 import * as z from '../zod';
+import { certainWrite, sameContent } from './certainWrite';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { checkContinuationToken, jsonColumn, odataString } from './tableClients';
 
@@ -86,26 +88,46 @@ export class TableDeviceStore implements DeviceStore {
   constructor(private readonly table: TableClient) {}
 
   async get(deviceId: string): Promise<Device | undefined> {
+    return (await this.read(deviceId))?.value;
+  }
+
+  async read(deviceId: string): Promise<Versioned<Device> | undefined> {
     try {
-      return toDevice(await this.table.getEntity(PARTITION, deviceId));
+      return await this.readRaw(deviceId);
     } catch (error) {
-      if (storageStatus(error) === 404) return undefined;
       return translateStorageError(error);
     }
   }
 
-  async put(device: Device): Promise<'created' | 'updated'> {
+  private async readRaw(deviceId: string): Promise<Versioned<Device> | undefined> {
+    try {
+      const entity = await this.table.getEntity(PARTITION, deviceId);
+      return { value: toDevice(entity), etag: String(entity.etag) };
+    } catch (error) {
+      if (storageStatus(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async put(device: Device, etag?: string): Promise<Versioned<Device>> {
     const entity = toEntity(device);
     try {
-      await this.table.createEntity(entity);
-      return 'created';
+      return await certainWrite(
+        async () => {
+          const written =
+            etag === undefined
+              ? await this.table.createEntity(entity)
+              : await this.table.updateEntity(entity, 'Replace', { etag });
+          if (!written.etag) throw new Error('the write response has no ETag');
+          return { value: device, etag: written.etag };
+        },
+        async () => {
+          const stored = await this.readRaw(device.id);
+          return stored && sameContent(stored.value, device) ? stored : undefined;
+        },
+      );
     } catch (error) {
-      if (storageStatus(error) !== 409) return translateStorageError(error);
-    }
-    try {
-      await this.table.updateEntity(entity, 'Replace');
-      return 'updated';
-    } catch (error) {
+      if (storageStatus(error) === 404) throw new PreconditionFailedError('the device is gone');
       return translateStorageError(error);
     }
   }

@@ -1,6 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import type { IdempotencyKeys, IdempotencyRecord, Versioned } from '../ports';
 import * as z from '../zod';
+import { certainWrite } from './certainWrite';
 import { storageStatus, translateStorageError } from './storageErrors';
 
 const RecordSchema = z.lazy(() =>
@@ -30,9 +31,15 @@ export class TableIdempotencyKeys implements IdempotencyKeys {
   async reserve(keyHash: string, record: IdempotencyRecord, replacing?: Versioned<IdempotencyRecord>) {
     const entity = { partitionKey: keyHash, rowKey: '', ...record };
     try {
-      if (replacing) await this.table.updateEntity(entity, 'Replace', { etag: replacing.etag });
-      else await this.table.createEntity(entity);
-      return true;
+      return await certainWrite(
+        async () => {
+          if (replacing) await this.table.updateEntity(entity, 'Replace', { etag: replacing.etag });
+          else await this.table.createEntity(entity);
+          return true;
+        },
+        // Reserved already by this very request (its answer was lost): the record names this action.
+        async () => ((await this.find(keyHash))?.value.actionId === record.actionId ? true : undefined),
+      );
     } catch (error) {
       const status = storageStatus(error);
       if (status === 409 || status === 412 || status === 404) return false;

@@ -4,6 +4,7 @@ import { IdSchema } from '../core/model';
 import type { Subscription } from '../core/subscription';
 import type { SubscriptionStore, Versioned } from '../ports';
 import * as z from '../zod';
+import { certainWrite, sameContent } from './certainWrite';
 import { storageStatus, translateStorageError } from './storageErrors';
 import { odataString } from './tableClients';
 
@@ -75,9 +76,26 @@ export class TableSubscriptionStore implements SubscriptionStore {
 
   async create(subscription: Subscription): Promise<void> {
     try {
-      await this.tables.subscriptions.createEntity(toEntity(subscription));
+      await certainWrite(
+        async () => {
+          await this.tables.subscriptions.createEntity(toEntity(subscription));
+          return true;
+        },
+        async () => ((await this.readBack(subscription)) ? true : undefined),
+      );
     } catch (error) {
       translateStorageError(error);
+    }
+  }
+
+  /** Whether the stored subscription is already `meant` (a write whose answer was lost committed). */
+  private async readBack(meant: Subscription): Promise<boolean> {
+    try {
+      const stored = toVersioned(await this.tables.subscriptions.getEntity(PARTITION, meant.id));
+      return sameContent(toEntity(stored.value), toEntity(meant));
+    } catch (error) {
+      if (storageStatus(error) === 404) return false;
+      throw error;
     }
   }
 
@@ -106,7 +124,13 @@ export class TableSubscriptionStore implements SubscriptionStore {
 
   async update(next: Subscription, current: Versioned<Subscription>): Promise<void> {
     try {
-      await this.tables.subscriptions.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
+      await certainWrite(
+        async () => {
+          await this.tables.subscriptions.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
+          return true;
+        },
+        async () => ((await this.readBack(next)) ? true : undefined),
+      );
     } catch (error) {
       if (storageStatus(error) === 404) throw new PreconditionFailedError('the subscription is gone');
       translateStorageError(error);
@@ -124,9 +148,19 @@ export class TableSubscriptionStore implements SubscriptionStore {
 
   async claimDelivery(subscriptionId: string, actionId: string, now: Date, staleAfterMs: number): Promise<boolean> {
     const entity = { partitionKey: subscriptionId, rowKey: actionId, claimedDateTime: now.toISOString() };
+    // The claim this call makes, read back: a claim whose answer was lost is still this call's.
+    const ours = async () => {
+      const found = await this.tables.deliveries.getEntity(subscriptionId, actionId).catch((error: unknown) => {
+        if (storageStatus(error) === 404) return undefined;
+        throw error;
+      });
+      return found && ClaimEntitySchema.parse(found).claimedDateTime === entity.claimedDateTime ? true : undefined;
+    };
     try {
-      await this.tables.deliveries.createEntity(entity);
-      return true;
+      return await certainWrite(async () => {
+        await this.tables.deliveries.createEntity(entity);
+        return true;
+      }, ours);
     } catch (error) {
       if (storageStatus(error) !== 409) return translateStorageError(error);
     }
@@ -134,8 +168,10 @@ export class TableSubscriptionStore implements SubscriptionStore {
     try {
       const found = ClaimEntitySchema.parse(await this.tables.deliveries.getEntity(subscriptionId, actionId));
       if (now.getTime() - new Date(found.claimedDateTime).getTime() < staleAfterMs) return false;
-      await this.tables.deliveries.updateEntity(entity, 'Replace', { etag: found.etag });
-      return true;
+      return await certainWrite(async () => {
+        await this.tables.deliveries.updateEntity(entity, 'Replace', { etag: found.etag });
+        return true;
+      }, ours);
     } catch (error) {
       const status = storageStatus(error);
       if (status === 404 || status === 412) return false;

@@ -46,6 +46,8 @@ export interface LifecycleSettings {
   actionExpiryHours: number;
   /** How long an action may make no progress before the sweeper sends it to a worker again. */
   stuckAfterSeconds: number;
+  /** Days a finished action is kept (RETENTION_DAYS), counted from its start. */
+  retentionDays: number;
 }
 
 /** How long an Idempotency-Key is remembered (docs/API.md: at least 24 hours). */
@@ -80,9 +82,22 @@ export function withoutPasscode(action: DeviceAction): DeviceAction {
 
 /** Leaves the in-flight bookkeeping behind when an action ends. */
 function ended(action: DeviceAction, now: Date, state: ActionState, error?: ActionError): DeviceAction {
-  const { claimedUntil: _c, nextAttemptDateTime: _n, lastError: _l, command: _d, ...rest } = action;
+  const { nextAttemptDateTime: _n, lastError: _l, command: _d, ...rest } = released(action);
   return { ...rest, actionState: state, lastUpdatedDateTime: at(now), ...(error && { error }) };
 }
+
+/** The action without a worker's claim on it. */
+function released(action: DeviceAction): DeviceAction {
+  const { claimedUntil: _c, claimedBy: _b, ...rest } = action;
+  return rest;
+}
+
+/**
+ * How many deliveries may die after claiming the action before it fails: the first redelivery tries once more (the
+ * death may have been a passing one); the next ends it, without calling the device channel again for a failure that
+ * is not the device's (an endless crash loop would otherwise send the command every few seconds for a day).
+ */
+export const MAX_CRASHED_DELIVERIES = 1;
 
 /** Ends the action as failed because the channel said it was not applied: the passcode goes with it. */
 const fail = (action: DeviceAction, now: Date, error: ActionError) =>
@@ -120,23 +135,41 @@ export const workerStep = (action: DeviceAction): 'send' | 'check' => (action.co
  * A worker takes the action to send its command: pending, or active whose previous claim lapsed (a worker died, or a
  * retry is due). The passcode is generated on the first claim only and stored with it, so every later attempt sends
  * the same one. An action whose command is with the channel is never claimed again: the worker asks instead.
+ *
+ * `delivery` is the queue message being worked on. Its own claim, still held, means its previous delivery died after
+ * claiming (the host delivers a message again only once the last delivery ended): that delivery takes over at once, and
+ * past MAX_CRASHED_DELIVERIES the action fails (deliveryFailed, or outcomeUnknown since the command may have gone out).
  */
 export function claim(
   action: DeviceAction,
   now: Date,
-  settings: Pick<LifecycleSettings, 'leaseSeconds'>,
+  settings: Pick<LifecycleSettings, 'leaseSeconds' | 'passcodeDisplayHours'>,
   sealNewPasscode: () => SealedSecret,
+  delivery?: string,
 ): Decision {
   if (isTerminal(action.actionState) || action.command) return { kind: 'finished' };
-  if (leaseIsLive(action, now)) return { kind: 'wait', until: new Date(action.claimedUntil ?? at(now)) };
+  const redelivered = delivery !== undefined && action.claimedBy === delivery;
+  const crashedDeliveries = (action.crashedDeliveries ?? 0) + (redelivered ? 1 : 0);
+  if (crashedDeliveries > MAX_CRASHED_DELIVERIES) {
+    return move(
+      failUnconfirmed(action, now, settings, {
+        code: 'deliveryFailed',
+        message: 'The work kept failing after it had claimed the action.',
+      }),
+    );
+  }
+  if (leaseIsLive(action, now) && !redelivered)
+    return { kind: 'wait', until: new Date(action.claimedUntil ?? at(now)) };
   const nextAttempt = time(action.nextAttemptDateTime);
-  if (nextAttempt && now < nextAttempt) return { kind: 'wait', until: nextAttempt };
-  const { nextAttemptDateTime: _n, ...rest } = action;
+  if (nextAttempt && now < nextAttempt && !redelivered) return { kind: 'wait', until: nextAttempt };
+  const { nextAttemptDateTime: _n, ...rest } = released(action);
   return move({
     ...rest,
     actionState: 'active',
     attempts: action.attempts + 1,
     claimedUntil: at(plus(now, settings.leaseSeconds * 1000)),
+    ...(delivery !== undefined && { claimedBy: delivery }),
+    ...(crashedDeliveries > 0 && { crashedDeliveries }),
     sealedPasscode: action.sealedPasscode ?? sealNewPasscode(),
     lastUpdatedDateTime: at(now),
   });
@@ -224,7 +257,7 @@ function recordWaiting(
   let nextCheck = plus(now, checkDelaySeconds(checks, random) * 1000);
   // One look just after the command expires, so that an expired command ends the action then, not up to 15 min later.
   if (expires && expires > now && nextCheck > expires) nextCheck = plus(expires, 5_000);
-  const { claimedUntil: _c, lastError: _l, ...rest } = action;
+  const { lastError: _l, ...rest } = released(action);
   return move({ ...rest, command, nextAttemptDateTime: at(nextCheck), lastUpdatedDateTime: at(now) });
 }
 
@@ -279,7 +312,7 @@ export function recordTransientFailure(
 ): Decision {
   if (action.actionState !== 'active') return { kind: 'finished' };
   const lastError = { code: 'deviceUnreachable', message: failure.message };
-  const { claimedUntil: _c, ...rest } = action;
+  const rest = released(action);
   if (action.command) {
     if (now >= expiryDeadline(action, settings)) {
       return move(failUnconfirmed(action, now, settings, { code: 'expired', message: `${failure.message}.` }));
@@ -398,10 +431,11 @@ export function purgePasscode(action: DeviceAction, now: Date): Decision {
 }
 
 /**
- * When the sweeper must look at the action next, or undefined when it never needs to again: while in flight, when it
- * would count as stuck (or expire); once finished, when its passcode or Idempotency-Key must be removed.
+ * When the sweeper must look at the action next: while in flight, when it would count as stuck (or expire); once
+ * finished, when its passcode or Idempotency-Key must be removed, and last when the action itself is (retention). The
+ * schedule so finds every action, whether or not its accepted event was ever written.
  */
-export function nextReview(action: DeviceAction, now: Date, settings: LifecycleSettings): Date | undefined {
+export function nextReview(action: DeviceAction, now: Date, settings: LifecycleSettings): Date {
   if (!isTerminal(action.actionState)) {
     const stuck = settings.stuckAfterSeconds * 1000;
     const earliest = Math.min(quietSince(action).getTime() + stuck, expiryDeadline(action, settings).getTime());
@@ -410,8 +444,12 @@ export function nextReview(action: DeviceAction, now: Date, settings: LifecycleS
   const due = [passcodeRemovalDue(action), idempotencyKeyRemovalDue(action)].filter(
     (d): d is Date => d !== undefined && d > now,
   );
-  return due.length === 0 ? undefined : new Date(Math.min(...due.map((d) => d.getTime())));
+  return new Date(Math.min(...due.map((d) => d.getTime()), retentionEnd(action, settings).getTime()));
 }
+
+/** When a finished action is removed: RETENTION_DAYS after its start. */
+export const retentionEnd = (action: DeviceAction, settings: Pick<LifecycleSettings, 'retentionDays'>): Date =>
+  plus(new Date(action.startDateTime), settings.retentionDays * 24 * 3_600_000);
 
 /** The last sign of life of an action in flight: its last change, the end of its claim, or its next attempt. */
 function quietSince(action: DeviceAction): Date {

@@ -86,6 +86,15 @@ export const ERROR_CATALOGUE = {
     target: 'notificationUrl',
     when: 'Creating a subscription whose notificationUrl fails the validation handshake; nothing is stored.',
   },
+  preconditionFailed: {
+    status: 412,
+    message: 'The If-Match condition failed: {reason}.',
+    target: 'If-Match',
+    when:
+      "A PUT of a device with If-Match whose ETag is not the device's current one (it changed since it was read), or " +
+      'If-Match on a device that does not exist.',
+    example: { reason: 'the device changed since it was read' },
+  },
   deviceNotActive: {
     status: 409,
     message: '{reason}',

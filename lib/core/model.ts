@@ -13,6 +13,17 @@ export const IdSchema = z.lazy(() =>
   ),
 );
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A device id as the app keeps it: a GUID-shaped id (Intune's managedDevice ids) in lower case, since `3F0C…` and
+ * `3f0c…` are one Intune device; any other id exactly as given (docs/API.md "Conventions").
+ */
+export const normalizeDeviceId = (id: string): string => (GUID.test(id) ? id.toLowerCase() : id);
+
+/** A deviceId from a request: an id (IdSchema), GUIDs compared without regard to case (normalizeDeviceId). */
+export const DeviceIdSchema = z.lazy(() => z.pipe(IdSchema, z.transform(normalizeDeviceId)));
+
 /** True when text holds control characters other than tab, CR and LF (they corrupt logs and UIs). */
 export const hasControlCharacters = (text: string): boolean =>
   [...text].some((c) => {
@@ -135,6 +146,10 @@ export interface DeviceAction {
   attempts: number;
   /** While a worker applies the passcode: until when its claim holds (renewed while the device channel works). */
   claimedUntil?: string;
+  /** The queue message whose delivery holds the claim: a redelivery of that very message means the last one died. */
+  claimedBy?: string;
+  /** Deliveries that claimed the action and then died before recording anything (found by their redelivery). */
+  crashedDeliveries?: number;
   /** After a transient device failure: when the next attempt is due. */
   nextAttemptDateTime?: string;
   /** The last transient failure while the action is still being retried. */

@@ -1,6 +1,6 @@
 import * as z from '../zod';
 import type { DeviceAction } from './model';
-import { IdSchema, textSchema } from './model';
+import { IdSchema, normalizeDeviceId, textSchema } from './model';
 
 /**
  * Change-notification subscriptions in the shape of Microsoft Graph's (https://learn.microsoft.com/graph/api/resources/subscription):
@@ -20,7 +20,9 @@ export type Watched = { scope: 'all' } | { scope: 'device'; deviceId: string };
 export function watchedBy(resource: string): Watched | undefined {
   if (resource === ALL_DEVICES_RESOURCE) return { scope: 'all' };
   const deviceId = DEVICE_RESOURCE.exec(resource)?.[1];
-  if (deviceId !== undefined && IdSchema.safeParse(deviceId).success) return { scope: 'device', deviceId };
+  if (deviceId !== undefined && IdSchema.safeParse(deviceId).success) {
+    return { scope: 'device', deviceId: normalizeDeviceId(deviceId) };
+  }
   return undefined;
 }
 

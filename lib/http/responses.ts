@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { ApiError, apiError, type ErrorDetail, TransientError } from '../core/errors';
+import { ApiError, apiError, type ErrorDetail, PreconditionFailedError, TransientError } from '../core/errors';
 import { consoleLogger } from '../deps';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -37,6 +37,11 @@ export function errorBody(
  */
 export function errorResponse(error: unknown, requestId: string): HttpResponseInit {
   if (error instanceof ApiError) return apiErrorResponse(error, requestId);
+  // A storage race a use case did not settle within its own retries: nothing is wrong, the caller may simply retry.
+  if (error instanceof PreconditionFailedError) {
+    const changed = { reason: 'What the request changes was changed by another request meanwhile' };
+    return apiErrorResponse(apiError('serviceUnavailable', changed, { headers: { 'Retry-After': '1' } }), requestId);
+  }
   if (error instanceof TransientError) {
     const retryAfter = String(error.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
     const unavailable = { reason: 'The service is briefly unavailable' };

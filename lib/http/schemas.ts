@@ -1,4 +1,11 @@
-import { ActionStateSchema, DeviceInputSchema, IdSchema, OperatingSystemSchema, textSchema } from '../core/model';
+import {
+  ActionStateSchema,
+  DeviceIdSchema,
+  DeviceInputSchema,
+  IdSchema,
+  OperatingSystemSchema,
+  textSchema,
+} from '../core/model';
 import { MAX_SUBSCRIPTION_HOURS, subscriptionFields } from '../core/subscription';
 import * as z from '../zod';
 
@@ -6,8 +13,8 @@ import * as z from '../zod';
 // (docs/PERFORMANCE.md "Bundle and cold start").
 
 /** Route parameters, query strings and headers of docs/API.md; the functions and the API documents share them. */
-export const DeviceParamsSchema = z.lazy(() => z.strictObject({ deviceId: IdSchema }));
-export const ActionParamsSchema = z.lazy(() => z.strictObject({ deviceId: IdSchema, actionId: IdSchema }));
+export const DeviceParamsSchema = z.lazy(() => z.strictObject({ deviceId: DeviceIdSchema }));
+export const ActionParamsSchema = z.lazy(() => z.strictObject({ deviceId: DeviceIdSchema, actionId: IdSchema }));
 
 const SkipTokenSchema = z.lazy(() =>
   z.string().check(z.maxLength(2048), z.regex(/^[A-Za-z0-9._-]+$/, 'must be the $skipToken of an @odata.nextLink')),
@@ -49,7 +56,7 @@ export const ListAuditQuerySchema = z.lazy(() =>
   z.strictObject({
     $top: TopSchema,
     $skipToken: z.optional(SkipTokenSchema),
-    deviceId: z.optional(IdSchema),
+    deviceId: z.optional(DeviceIdSchema),
     from: z.optional(z.iso.datetime({ offset: true })),
     to: z.optional(z.iso.datetime({ offset: true })),
   }),
@@ -174,7 +181,15 @@ export const DeviceRequestSchema = z.object({ params: DeviceParamsSchema });
 export const ActionRequestSchema = z.object({ params: ActionParamsSchema });
 export const DeviceOverviewRequestSchema = z.object({ params: DeviceParamsSchema, query: PasscodeQuerySchema });
 export const StatusMonitorRequestSchema = z.object({ params: ActionParamsSchema, query: PasscodeQuerySchema });
-export const PutDeviceRequestSchema = z.object({ params: DeviceParamsSchema, body: DeviceInputSchema });
+/** `If-Match`: the ETag of the device as read (GET, or a PUT's answer), or `*` (any existing version). */
+export const IfMatchSchema = z.lazy(() =>
+  z.string().check(z.minLength(1), z.maxLength(512), z.regex(/^[\x20-\x7e]+$/, 'must be an ETag or *')),
+);
+export const PutDeviceRequestSchema = z.object({
+  params: DeviceParamsSchema,
+  headers: z.object({ 'if-match': z.optional(IfMatchSchema) }),
+  body: DeviceInputSchema,
+});
 export const ListDevicesRequestSchema = z.object({ query: ListDevicesQuerySchema });
 export const ListDeviceActionsRequestSchema = z.object({ params: DeviceParamsSchema, query: ListActionsQuerySchema });
 export const ListAllActionsRequestSchema = z.object({ query: ListActionsQuerySchema });

@@ -14,7 +14,7 @@ import { PreconditionFailedError, StorageUnavailableError, TransientError } from
 import type { CommandStatus, DeviceAction, ResetMessage } from '../core/model';
 import { generatePasscode } from '../core/passcodeGenerator';
 import type { Versioned } from '../ports';
-import { passcodeAad, type Services } from './services';
+import { type Delivery, passcodeAad, type Services } from './services';
 import { announceFinished } from './subscriptions';
 
 export type WorkerOutcome =
@@ -37,7 +37,11 @@ export type WorkerOutcome =
  * no worker waits in a loop. Storage failures are thrown (the caller waits for storage and runs this again; every
  * step is idempotent).
  */
-export async function applyPasscodeReset(services: Services, message: ResetMessage): Promise<WorkerOutcome> {
+export async function applyPasscodeReset(
+  services: Services,
+  message: ResetMessage,
+  delivery: Delivery = {},
+): Promise<WorkerOutcome> {
   const found = await services.actions.get(message.deviceId, message.actionId);
   if (!found) {
     services.log.warn('reset message for an unknown action', {
@@ -49,21 +53,28 @@ export async function applyPasscodeReset(services: Services, message: ResetMessa
   if (isTerminal(found.value.actionState)) return 'alreadyFinished';
   return workerStep(found.value) === 'check'
     ? checkCommand(services, message, found)
-    : sendCommand(services, message, found);
+    : sendCommand(services, message, found, delivery);
 }
 
 async function sendCommand(
   services: Services,
   message: ResetMessage,
   found: Versioned<DeviceAction>,
+  delivery: Delivery,
 ): Promise<WorkerOutcome> {
-  const decision = claim(found.value, services.clock.now(), services.settings, () =>
+  const seal = () =>
     services.cipher.seal(
       generatePasscode(found.value.target.passcodePolicy, services.randomInt),
       passcodeAad(found.value.deviceId, found.value.id),
-    ),
-  );
+    );
+  const decision = claim(found.value, services.clock.now(), services.settings, seal, delivery.messageId);
   if (decision.kind === 'finished') return 'alreadyFinished';
+  if (decision.kind === 'move' && isTerminal(decision.next.actionState)) {
+    // Its deliveries kept dying after claiming it: it ends here, and the device channel is not called again.
+    const ended = await store(services, decision, found);
+    if (ended) await announceFinished(services, ended);
+    return ended ? 'failed' : 'lostRace';
+  }
   if (decision.kind === 'wait') {
     // Another worker holds the claim, or the device asked us to wait: come back then, with a fresh message.
     await sendAgain(services, message, decision.until);

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { newActionId } from '../core/actionId';
 import { IDEMPOTENCY_KEY_HOURS } from '../core/actionLifecycle';
 import { acceptedResetEvent } from '../core/auditEvents';
-import { ActionInProgressError, ApiError, apiError, TransientError } from '../core/errors';
+import { ActionInProgressError, ApiError, apiError, PreconditionFailedError, TransientError } from '../core/errors';
 import type { Device, DeviceAction } from '../core/model';
 import { resetPasscodeSupport } from '../core/supportMatrix';
 import type { IdempotencyRecord, Versioned } from '../ports';
@@ -26,19 +25,23 @@ export type ResetResult =
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const DAY_MS = 24 * 3600_000;
-/** A reservation younger than this may belong to a request that is still writing its action. */
-const RESERVATION_IN_PROGRESS_MS = 30_000;
+/** Passes over a request that met a race (another request took the key or the device in between). */
+const ACCEPT_PASSES = 3;
 
 /**
- * Accepts a reset. Every refusal (404, 422, 409, 429) is decided from two reads made together (the device, and its
- * partition of actions), before anything is written. Then: the Idempotency-Key reservation (when given), the sweeper's schedule entry (written
- * first, so that an action can never exist without one), one atomic write of the pending action with the device's
- * in-flight guard, and finally the accepted event and the enqueue, which never change the answer: the sweeper
- * re-records the event and re-enqueues an action that makes no progress.
+ * Accepts a reset. Every refusal (404, 409, 422, 429) is decided from two reads made together (the device, and its
+ * partition of actions), before anything is written. Then: the Idempotency-Key reservation (when given), the sweeper's
+ * schedule entry (written first, so that an action can never exist without one), one atomic write of the pending
+ * action with the device's in-flight guard, and finally the accepted event and the enqueue, which never change the
+ * answer: the sweeper re-records the event and re-enqueues an action that makes no progress.
+ *
+ * An Idempotency-Key maps to one action id, the one minted when the key was first reserved: a repeat finds that action,
+ * or, when the first request died (or lost its answers) before writing it, writes it itself with that same id and
+ * start time, so that a late commit of the first request's write and the repeat's write are one and the same action.
  */
 export async function requestPasscodeReset(services: Services, request: ResetRequest): Promise<ResetResult> {
   try {
-    const result = await acceptReset(services, request);
+    const result = await acceptWithRetries(services, request);
     if (result.kind === 'repeated') {
       await bestEffort(services, 'auditing a repeated reset', () =>
         auditRequest(services, request, { outcome: 'success', actionId: result.action.id, detail: 'repeated' }),
@@ -79,7 +82,21 @@ interface KeyInfo {
   requestHash: string;
 }
 
-async function acceptReset(services: Services, request: ResetRequest): Promise<ResetResult> {
+/** A race (the key or the device taken in between) reads everything again; past a few passes the caller retries. */
+async function acceptWithRetries(services: Services, request: ResetRequest): Promise<ResetResult> {
+  for (let pass = 0; pass < ACCEPT_PASSES; pass++) {
+    try {
+      const result = await acceptReset(services, request);
+      if (result) return result;
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+    }
+  }
+  throw new TransientError('The device changed while the request was accepted; retry.', 1);
+}
+
+/** One pass; undefined when a race means reading again. */
+async function acceptReset(services: Services, request: ResetRequest): Promise<ResetResult | undefined> {
   const { deviceId } = request;
   const now = services.clock.now();
   const limit = services.settings.maxResetsPerDevicePerDay;
@@ -95,40 +112,32 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
     services.actions.resetContext(deviceId, new Date(now.getTime() - DAY_MS), limit),
     key ? services.idempotencyKeys.find(key.keyHash) : undefined,
   ]);
-  let replacing: Versioned<IdempotencyRecord> | undefined;
-  if (earlier && key) {
-    const repeat = await findRepeat(services, request, key, earlier.value, now);
-    if (repeat) return { kind: 'repeated', action: repeat };
-    replacing = earlier;
-  }
+  const previous = earlier && key ? await earlierRequest(services, request, key, earlier, now) : undefined;
+  if (previous?.kind === 'repeated') return previous;
+  const reserved = previous?.kind === 'reuse' ? previous.record : undefined;
   const target = checkAcceptable(services, deviceId, device, context.inFlightActionId);
   checkDailyLimit(context.recentStarts, limit, now);
 
-  const action = newAction(services, request, target, now, key?.keyHash);
-  if (key && !(await reserveKey(services, action, key, replacing))) {
-    // Another request with the same key reserved it in between: this one is its repeat.
-    const winner = await services.idempotencyKeys.find(key.keyHash);
-    const repeat = winner && (await findRepeat(services, request, key, winner.value, now));
-    if (repeat) return { kind: 'repeated', action: repeat };
-    throw new TransientError('A request with the same Idempotency-Key is in progress; retry.', 1);
+  const startedAt = reserved ? new Date(reserved.createdDateTime) : now;
+  const action = newAction(request, target, {
+    id: reserved?.actionId ?? newActionId(now, services.randomHex(10)),
+    startedAt,
+    idempotencyKeyHash: key?.keyHash,
+  });
+  if (key && !reserved) {
+    const replacing = previous?.kind === 'expired' ? previous.record : undefined;
+    // Another request with the same key reserved it in between: the next pass answers as its repeat.
+    if (!(await reserveKey(services, action, key, replacing))) return undefined;
   }
+  // Due when the action would count as stuck: the same row for the same action, however often it is written.
   await services.schedule.add({
     deviceId,
     actionId: action.id,
-    dueDateTime: new Date(now.getTime() + services.settings.stuckAfterSeconds * 1000).toISOString(),
+    dueDateTime: new Date(startedAt.getTime() + services.settings.stuckAfterSeconds * 1000).toISOString(),
     visits: 0,
   });
   const created = await services.actions.create(action);
-  if (!created.created) {
-    // Another request took the device since the read; its schedule entry goes at its first visit (no action).
-    if (key)
-      await bestEffort(services, 'releasing an Idempotency-Key', () =>
-        services.idempotencyKeys.remove(key.keyHash, action.id),
-      );
-    const holder = await services.actions.get(deviceId, created.inFlightActionId);
-    if (key && holder?.value.idempotencyKeyHash === key.keyHash) return { kind: 'repeated', action: holder.value };
-    throw new ActionInProgressError(deviceId, created.inFlightActionId);
-  }
+  if (!created.created) return refused(services, request, key, action, created.inFlightActionId);
   await Promise.all([
     bestEffort(services, 'recording the accepted event', () => services.audit.record(acceptedResetEvent(action))),
     bestEffort(services, 'enqueueing the reset', () =>
@@ -141,6 +150,28 @@ async function acceptReset(services: Services, request: ResetRequest): Promise<R
     ),
   ]);
   return { kind: 'accepted', action };
+}
+
+/**
+ * Another action holds the device. When it carries this request's key it is this request's (the key's first request,
+ * or an older one whose reservation this one replaced): a repeat. Otherwise the request is refused, and only then is
+ * its key released; its schedule entry goes at its first visit (no action).
+ */
+async function refused(
+  services: Services,
+  request: ResetRequest,
+  key: KeyInfo | undefined,
+  action: DeviceAction,
+  holderId: string,
+): Promise<ResetResult> {
+  const holder = await services.actions.get(request.deviceId, holderId);
+  if (key && holder?.value.idempotencyKeyHash === key.keyHash) return { kind: 'repeated', action: holder.value };
+  if (key) {
+    await bestEffort(services, 'releasing an Idempotency-Key', () =>
+      services.idempotencyKeys.remove(key.keyHash, action.id),
+    );
+  }
+  throw new ActionInProgressError(request.deviceId, holderId);
 }
 
 /**
@@ -168,27 +199,26 @@ function checkAcceptable(
   };
 }
 
-/** A new pending action; its id is minted now, at acceptance, so ids order actions by when they were accepted. */
+/** A new pending action; its id orders actions by when they were accepted (minted at acceptance, or reserved then). */
 function newAction(
-  services: Services,
   request: ResetRequest,
   target: DeviceAction['target'],
-  now: Date,
-  idempotencyKeyHash: string | undefined,
+  identity: { id: string; startedAt: Date; idempotencyKeyHash: string | undefined },
 ): DeviceAction {
+  const at = identity.startedAt.toISOString();
   return {
-    id: newActionId(now, services.randomHex(10)),
+    id: identity.id,
     deviceId: request.deviceId,
     actionName: 'resetPasscode',
     actionState: 'pending',
-    startDateTime: now.toISOString(),
-    lastUpdatedDateTime: now.toISOString(),
+    startDateTime: at,
+    lastUpdatedDateTime: at,
     requestedBy: request.caller.name,
     requestedById: request.caller.id,
     ...(request.reason !== undefined && { reason: request.reason }),
     target,
     attempts: 0,
-    ...(idempotencyKeyHash && { idempotencyKeyHash }),
+    ...(identity.idempotencyKeyHash && { idempotencyKeyHash: identity.idempotencyKeyHash }),
   };
 }
 
@@ -202,30 +232,32 @@ function reserveKey(services: Services, action: DeviceAction, key: KeyInfo, repl
   return services.idempotencyKeys.reserve(key.keyHash, record, replacing);
 }
 
+type EarlierRequest =
+  | { kind: 'repeated'; action: DeviceAction }
+  | { kind: 'reuse'; record: IdempotencyRecord }
+  | { kind: 'expired'; record: Versioned<IdempotencyRecord> };
+
 /**
- * What an earlier request with the same key did: its action (this request is a repeat), nothing yet (it is still
- * writing: wait a moment for it), or nothing ever (it died before writing its action, or the key is past its 48
- * hours: undefined, and the key may be reserved anew). The same key for another device or body is a 422.
+ * What an earlier request with the same key did: its action exists (this request is a repeat), or not (it died, or lost
+ * its answers, before writing it: this request writes it, with the reserved id), or the key is past its 48 hours (a new
+ * reservation replaces it). The same key for another device or body is a 422.
  */
-async function findRepeat(
+async function earlierRequest(
   services: Services,
   request: ResetRequest,
   key: KeyInfo,
-  earlier: IdempotencyRecord,
+  earlier: Versioned<IdempotencyRecord>,
   now: Date,
-): Promise<DeviceAction | undefined> {
-  const age = now.getTime() - new Date(earlier.createdDateTime).getTime();
-  if (age >= IDEMPOTENCY_KEY_HOURS * 3600_000) return undefined;
-  if (earlier.deviceId !== request.deviceId || earlier.requestHash !== key.requestHash) {
+): Promise<EarlierRequest> {
+  const record = earlier.value;
+  if (now.getTime() - new Date(record.createdDateTime).getTime() >= IDEMPOTENCY_KEY_HOURS * 3600_000) {
+    return { kind: 'expired', record: earlier };
+  }
+  if (record.deviceId !== request.deviceId || record.requestHash !== key.requestHash) {
     throw apiError('idempotencyKeyReused');
   }
-  for (let wait = 0; ; wait++) {
-    const original = await services.actions.get(earlier.deviceId, earlier.actionId);
-    if (original) return original.value;
-    if (age >= RESERVATION_IN_PROGRESS_MS) return undefined;
-    if (wait === 5) throw new TransientError('A request with the same Idempotency-Key is in progress; retry.', 1);
-    await sleep(50 * 2 ** wait);
-  }
+  const original = await services.actions.get(record.deviceId, record.actionId);
+  return original ? { kind: 'repeated', action: original.value } : { kind: 'reuse', record };
 }
 
 /** 429 once the device had `limit` resets in the last 24 hours; Retry-After = when the oldest leaves the window. */

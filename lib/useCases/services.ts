@@ -42,13 +42,16 @@ export interface Services {
   log: Logger;
   settings: LifecycleSettings & {
     maxResetsPerDevicePerDay: number;
-    /** Days finished actions and audit events are kept. */
-    retentionDays: number;
     /** A developer's run (AZURE_FUNCTIONS_ENVIRONMENT=Development): plain-http loopback receivers are allowed. */
     development: boolean;
     /** Which device channel `channel` is: it decides the support matrix. */
     deviceChannel: DeviceChannelKind;
   };
+}
+
+/** Which queue message a worker runs for, from the trigger's metadata. */
+export interface Delivery {
+  messageId?: string;
 }
 
 /** Associated data binding a sealed passcode to its device and action: a ciphertext cannot be moved. */

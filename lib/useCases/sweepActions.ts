@@ -5,12 +5,13 @@ import {
   isTerminal,
   nextReview,
   purgePasscode,
+  retentionEnd,
 } from '../core/actionLifecycle';
 import { acceptedResetEvent, isAcceptedEvent } from '../core/auditEvents';
 import { PreconditionFailedError } from '../core/errors';
 import type { DeviceAction } from '../core/model';
 import type { ScheduleEntry, Versioned } from '../ports';
-import { bestEffort, type Services } from './services';
+import type { Services } from './services';
 import { announceFinished, maintainSubscriptions } from './subscriptions';
 
 export interface SweepReport {
@@ -92,17 +93,19 @@ async function review(services: Services, entry: ScheduleEntry, now: Date, repor
     await services.schedule.remove(entry);
     return;
   }
-  // A request that died after writing its action may not have recorded it (the event is also its list entry).
-  if (entry.visits === 0) {
-    await bestEffort(services, 'recording the accepted event', () =>
-      services.audit.record(acceptedResetEvent(stored.value)),
-    );
-  }
+  // A request that died (or lost its answers) after writing its action may not have recorded it: the event is also its
+  // list entry. Not best effort: until it is written, the entry stays due and the next run tries again.
+  if (entry.visits === 0) await services.audit.record(acceptedResetEvent(stored.value));
   let found = stored;
   if (!isTerminal(found.value.actionState)) found = await reviewInFlight(services, found, now, report);
   if (isTerminal(found.value.actionState)) found = await reviewFinished(services, found, now, report);
-  const next = nextReview(found.value, now, services.settings);
-  await (next ? services.schedule.reschedule(entry, next) : services.schedule.remove(entry));
+  if (isTerminal(found.value.actionState) && now >= retentionEnd(found.value, services.settings)) {
+    await services.actions.remove(found);
+    report.actionsPurged++;
+    await services.schedule.remove(entry);
+    return;
+  }
+  await services.schedule.reschedule(entry, nextReview(found.value, now, services.settings));
 }
 
 /** Fails an action that is too old (never under a live claim), or sends a stuck one to a worker again. */

@@ -1,3 +1,4 @@
+import { sameContent } from '../../lib/adapters/certainWrite';
 import { actionIdUpperBoundFor } from '../../lib/core/actionId';
 import { checkChange, isTerminal } from '../../lib/core/actionLifecycle';
 import { invalidSkipToken, PreconditionFailedError } from '../../lib/core/errors';
@@ -183,17 +184,32 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
 }
 
 export class MemoryDeviceStore implements DeviceStore {
+  /** The devices; a test may set one directly (its ETag is then `W/"0"` until it is written). */
   readonly devices = new Map<string, Device>();
+  private readonly etags = new Map<string, string>();
+  private version = 0;
 
   async get(deviceId: string) {
     const d = this.devices.get(deviceId);
     return d && clone(d);
   }
 
-  async put(device: Device) {
-    const created = !this.devices.has(device.id);
+  async read(deviceId: string) {
+    const d = this.devices.get(deviceId);
+    return d && { value: clone(d), etag: this.etags.get(deviceId) ?? 'W/"0"' };
+  }
+
+  async put(device: Device, etag?: string) {
+    const existing = await this.read(device.id);
+    if (etag === undefined ? existing !== undefined : existing?.etag !== etag) {
+      // Already exactly this device: the write's own earlier try, as the Table adapter reads back (certainWrite).
+      if (existing && sameContent(existing.value, device)) return existing;
+      throw new PreconditionFailedError();
+    }
+    const next = `W/"d${++this.version}"`;
     this.devices.set(device.id, clone(device));
-    return created ? ('created' as const) : ('updated' as const);
+    this.etags.set(device.id, next);
+    return { value: clone(device), etag: next };
   }
 
   async list(query: { operatingSystem?: string; top: number; skipToken?: string }) {
@@ -204,7 +220,10 @@ export class MemoryDeviceStore implements DeviceStore {
   }
 
   async putSynced(devices: Device[]) {
-    for (const device of devices) this.devices.set(device.id, clone(device));
+    for (const device of devices) {
+      this.devices.set(device.id, clone(device));
+      this.etags.set(device.id, `W/"d${++this.version}"`);
+    }
   }
 
   async listSyncedBefore(cutoff: Date, limit: number) {

@@ -163,6 +163,8 @@ export function describeActionStoreContract(name: string, create: () => Promise<
         actionState: 'active',
         attempts: 1,
         sealedPasscode: { keyId: 'k1', value: 'c2VhbGVk' },
+        claimedBy: 'message-1',
+        crashedDeliveries: 1,
         nextAttemptDateTime: at(2).toISOString(),
         lastError: { code: 'deviceUnreachable', message: 'the gateway answered 503' },
         command: {
@@ -448,10 +450,14 @@ export function describeDeviceStoreContract(name: string, create: () => Promise<
     const current = useSubject(create);
     const store = () => current().subject;
 
-    it('put says created, then updated; get returns the latest version', async () => {
+    it('put creates a device only if absent, and replaces only the version read (its ETag)', async () => {
       const device = deviceFixture({ id: uniqueDevice() });
-      await expect(store().put(device)).resolves.toBe('created');
-      await expect(store().get(device.id)).resolves.toEqual(device);
+      const created = await store().put(device);
+      expect(created.value).toEqual(device);
+      await expect(store().read(device.id)).resolves.toEqual(created);
+      await expect(store().put({ ...device, deviceName: 'Another' })).rejects.toBeInstanceOf(PreconditionFailedError);
+      // The very same device again is this write's own earlier try (its answer lost): it is already written.
+      await expect(store().put(device)).resolves.toEqual(created);
 
       const renamed = {
         ...device,
@@ -459,7 +465,13 @@ export function describeDeviceStoreContract(name: string, create: () => Promise<
         passcodePolicy: { minLength: 8, characters: 'alphanumeric' as const, complex: true },
         lastUpdatedDateTime: '2026-11-27T00:00:00.000Z',
       };
-      await expect(store().put(renamed)).resolves.toBe('updated');
+      const replaced = await store().put(renamed, created.etag);
+      expect(replaced.etag).not.toBe(created.etag);
+      await expect(store().get(device.id)).resolves.toEqual(renamed);
+      // A writer that read the first version loses: nothing changes.
+      await expect(store().put({ ...device, deviceName: 'Stale' }, created.etag)).rejects.toBeInstanceOf(
+        PreconditionFailedError,
+      );
       await expect(store().get(device.id)).resolves.toEqual(renamed);
     });
 

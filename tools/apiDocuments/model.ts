@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode, type ErrorEntry, exampleMessage } from '../../lib/core/errorCatalogue';
 import { RESPONSE_SCHEMAS } from '../../lib/http/responseSchemas';
 import { ROUTES, type RouteSpec } from '../../lib/http/routes';
-import { IdempotencyKeySchema } from '../../lib/http/schemas';
+import { IdempotencyKeySchema, IfMatchSchema } from '../../lib/http/schemas';
 import {
   AUTHENTICATED_ERRORS,
   type HeaderName,
@@ -68,6 +68,16 @@ function parametersOf(spec: OperationSpec): Parameter[] {
       required: false,
       schema: inputJsonSchema(IdempotencyKeySchema),
       info: idempotencyKey,
+    });
+  }
+  const ifMatch = PARAMETERS['header.If-Match'];
+  if (spec.ifMatch && ifMatch) {
+    parameters.push({
+      name: 'If-Match',
+      in: 'header',
+      required: false,
+      schema: inputJsonSchema(IfMatchSchema),
+      info: ifMatch,
     });
   }
   return parameters;

@@ -34,7 +34,13 @@ import {
 export type JsonSchema = Record<string, unknown>;
 export type RouteName = keyof typeof ROUTES;
 export type Visibility = 'important' | 'advanced' | 'internal';
-export type HeaderName = 'Location' | 'Operation-Location' | 'Retry-After' | 'Cache-Control' | 'WWW-Authenticate';
+export type HeaderName =
+  | 'Location'
+  | 'Operation-Location'
+  | 'Retry-After'
+  | 'Cache-Control'
+  | 'WWW-Authenticate'
+  | 'ETag';
 
 export const JSON_TYPE = 'application/json';
 export const BASE_PATH = '/api';
@@ -63,6 +69,10 @@ export const HEADERS: Record<HeaderName, HeaderSpec> = {
   },
   'WWW-Authenticate': {
     description: 'The Bearer challenge of RFC 6750 §3.',
+    schema: { type: 'string' },
+  },
+  ETag: {
+    description: "The device's version: send it back in If-Match to replace only this version.",
     schema: { type: 'string' },
   },
 };
@@ -94,7 +104,9 @@ export interface ParameterSpec {
 export const PARAMETERS: Record<string, ParameterSpec> = {
   'path.deviceId': {
     title: 'Device ID',
-    description: 'The managed device id: 1-128 characters of A-Z, a-z, 0-9, ".", "_" or "-" (case-sensitive).',
+    description:
+      'The managed device id: 1-128 characters of A-Z, a-z, 0-9, ".", "_" or "-" (case-sensitive, but a GUID is ' +
+      'read in any case).',
     visibility: 'important',
     example: '3f0c2b7e-5d1a-4c8e-9a77-1b2f3c4d5e6f',
   },
@@ -157,6 +169,14 @@ export const PARAMETERS: Record<string, ParameterSpec> = {
       'idempotencyKeyReused. Keys are remembered for at least 24 hours.',
     visibility: 'advanced',
     example: 'ticket-4411-reset-1',
+  },
+  'header.If-Match': {
+    title: 'If Match',
+    description:
+      "Optional: the device's ETag as read (GET or a PUT's answer). The PUT then replaces only that version and " +
+      'answers 412 preconditionFailed if the device changed since; `*` replaces any existing version.',
+    visibility: 'advanced',
+    example: 'W/"datetime\'2026-11-20T08%3A00%3A00.000Z\'"',
   },
   'path.subscriptionId': {
     title: 'Subscription ID',
@@ -229,6 +249,8 @@ export interface OperationSpec {
   query?: z.core.$ZodType;
   body?: BodySpec;
   idempotencyKey?: boolean;
+  /** The operation takes an If-Match header (a device PUT). */
+  ifMatch?: boolean;
   /** The status monitor also accepts a signed link (query `sig`) instead of an access token. */
   statusLink?: boolean;
   pageable?: boolean;
@@ -330,10 +352,13 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
   putManagedDevice: {
     operationId: 'PutManagedDevice',
     summary: 'Register or update a device',
-    description: 'Creates the device in the inventory (201) or replaces its record (200). Needs Devices.Manage.',
+    description:
+      'Creates the device in the inventory (201) or replaces its record (200), in one conditional write; with ' +
+      'If-Match, only the version read. Needs Devices.Manage.',
     tag: 'Devices',
     visibility: 'advanced',
     pathParams: DeviceParamsSchema,
+    ifMatch: true,
     body: {
       name: 'ManagedDeviceInput',
       schema: DeviceInputSchema,
@@ -350,10 +375,22 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
       },
     },
     success: [
-      { status: 200, description: 'The device was updated.', schema: 'ManagedDevice', example: EXAMPLE_DEVICE },
-      { status: 201, description: 'The device was created.', schema: 'ManagedDevice', example: EXAMPLE_DEVICE },
+      {
+        status: 200,
+        description: 'The device was updated.',
+        schema: 'ManagedDevice',
+        headers: ['ETag'],
+        example: EXAMPLE_DEVICE,
+      },
+      {
+        status: 201,
+        description: 'The device was created.',
+        schema: 'ManagedDevice',
+        headers: ['ETag'],
+        example: EXAMPLE_DEVICE,
+      },
     ],
-    errors: ['invalidRequest', 'payloadTooLarge'],
+    errors: ['invalidRequest', 'payloadTooLarge', 'preconditionFailed'],
   },
   listManagedDevices: {
     operationId: 'ListManagedDevices',
@@ -388,6 +425,7 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
         status: 200,
         description: 'The device overview.',
         schema: 'ManagedDevice',
+        headers: ['ETag'],
         optionalHeaders: ['Cache-Control'],
         example: { ...EXAMPLE_DEVICE, lastResetPasscode: EXAMPLE_DONE_ACTION },
       },

@@ -42,7 +42,9 @@ afterAll(async () => {
 async function setup(deviceId: string) {
   const t = makeTestServices();
   const cipher = new AesGcmCipher({ currentKeyId: 'k1', keys: new Map([['k1', randomBytes(32)]]) });
-  const services: Services = { ...t.services, actions, schedule, idempotencyKeys, audit, cipher };
+  // The tables are shared by the tests of this file: ids must be unique across them, as they are in production.
+  const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
+  const services: Services = { ...t.services, actions, schedule, idempotencyKeys, audit, cipher, randomHex };
   const device = deviceFixture({ id: deviceId });
   t.devices.devices.set(deviceId, device);
   return { ...t, services };

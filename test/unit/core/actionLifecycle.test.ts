@@ -89,6 +89,7 @@ const SETTINGS: LifecycleSettings = {
   retryWindowMinutes: 60,
   actionExpiryHours: 24,
   stuckAfterSeconds: 120,
+  retentionDays: 90,
 };
 const START = new Date('2026-11-26T10:00:00.000Z');
 const atSecond = (seconds: number) => new Date(START.getTime() + seconds * 1000);
@@ -359,7 +360,7 @@ describe('action lifecycle: each transition', () => {
     expect(() => checkChange(done, purged)).not.toThrow();
   });
 
-  it('nextReview: while in flight at the stuck time (or the expiry); once finished when something is due', () => {
+  it('nextReview: while in flight at the stuck time (or the expiry); once finished when something is due, last at retention', () => {
     const p = pending();
     expect(nextReview(p, atSecond(0), SETTINGS)).toEqual(atSecond(120));
     expect(isStuck(p, atSecond(119), SETTINGS)).toBe(false);
@@ -371,8 +372,10 @@ describe('action lifecycle: each transition', () => {
     expect(nextReview(done, atSecond(300), SETTINGS)).toEqual(atSecond(101 + 168 * 3600));
     const keyed = { ...done, idempotencyKeyHash: 'h' };
     expect(nextReview(keyed, atSecond(300), SETTINGS)).toEqual(atSecond(48 * 3600));
-    expect(nextReview({ ...keyed, sealedPasscode: undefined }, atSecond(48 * 3600), SETTINGS)).toBeUndefined();
-    expect(nextReview(moved(cancelAction(p, atSecond(1))), atSecond(2), SETTINGS)).toBeUndefined();
+    // Nothing else due: the action's own removal, RETENTION_DAYS after its start (so no action is ever left behind).
+    const retention = atSecond(90 * 24 * 3600);
+    expect(nextReview({ ...keyed, sealedPasscode: undefined }, atSecond(48 * 3600), SETTINGS)).toEqual(retention);
+    expect(nextReview(moved(cancelAction(p, atSecond(1))), atSecond(2), SETTINGS)).toEqual(retention);
   });
 });
 

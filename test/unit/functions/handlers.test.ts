@@ -128,6 +128,41 @@ describe('PUT managedDevices/{deviceId}', () => {
     expect(harness().devices.devices.get('d-1')?.deviceName).toBe('Renamed');
   });
 
+  it('answers with the ETag, and replaces only the version named by If-Match (412 preconditionFailed otherwise)', async () => {
+    const put = (etag?: string) =>
+      call(putManagedDevice, ROUTES.putManagedDevice, devicePath('d-2'), {
+        json: iPhone,
+        headers: { ...as('Devices.Manage'), ...(etag && { 'If-Match': etag }) },
+      });
+    const created = await put();
+    const etag = created.headers.get('etag') ?? '';
+    expect(etag).not.toBe('');
+    const overview = await call(getManagedDevice, ROUTES.getManagedDevice, devicePath('d-2'), { headers: everyRole });
+    expect(overview.headers.get('etag')).toBe(etag);
+    const replaced = await put(etag);
+    expect(replaced.status).toBe(200);
+    expect(replaced.headers.get('etag')).not.toBe(etag);
+    const stale = await put(etag);
+    expectError(stale, 412, 'preconditionFailed');
+    expect(stale.body.error.target).toBe('If-Match');
+  });
+
+  it('keeps a GUID device id in lower case: another case of it is the same device', async () => {
+    const upper = '3F0C2B7E-5D1A-4C8E-9A77-1B2F3C4D5E6F';
+    const created = await call(putManagedDevice, ROUTES.putManagedDevice, devicePath(upper), {
+      json: iPhone,
+      headers: as('Devices.Manage'),
+    });
+    expect(created.body.id).toBe(upper.toLowerCase());
+    const first = await accept(upper.toLowerCase());
+    expect(first.status).toBe(202);
+    expectError(await accept(upper), 409, 'actionInProgress');
+    // Ids that are not GUIDs keep their exact spelling: device-1 exists, Device-1 does not.
+    harness().addDevice(deviceFixture());
+    expectError(await accept('Device-1'), 404, 'deviceNotFound');
+    expect((await accept('device-1')).status).toBe(202);
+  });
+
   it('refuses a bad device with one 400 naming every bad field, and writes nothing', async () => {
     const result = await call(putManagedDevice, ROUTES.putManagedDevice, devicePath('bad id!'), {
       json: { ...iPhone, osVersion: '17.x', passcodePolicy: { minLength: 2 }, color: 'red' },

@@ -441,6 +441,43 @@ describe('fault tests: a crash at each point, then what the host and the sweeper
     });
   });
 
+  it('a message whose work keeps dying after the claim: its own redelivery takes over once, then the action fails', async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = Array.from({ length: MAX_DEQUEUE_COUNT }, () => new Error('a bug after the claim'));
+    const delivery = { messageId: 'message-1' };
+    const outcomes: string[] = [];
+    // The host redelivers the same message (same id) after each failed delivery, 5 s later, under a live 30 s lease.
+    for (let attempt = 1; attempt <= MAX_DEQUEUE_COUNT; attempt++) {
+      try {
+        outcomes.push(await applyPasscodeReset(t.services, message, delivery));
+        break;
+      } catch (error) {
+        outcomes.push((error as Error).message);
+        t.clock.advance({ seconds: 5 });
+      }
+    }
+
+    // Two deliveries sent the command and died; the third ends it without calling the channel again.
+    expect(outcomes).toEqual(['a bug after the claim', 'a bug after the claim', 'failed']);
+    expect(t.channel.received).toHaveLength(2);
+    const stored = (await t.actions.get('device-1', message.actionId))?.value;
+    expect(stored).toMatchObject({ actionState: 'failed', attempts: 2, error: { code: 'outcomeUnknown' } });
+    expect(stored?.error?.message).toMatch(/kept failing after it had claimed/);
+    // Its passcode may be on the device: it stays shown, and the device is free for a new reset.
+    await expectInvariants(t, message, 'failed');
+  });
+
+  it('a duplicate message (another id) still waits for a live claim: only the same message takes over', async () => {
+    const t = setup();
+    const message = await accept(t);
+    t.channel.script = [new Error('died')];
+    await expect(applyPasscodeReset(t.services, message, { messageId: 'message-1' })).rejects.toThrow('died');
+    await expect(applyPasscodeReset(t.services, message, { messageId: 'message-2' })).resolves.toBe('deferred');
+    await expect(applyPasscodeReset(t.services, message, { messageId: 'message-1' })).resolves.toBe('done');
+    expect(t.channel.received).toHaveLength(2);
+  });
+
   it('the poison handler leaves a finished action alone', async () => {
     const t = setup();
     const message = await accept(t);

@@ -39,7 +39,7 @@ async function everyView(t: TestServices, caller: Caller, actionId: string): Pro
   const status = await getAction(t.services, 'device-1', actionId, caller);
   const forDevice = await listActions(t.services, caller, { deviceId: 'device-1', top: 10 });
   const all = await listActions(t.services, caller, { top: 10 });
-  const overview = await getDeviceOverview(t.services, caller, 'device-1');
+  const { device: overview } = await getDeviceOverview(t.services, caller, 'device-1');
   const views = [status, ...forDevice.items, ...all.items.filter((v) => v.deviceId === 'device-1')];
   if (overview.lastResetPasscode) views.push(overview.lastResetPasscode);
   expect(views).toHaveLength(4);
@@ -158,11 +158,11 @@ describe('listActions and the device overview', () => {
 
   it('shows the latest reset on the device overview and 404 deviceNotFound for an unknown device', async () => {
     const t = setup();
-    const before = await getDeviceOverview(t.services, reader, 'device-1');
+    const { device: before } = await getDeviceOverview(t.services, reader, 'device-1');
     expect(before).not.toHaveProperty('lastResetPasscode');
     expect(before.resetPasscodeSupport).toEqual({ supported: true });
     const { actionId } = await doneReset(t);
-    expect((await getDeviceOverview(t.services, reader, 'device-1')).lastResetPasscode?.id).toBe(actionId);
+    expect((await getDeviceOverview(t.services, reader, 'device-1')).device.lastResetPasscode?.id).toBe(actionId);
     await expect(getDeviceOverview(t.services, reader, 'nope')).rejects.toMatchObject({
       status: 404,
       code: 'deviceNotFound',
@@ -183,6 +183,40 @@ describe('listActions and the device overview', () => {
       lastUpdatedDateTime: '2026-11-26T10:05:00.000Z',
     });
     expect(t.audit.events.map((e) => e.eventType)).toEqual(['deviceCreated', 'deviceUpdated']);
+  });
+
+  it('honours If-Match: the ETag read replaces that version only; a stale one is 412 and writes nothing', async () => {
+    const t = makeTestServices();
+    const { id: _id, createdDateTime: _c, lastUpdatedDateTime: _u, ...input } = deviceFixture();
+    const first = await registerDevice(t.services, resetter, 'device-9', input);
+    const second = await registerDevice(t.services, resetter, 'device-9', { ...input, osVersion: '17.0' }, first.etag);
+    expect(second.etag).not.toBe(first.etag);
+    await expect(
+      registerDevice(t.services, resetter, 'device-9', { ...input, osVersion: '16.0' }, first.etag),
+    ).rejects.toMatchObject({ status: 412, code: 'preconditionFailed' });
+    expect((await t.devices.get('device-9'))?.osVersion).toBe('17.0');
+    await expect(registerDevice(t.services, resetter, 'device-8', input, '*')).rejects.toMatchObject({ status: 412 });
+    await expect(registerDevice(t.services, resetter, 'device-9', input, '*')).resolves.toMatchObject({
+      created: false,
+    });
+  });
+
+  it('two PUTs at once never interleave: the device is exactly one of the two bodies', async () => {
+    const t = makeTestServices();
+    const { id: _id, createdDateTime: _c, lastUpdatedDateTime: _u, ...input } = deviceFixture();
+    await registerDevice(t.services, resetter, 'device-9', input);
+    const ios = { ...input, operatingSystem: 'iOS' as const, osVersion: '17.5' };
+    const android = { ...input, operatingSystem: 'Android' as const, osVersion: '6.0.1' };
+    await Promise.all([
+      registerDevice(t.services, resetter, 'device-9', ios),
+      registerDevice(t.services, resetter, 'device-9', android),
+    ]);
+    const stored = await t.devices.get('device-9');
+    expect(
+      [ios, android].some(
+        (body) => body.operatingSystem === stored?.operatingSystem && body.osVersion === stored.osVersion,
+      ),
+    ).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ActionInProgressError, ApiError } from '../../../lib/core/errors';
+import { ActionInProgressError, ApiError, StorageUnavailableError } from '../../../lib/core/errors';
 import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { requestPasscodeReset } from '../../../lib/useCases/requestPasscodeReset';
 import { callerWith, deviceFixture, makeTestServices, type TestServices } from '../../support/services';
@@ -346,7 +346,7 @@ describe('requestPasscodeReset', () => {
       expect(again.action.id).not.toBe(first.action.id);
     });
 
-    it('a reservation whose request died before writing its action is taken over with a fresh id', async () => {
+    it('a reservation whose request died before writing its action: the repeat writes it, with the reserved id', async () => {
       const t = setup();
       const create = t.actions.create.bind(t.actions);
       t.actions.create = async () => {
@@ -354,16 +354,35 @@ describe('requestPasscodeReset', () => {
       };
       const request = { deviceId: 'device-1', caller, idempotencyKey: 'ticket-9' };
       await expect(requestPasscodeReset(t.services, request)).rejects.toThrow('process died');
-      const [stale] = [...t.idempotencyKeys.records.values()];
+      const [reserved] = [...t.idempotencyKeys.records.values()];
       t.actions.create = create;
 
-      t.clock.advance({ minutes: 5 });
+      t.clock.advance({ seconds: 2 });
       const result = await requestPasscodeReset(t.services, request);
 
+      // One key, one action id: had the first write committed late, it would be this very action.
       expect(result.kind).toBe('accepted');
-      expect(result.action.id).not.toBe(stale?.value.actionId);
-      expect(result.action.startDateTime).toBe(t.clock.now().toISOString());
-      expect([...t.idempotencyKeys.records.values()][0]?.value.actionId).toBe(result.action.id);
+      expect(result.action.id).toBe(reserved?.value.actionId);
+      expect(result.action.startDateTime).toBe(reserved?.value.createdDateTime);
+      expect([...t.idempotencyKeys.records.values()]).toEqual([reserved]);
+      expect(t.schedule.of(result.action.id)).toHaveLength(1);
+    });
+
+    it('a write whose answer was lost but which committed: the repeat gets that action, never a second one', async () => {
+      const t = setup();
+      const create = t.actions.create.bind(t.actions);
+      t.actions.create = async (action) => {
+        await create(action);
+        throw new StorageUnavailableError('the answer was lost');
+      };
+      const request = { deviceId: 'device-1', caller, idempotencyKey: 'ticket-10' };
+      await expect(requestPasscodeReset(t.services, request)).rejects.toBeInstanceOf(StorageUnavailableError);
+      t.actions.create = create;
+
+      const again = await requestPasscodeReset(t.services, request);
+      expect(again.kind).toBe('repeated');
+      expect(t.actions.all()).toHaveLength(1);
+      expect(again.action.id).toBe(t.actions.all()[0]?.id);
     });
 
     it('an accepted reset stays a 202 when its event or its enqueue cannot be written (the sweeper repairs both)', async () => {

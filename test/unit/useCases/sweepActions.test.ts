@@ -37,6 +37,9 @@ async function accept(t: TestServices, deviceId = 'device-1', idempotencyKey?: s
   return { action, message };
 }
 
+/** When an action started at `start` is removed (RETENTION_DAYS of the test settings, 90). */
+const retentionOf = (start: string) => new Date(new Date(start).getTime() + 90 * 24 * 3_600_000).toISOString();
+
 describe('sweepActions', () => {
   it('reads nothing but the due entries: fresh actions are not even looked at', async () => {
     const t = setup();
@@ -89,7 +92,8 @@ describe('sweepActions', () => {
     const stored = await t.actions.get('device-1', action.id);
     expect(stored?.value).toMatchObject({ actionState: 'failed', error: { code: 'expired' } });
     expect(t.actions.guardOf('device-1')).toBeUndefined();
-    expect(t.schedule.of(action.id)).toEqual([]);
+    // Its entry now waits for the end of its retention.
+    expect(t.schedule.of(action.id).map((e) => e.dueDateTime)).toEqual([retentionOf(action.startDateTime)]);
     // A late message for it is now a no-op.
     await expect(applyPasscodeReset(t.services, { v: 1, actionId: action.id, deviceId: 'device-1' })).resolves.toBe(
       'alreadyFinished',
@@ -134,9 +138,21 @@ describe('sweepActions', () => {
     const view = await getAction(t.services, 'device-1', action.id, admin);
     expect(view).not.toHaveProperty('passcode');
     expect(view.actionState).toBe('done');
-    // Nothing left to do for it: its entry is gone.
-    expect(t.schedule.of(action.id)).toEqual([]);
+    // Nothing left to do for it but its removal at the end of its retention.
+    expect(t.schedule.of(action.id).map((e) => e.dueDateTime)).toEqual([retentionOf(action.startDateTime)]);
     await expect(sweepActions(t.services)).resolves.toEqual(NOTHING);
+  });
+
+  it('removes a finished action at the end of its retention through its schedule entry, even with no accepted event', async () => {
+    const t = setup();
+    const { action, message } = await accept(t);
+    await applyPasscodeReset(t.services, message);
+    // The accepted event is what the older, event-driven purge relied on: without it the schedule still finds it.
+    t.audit.events.splice(0, t.audit.events.length);
+    t.clock.set(retentionOf(action.startDateTime));
+    await sweepActions(t.services);
+    await expect(t.actions.get('device-1', action.id)).resolves.toBeUndefined();
+    expect(t.schedule.of(action.id)).toEqual([]);
   });
 
   it('purging an old passcode keeps the guard of a newer reset on the same device', async () => {
