@@ -49,6 +49,15 @@ export function queueClientFor(connection: StorageConnection, queueName: string)
 const QUEUE_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
 
 /**
+ * A bound on each storage call of a listener. The JavaScript storage SDK only asks the server for a timeout (its
+ * `timeout` query parameter); a connection that is accepted and never answered would stall polling for good. The real
+ * host's .NET storage client gives up on a try after Azure.Core's default NetworkTimeout of 100 s
+ * (https://learn.microsoft.com/dotnet/api/azure.core.retryoptions.networktimeout), and so does this host.
+ */
+export const STORAGE_CALL_TIMEOUT_MS = 100_000;
+const inTime = () => ({ abortSignal: AbortSignal.timeout(STORAGE_CALL_TIMEOUT_MS) });
+
+/**
  * Randomized exponential backoff between empty polls, from 100 ms up to maxPollingInterval, reset when a
  * message arrives, as the queues extension does:
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#polling-algorithm
@@ -163,7 +172,7 @@ export class QueueListener {
 
   /** Creates the queue if needed, then polls in the background. */
   async start(): Promise<void> {
-    await this.#client.createIfNotExists();
+    await this.#client.createIfNotExists(inTime());
     this.#loop = this.#poll();
   }
 
@@ -195,6 +204,7 @@ export class QueueListener {
         const response = await this.#client.receiveMessages({
           numberOfMessages: config.batchSize,
           visibilityTimeout: Math.ceil(leaseMs / 1000),
+          ...inTime(),
         });
         messages = response.receivedMessageItems;
       } catch (error) {
@@ -249,6 +259,7 @@ export class QueueListener {
             popReceipt,
             undefined,
             Math.ceil(leaseMs / 1000),
+            inTime(),
           );
           if (updated.popReceipt) popReceipt = updated.popReceipt;
         } catch (error) {
@@ -274,7 +285,7 @@ export class QueueListener {
     }
 
     if (succeeded) {
-      await this.#client.deleteMessage(message.messageId, popReceipt);
+      await this.#client.deleteMessage(message.messageId, popReceipt, inTime());
     } else if (!stopping && message.dequeueCount >= config.maxDequeueCount) {
       logger.warn(
         `Message ${message.messageId} has reached MaxDequeueCount of ${config.maxDequeueCount}. Moving message to queue '${this.queueName}-poison'.`,
@@ -282,15 +293,18 @@ export class QueueListener {
       await this.#moveToPoison(message, popReceipt);
     } else {
       const seconds = stopping ? 0 : Math.round(config.visibilityTimeoutMs / 1000);
-      await this.#client.updateMessage(message.messageId, popReceipt, undefined, seconds);
+      await this.#client.updateMessage(message.messageId, popReceipt, undefined, seconds, inTime());
     }
   }
 
   async #moveToPoison(message: ReceivedMessageItem, popReceipt: string): Promise<void> {
-    this.#poisonReady ??= this.#poisonClient.createIfNotExists();
+    this.#poisonReady ??= this.#poisonClient.createIfNotExists(inTime()).catch((error: unknown) => {
+      this.#poisonReady = undefined;
+      throw error;
+    });
     await this.#poisonReady;
     // The stored text is copied as is, so the poison message keeps the original encoding.
-    await this.#poisonClient.sendMessage(message.messageText);
-    await this.#client.deleteMessage(message.messageId, popReceipt);
+    await this.#poisonClient.sendMessage(message.messageText, inTime());
+    await this.#client.deleteMessage(message.messageId, popReceipt, inTime());
   }
 }
