@@ -41,7 +41,8 @@ describe('storage faults: 300 resets while 6% of storage requests lose their ans
       azuriteConnectionString: azurite.connectionString,
       seed: SEED,
       rates: RATES,
-      only: (request) => !(request.service === 'queue' && request.method === 'GET' && request.path.endsWith('/messages')),
+      only: (request) =>
+        !(request.service === 'queue' && request.method === 'GET' && request.path.endsWith('/messages')),
     });
     host = await spawnHost({
       appDir: process.cwd(),
