@@ -16,8 +16,9 @@ import { listManagedDevices } from '../../../functions/listManagedDevices';
 import { putManagedDevice } from '../../../functions/putManagedDevice';
 import { resetPasscode } from '../../../functions/resetPasscode';
 import { simulatorUnlock } from '../../../functions/simulatorUnlock';
-import { TransientError } from '../../../lib/core/errors';
+import { PreconditionFailedError, TransientError } from '../../../lib/core/errors';
 import { SUPPORT_MATRIX } from '../../../lib/core/supportMatrix';
+import { errorResponse } from '../../../lib/http/responses';
 import { ROUTES, type RouteSpec } from '../../../lib/http/routes';
 import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { writeApiDocuments } from '../../../tools/apiDocuments/generate';
@@ -384,6 +385,28 @@ describe('POST managedDevices/{deviceId}/resetPasscode', () => {
     expectError(result, 503, 'serviceUnavailable');
     expect(result.headers.get('retry-after')).toBe('7');
     expect(JSON.stringify(result.body)).not.toContain('storage is unavailable');
+  });
+
+  it('answers 503 with Retry-After 1, not 500, when the device keeps changing under the request', async () => {
+    harness().addDevice(deviceFixture());
+    let races = 0;
+    harness().actions.create = async () => {
+      races++;
+      throw new PreconditionFailedError('the in-flight guard was released meanwhile');
+    };
+    const result = await accept();
+    expectError(result, 503, 'serviceUnavailable');
+    expect(result.headers.get('retry-after')).toBe('1');
+    // Each pass read everything again before giving up.
+    expect(races).toBe(3);
+    expect(harness().queue.messages).toEqual([]);
+  });
+
+  it('turns any storage race that reaches a handler into 503 with Retry-After 1', () => {
+    const response = errorResponse(new PreconditionFailedError('guard released'), 'request-1');
+    expect(response.status).toBe(503);
+    expect(response.headers).toMatchObject({ 'Retry-After': '1' });
+    expect(response.jsonBody).toMatchObject({ error: { code: 'serviceUnavailable' } });
   });
 });
 
