@@ -6,8 +6,11 @@ import { presentActions } from './deviceActions';
 import type { Services } from './services';
 import { type DeviceView, toDeviceView } from './views';
 
-/** How many times a PUT without If-Match reads and writes again when another write got in between. */
-const PUT_ATTEMPTS = 3;
+/**
+ * How many times a PUT without If-Match reads and writes again when another write got in between. Each round of
+ * concurrent PUTs of one device has a winner, so ten PUTs at the same moment (an automation's burst) all succeed.
+ */
+const PUT_ATTEMPTS = 10;
 
 /**
  * Registers a device or replaces its inventory record (PUT), in one conditional write of the whole device: a PUT

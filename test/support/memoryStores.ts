@@ -200,7 +200,9 @@ export class MemoryDeviceStore implements DeviceStore {
   }
 
   async put(device: Device, etag?: string) {
-    const existing = await this.read(device.id);
+    // Read and write with no await in between: the condition and the write are one step, as in Table Storage.
+    const stored = this.devices.get(device.id);
+    const existing = stored && { value: clone(stored), etag: this.etags.get(device.id) ?? 'W/"0"' };
     if (etag === undefined ? existing !== undefined : existing?.etag !== etag) {
       // Already exactly this device: the write's own earlier try, as the Table adapter reads back (certainWrite).
       if (existing && sameContent(existing.value, device)) return existing;

@@ -218,6 +218,17 @@ describe('listActions and the device overview', () => {
       ),
     ).toBe(true);
   });
+
+  it('ten PUTs of one device at the same moment all succeed (a burst from an automation is not a 503)', async () => {
+    const t = makeTestServices();
+    const { id: _id, createdDateTime: _c, lastUpdatedDateTime: _u, ...input } = deviceFixture();
+    await registerDevice(t.services, resetter, 'device-9', input);
+    const bodies = Array.from({ length: 10 }, (_, i) => ({ ...input, osVersion: `17.${i}` }));
+    const answers = await Promise.all(bodies.map((body) => registerDevice(t.services, resetter, 'device-9', body)));
+    expect(answers.map((a) => a.device.osVersion)).toEqual(bodies.map((b) => b.osVersion));
+    // The last write is one of them, whole.
+    expect(bodies.map((b) => b.osVersion)).toContain((await t.devices.get('device-9'))?.osVersion);
+  });
 });
 
 describe('cancelAction', () => {
