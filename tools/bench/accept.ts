@@ -78,6 +78,7 @@ export async function runAcceptLoad(
 
 /** The storage clients the ceiling uses: the app's factories, so they have the same options and policies. */
 export interface AcceptCeilingClients {
+  devices: TableClient;
   actions: TableClient;
   audit: TableClient;
   schedule: TableClient;
@@ -87,6 +88,7 @@ export interface AcceptCeilingClients {
 export function acceptCeilingClients(connectionString: string, observe?: StorageRequestObserver) {
   const table = (name: string) => tableClient(connectionString, name, observe);
   return {
+    devices: table(STORAGE_NAMES.tables.devices),
     actions: table(STORAGE_NAMES.tables.actions),
     audit: table(STORAGE_NAMES.tables.audit),
     schedule: table(STORAGE_NAMES.tables.schedule),
@@ -96,26 +98,30 @@ export function acceptCeilingClients(connectionString: string, observe?: Storage
 
 /**
  * The storage operations of one accepted reset, issued directly with the SDKs and nothing else (no HTTP, host,
- * validation or mapping): read the device's profile row, guard and recent actions (one partition query), add the
- * sweeper's schedule entry, write action + in-flight guard in one entity-group transaction, then append the accepted
- * audit event and enqueue side by side. Keep this in step with
+ * validation or mapping): read the device's row and, side by side, its guard and recent actions (one partition query),
+ * add the sweeper's schedule entry, write action + in-flight guard in one entity-group transaction, then append the
+ * accepted audit event and enqueue side by side. Keep this in step with
  * lib/useCases/requestPasscodeReset.ts: the benchmark compares its round trips with the app's and warns.
  */
 export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId: string): Promise<void> {
   const now = new Date();
   const actionId = newActionId(now, randomBytes(10).toString('hex'));
   const since = actionIdUpperBoundFor(new Date(now.getTime() - 24 * 3600_000));
-  const rows: Record<string, unknown>[] = [];
-  for await (const row of clients.actions.listEntities<Record<string, unknown>>({
-    queryOptions: {
-      filter: `PartitionKey eq '${deviceId}' and ((RowKey ge 'action_' and RowKey lt 'action_${since}') or RowKey eq 'profile' or RowKey eq 'inflight')`,
-    },
-  })) {
-    rows.push(row);
-  }
-  const profileRow = rows.find((r) => r.rowKey === 'profile');
-  if (!profileRow) throw new Error(`no profile for ${deviceId}`);
-  const profile = JSON.parse(String(profileRow.profile));
+  const recentActions = async () => {
+    const rows: Record<string, unknown>[] = [];
+    for await (const row of clients.actions.listEntities<Record<string, unknown>>({
+      queryOptions: {
+        filter: `PartitionKey eq '${deviceId}' and ((RowKey ge 'action_' and RowKey lt 'action_${since}') or RowKey eq 'inflight')`,
+      },
+    })) {
+      rows.push(row);
+    }
+    return rows;
+  };
+  const [device] = await Promise.all([
+    clients.devices.getEntity<Record<string, unknown>>('device', deviceId),
+    recentActions(),
+  ]);
   const at = now.toISOString();
   const due = new Date(now.getTime() + 120_000);
   await clients.schedule.createEntity({
@@ -139,9 +145,9 @@ export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId:
         requestedBy: 'Benchmark',
         requestedById: 'bench',
         target: JSON.stringify({
-          operatingSystem: profile.operatingSystem,
-          osVersion: profile.osVersion,
-          passcodePolicy: profile.passcodePolicy,
+          operatingSystem: device.operatingSystem,
+          osVersion: device.osVersion,
+          passcodePolicy: JSON.parse(String(device.passcodePolicy)),
         }),
         attempts: 0,
         reason: 'benchmark',

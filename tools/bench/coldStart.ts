@@ -54,7 +54,8 @@ const cpu = process.cpuUsage(cpuBefore);
 const files = Object.keys(require.cache);
 let bytes = 0;
 for (const file of files) { try { bytes += statSync(file).size; } catch {} }
-process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes }));
+const androidManagementLoaded = files.some((file) => file.endsWith('androidManagement.js'));
+process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes, androidManagementLoaded }));
 `;
 
 export const LoadSampleSchema = z.object({
@@ -65,6 +66,8 @@ export const LoadSampleSchema = z.object({
   registered: z.array(z.string()),
   filesLoaded: z.number(),
   bytesLoaded: z.number(),
+  /** Whether dist/androidManagement.js (Google's libraries) was loaded: it must not be, until a device call. */
+  androidManagementLoaded: z.boolean(),
 });
 export type LoadSample = z.infer<typeof LoadSampleSchema>;
 
@@ -82,12 +85,15 @@ export interface ColdStartVariant {
   functionsRegistered: number;
   filesLoaded: number;
   bytesLoaded: number;
+  androidManagementLoaded: boolean;
 }
 
 export interface ColdStartResult {
   runs: number;
   expectedFunctions: number;
   bundled: ColdStartVariant;
+  /** The same bundle with DEVICE_CHANNEL=androidManagement: Google's libraries stay unloaded at start. */
+  androidManagement: ColdStartVariant;
   unbundled: ColdStartVariant;
   /** unbundled median / bundled median. */
   speedup: number;
@@ -108,6 +114,18 @@ function countRegistrations(repoDir: string): number {
     0,
   );
 }
+
+/** The Android Management channel's settings, keyless (nothing is called at load: the credential is only parsed). */
+const ANDROID_MANAGEMENT_SETTINGS = {
+  DEVICE_CHANNEL: 'androidManagement',
+  ANDROID_MANAGEMENT_ENTERPRISE: 'enterprises/LC0bench',
+  ANDROID_MANAGEMENT_CREDENTIALS: JSON.stringify({
+    type: 'external_account',
+    audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/bench/providers/azure',
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    token_url: 'https://sts.googleapis.com/v1/token',
+  }),
+};
 
 /** lib/ and functions/ transpiled one file each (no bundling), requiring node_modules from the checkout. */
 async function buildUnbundled(repoDir: string): Promise<{ dir: string; files: string[] }> {
@@ -161,6 +179,7 @@ function variant(entry: string, samples: LoadSample[], outputFiles: string[]): C
     functionsRegistered: Math.min(...samples.map((s) => s.registered.length)),
     filesLoaded: last?.filesLoaded ?? 0,
     bytesLoaded: last?.bytesLoaded ?? 0,
+    androidManagementLoaded: samples.some((s) => s.androidManagementLoaded),
   };
 }
 
@@ -177,16 +196,21 @@ export async function measureColdStart(
   const bundle = join(repoDir, 'dist', 'main.js');
   const unbundled = await buildUnbundled(repoDir);
   const unbundledEntry = join(unbundled.dir, 'functions', 'index.js');
-  // One untimed load each warms the OS file cache, then the variants alternate so drift hits both alike.
+  const amapiEnv = { ...env, ...ANDROID_MANAGEMENT_SETTINGS };
+  // One untimed load each warms the OS file cache, then the variants alternate so drift hits them alike.
   await loadOnce(loader, bundle, env);
+  await loadOnce(loader, bundle, amapiEnv);
   await loadOnce(loader, unbundledEntry, env);
   const bundledSamples: LoadSample[] = [];
+  const amapiSamples: LoadSample[] = [];
   const unbundledSamples: LoadSample[] = [];
   for (let i = 0; i < runs; i++) {
     bundledSamples.push(await loadOnce(loader, bundle, env));
+    amapiSamples.push(await loadOnce(loader, bundle, amapiEnv));
     unbundledSamples.push(await loadOnce(loader, unbundledEntry, env));
   }
   const bundled = variant(bundle, bundledSamples, [bundle]);
+  const androidManagement = variant(bundle, amapiSamples, [bundle]);
   const plain = variant(unbundledEntry, unbundledSamples, unbundled.files);
   rmSync(work, { recursive: true, force: true });
   rmSync(unbundled.dir, { recursive: true, force: true });
@@ -194,6 +218,7 @@ export async function measureColdStart(
     runs,
     expectedFunctions: countRegistrations(repoDir),
     bundled,
+    androidManagement,
     unbundled: plain,
     speedup: plain.medianMs / bundled.medianMs,
   };
