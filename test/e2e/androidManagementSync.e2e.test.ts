@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tableClient } from '../../lib/adapters/tableClients';
+import { STORAGE_NAMES } from '../../lib/deps';
+import { type GoogleTokenServices, startGoogleTokenServices } from '../support/androidManagement/googleTokens';
+import { type AndroidManagementStandIn, startAndroidManagementStandIn } from '../support/androidManagement/standIn';
+import { call, type Stack, startStack } from './stack';
+
+// The inventory sync at fleet size (issue 23): one sync of an enterprise of 10,000 devices, through the local host,
+// against the Android Management stand-in. It must be short invocations (one per page of 100), far inside the
+// function timeout (5 minutes in host.json), with one devices.list call per page.
+
+const DEVICES = 10_000;
+const PAGE = 100;
+
+describe('the Android Management inventory sync of 10,000 devices', () => {
+  let stack: Stack;
+  let amapi: AndroidManagementStandIn;
+  let tokens: GoogleTokenServices;
+  beforeAll(async () => {
+    tokens = await startGoogleTokenServices();
+    amapi = await startAndroidManagementStandIn({ tokens });
+    stack = await startStack({
+      DEVICE_CHANNEL: 'androidManagement',
+      ANDROID_MANAGEMENT_ENTERPRISE: amapi.enterpriseName,
+      ANDROID_MANAGEMENT_CREDENTIALS: JSON.stringify(tokens.serviceAccountKey()),
+      ANDROID_MANAGEMENT_ROOT_URL: amapi.rootUrl,
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await amapi?.stop();
+    await tokens?.stop();
+  });
+
+  it('writes every device in short page invocations, one list call per page', async () => {
+    amapi.addDevices(DEVICES, { managementMode: 'DEVICE_OWNER', androidVersion: '14', apiLevel: 34 });
+    const devices = tableClient(stack.azurite.connectionString, STORAGE_NAMES.tables.devices);
+    const countRows = async () => {
+      let rows = 0;
+      for await (const _ of devices.listEntities({ queryOptions: { select: ['rowKey'] } })) rows++;
+      return rows;
+    };
+    const started = Date.now();
+    const sync = await call(`${stack.api}/deviceManagement/androidManagement/sync`, { method: 'POST' });
+    expect(sync.status).toBe(202);
+    let rows = await countRows();
+    while (rows < DEVICES && Date.now() - started < 100_000) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      rows = await countRows();
+    }
+    const seconds = (Date.now() - started) / 1000;
+
+    const lists = amapi.requests.filter((request) => request.method === 'devices.list').length;
+    const durations = [
+      ...stack.host
+        .logs()
+        .matchAll(/Executed 'Functions\.syncManagedDevicesPage' \(Succeeded, Id=[^,]+, Duration=(\d+)ms/g),
+    ]
+      .map((match) => Number(match[1]))
+      .sort((a, b) => a - b);
+    console.log(
+      `sync of ${DEVICES} devices: ${rows} rows in ${seconds.toFixed(1)} s; ${lists} devices.list calls; ` +
+        `${durations.length} page invocations, median ${durations[durations.length >> 1]} ms, max ${durations.at(-1)} ms`,
+    );
+    expect(rows).toBe(DEVICES);
+    expect(lists).toBe(DEVICES / PAGE);
+    expect(durations).toHaveLength(DEVICES / PAGE);
+    expect(durations.at(-1)).toBeLessThan(30_000);
+  });
+});
