@@ -35,6 +35,8 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
+          // Finds Chromium, or installs Debian's package on a fresh machine (test/browser/chromium.ts).
+          globalSetup: ['test/browser/globalSetup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

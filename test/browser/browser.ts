@@ -1,11 +1,8 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { expect } from 'vitest';
-
-/** Debian's Chromium (`apt-get install chromium`; .ci/run installs it). Playwright never downloads a browser here. */
-export const CHROMIUM = '/usr/bin/chromium';
+import { expect, inject } from 'vitest';
 
 /** Where the runs put their screenshots; docs/console.md shows copies of them (see there to refresh them). */
 export const SCREENSHOT_DIR = process.env.CONSOLE_SCREENSHOT_DIR ?? 'test-results/console-screenshots';
@@ -15,11 +12,9 @@ export const SCREENSHOT_DIR = process.env.CONSOLE_SCREENSHOT_DIR ?? 'test-result
  * removed on close; it refuses that flag in `args`), so no state carries over between runs.
  */
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium (.ci/run does it)`);
-  }
   return chromium.launch({
-    executablePath: CHROMIUM,
+    // Found, or installed from Debian's packages, by the browser tier's global setup (test/browser/chromium.ts).
+    executablePath: inject('chromiumPath'),
     args: [
       '--headless',
       '--no-sandbox',
