@@ -74,6 +74,17 @@ export async function call(url: string, init: RequestInit & { json?: unknown } =
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
 }
 
+/** Registers an iOS 17.5 device and requests a reset of its passcode; the answer must be 202. */
+export async function registerAndReset(api: string, deviceId: string): Promise<JsonResponse> {
+  await call(`${api}/deviceManagement/managedDevices/${deviceId}`, {
+    method: 'PUT',
+    json: { deviceName: deviceId, operatingSystem: 'iOS', osVersion: '17.5' },
+  });
+  const accepted = await call(`${api}/deviceManagement/managedDevices/${deviceId}/resetPasscode`, { method: 'POST' });
+  expect(accepted.status).toBe(202);
+  return accepted;
+}
+
 /**
  * A call repeated as an automation's retry policy repeats it (Logic Apps' default retries 429 and 5xx): after a 503,
  * wait its Retry-After and send the same request again, up to `attempts` times. Requests that change something must

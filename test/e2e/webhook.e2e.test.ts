@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackGateway } from './gateway';
-import { call, pollLikeLogicApps, type Stack, startStack } from './stack';
+import { call, pollLikeLogicApps, registerAndReset, type Stack, startStack } from './stack';
 
 describe('the webhook device channel end to end, against a gateway on loopback', () => {
   const gateway = new LoopbackGateway();
@@ -15,15 +15,7 @@ describe('the webhook device channel end to end, against a gateway on loopback',
   });
 
   async function resetDevice(deviceId: string) {
-    await call(`${stack.api}/deviceManagement/managedDevices/${deviceId}`, {
-      method: 'PUT',
-      json: { deviceName: deviceId, operatingSystem: 'iOS', osVersion: '17.5' },
-    });
-    const accepted = await call(`${stack.api}/deviceManagement/managedDevices/${deviceId}/resetPasscode`, {
-      method: 'POST',
-    });
-    expect(accepted.status).toBe(202);
-    const { final } = await pollLikeLogicApps(accepted);
+    const { final } = await pollLikeLogicApps(await registerAndReset(stack.api, deviceId));
     return { final, calls: gateway.received.filter((r) => r.deviceId === deviceId) };
   }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackGateway } from './gateway';
-import { call, type Stack, startStack } from './stack';
+import { call, registerAndReset, type Stack, startStack } from './stack';
 
 // The webhook gateway contract's commands that finish later (docs/device-gateway.md): a gateway that takes a command
 // and finishes it later is asked with a signed GET; a gateway that applied the passcode but whose answers are lost
@@ -24,14 +24,7 @@ describe.concurrent('webhook commands that finish later', () => {
   });
 
   async function accept(deviceId: string) {
-    await call(`${stack.api}/deviceManagement/managedDevices/${deviceId}`, {
-      method: 'PUT',
-      json: { deviceName: deviceId, operatingSystem: 'iOS', osVersion: '17.5' },
-    });
-    const accepted = await call(`${stack.api}/deviceManagement/managedDevices/${deviceId}/resetPasscode`, {
-      method: 'POST',
-    });
-    expect(accepted.status).toBe(202);
+    const accepted = await registerAndReset(stack.api, deviceId);
     return `${stack.api}/deviceManagement/managedDevices/${deviceId}/deviceActionResults/${accepted.body.id}`;
   }
 

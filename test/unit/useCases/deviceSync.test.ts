@@ -123,28 +123,21 @@ describe('pushed command statuses (Pub/Sub COMMAND notifications)', () => {
 
   it('ignores a push for another command or device, and one that is still pending', async () => {
     const { t, actionId } = await waiting();
+    const operation = (n: number) => `enterprises/LC01/devices/d1/operations/${n}`;
     const applied = { status: 'applied' } as const;
-    await expect(
-      recordPushedCommand(t.services, {
+    const pushes = [
+      { deviceId: 'd1', reference: operation(8), status: applied, answer: 'unknownCommand' },
+      { deviceId: 'd2', reference: operation(9), status: applied, answer: 'unknownCommand' },
+      {
         deviceId: 'd1',
-        reference: 'enterprises/LC01/devices/d1/operations/8',
-        status: applied,
-      }),
-    ).resolves.toBe('unknownCommand');
-    await expect(
-      recordPushedCommand(t.services, {
-        deviceId: 'd2',
-        reference: 'enterprises/LC01/devices/d1/operations/9',
-        status: applied,
-      }),
-    ).resolves.toBe('unknownCommand');
-    await expect(
-      recordPushedCommand(t.services, {
-        deviceId: 'd1',
-        reference: 'enterprises/LC01/devices/d1/operations/9',
+        reference: operation(9),
         status: { status: 'waiting', reference: 'x' },
-      }),
-    ).resolves.toBe('stillWaiting');
+        answer: 'stillWaiting',
+      },
+    ] as const;
+    for (const { answer, ...push } of pushes) {
+      await expect(recordPushedCommand(t.services, push)).resolves.toBe(answer);
+    }
     expect((await t.actions.get('d1', actionId))?.value.actionState).toBe('active');
   });
 });

@@ -290,16 +290,19 @@ async function currentAction(api: Api, location: string): Promise<Action> {
 
 const STEPS = ['pending', 'active', 'done'] as const;
 
+/** The device, its latest reset, and what to call when the reset changed (cancel, a new state). */
+interface ActionPanelProps {
+  device: Device;
+  action: Action;
+  onChanged: (action: Action) => void;
+}
+
 /** The latest reset: its state while it runs, then its outcome and, for Passcode.Read holders, the new passcode. */
 function ActionPanel({
   device,
   action,
   onChanged,
-}: {
-  device: Device;
-  action: Action;
-  onChanged: (action: Action) => void;
-}) {
+}: ActionPanelProps) {
   return (
     <section aria-labelledby="action-heading" class="panel">
       <h2 id="action-heading">Reset passcode</h2>
@@ -361,11 +364,7 @@ function WaitingForDevice({
   device,
   action,
   onChanged,
-}: {
-  device: Device;
-  action: Action;
-  onChanged: (action: Action) => void;
-}) {
+}: ActionPanelProps) {
   const { api, can } = useConsole();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
