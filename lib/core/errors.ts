@@ -111,3 +111,7 @@ export class StorageUnavailableError extends TransientError {
     this.name = 'StorageUnavailableError';
   }
 }
+
+/** A device channel's "try later" (a TransientError that is not the app's own storage, which is the caller's business). */
+export const isDeviceFailure = (error: unknown): error is TransientError =>
+  error instanceof TransientError && !(error instanceof StorageUnavailableError);

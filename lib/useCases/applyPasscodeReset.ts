@@ -10,7 +10,7 @@ import {
   retryDelaySeconds,
   workerStep,
 } from '../core/actionLifecycle';
-import { PreconditionFailedError, StorageUnavailableError, TransientError } from '../core/errors';
+import { isDeviceFailure, PreconditionFailedError, TransientError } from '../core/errors';
 import type { CommandStatus, DeviceAction, ResetMessage } from '../core/model';
 import { generatePasscode } from '../core/passcodeGenerator';
 import type { Versioned } from '../ports';
@@ -140,10 +140,6 @@ async function record(
   if (recorded.nextAttemptDateTime) await sendAgain(services, message, new Date(recorded.nextAttemptDateTime));
   return recorded.command ? 'waiting' : 'retrying';
 }
-
-/** A device channel's "try later" (not the app's own storage, which is the caller's business). */
-const isDeviceFailure = (error: unknown): error is TransientError =>
-  error instanceof TransientError && !(error instanceof StorageUnavailableError);
 
 /** Sends the claimed action's passcode; the lease is renewed every third of its length until the channel answers. */
 async function sendUnderLease(

@@ -1,5 +1,5 @@
 import { cancel, isTerminal, recordCommandStatus, requestCancel } from '../core/actionLifecycle';
-import { apiError, PreconditionFailedError, StorageUnavailableError, TransientError } from '../core/errors';
+import { apiError, isDeviceFailure, PreconditionFailedError } from '../core/errors';
 import type { ActionState, CommandStatus, DeviceAction } from '../core/model';
 import type { Page, Versioned } from '../ports';
 import type { Caller } from '../security/caller';
@@ -104,7 +104,7 @@ async function cancelThroughChannel(
     status = await services.channel.check(command);
   } catch (error) {
     // The cancel was asked; the worker's next check learns how it went.
-    if (error instanceof TransientError && !(error instanceof StorageUnavailableError)) return requested;
+    if (isDeviceFailure(error)) return requested;
     throw error;
   }
   const decided = recordCommandStatus(requested.next, status, now, services.settings, (n) => services.randomInt(0, n));

@@ -162,7 +162,11 @@ async function reviewFinished(
   return current;
 }
 
-/** Audit events past RETENTION_DAYS go, oldest first; an accepted event takes its (finished) action along. */
+/**
+ * Audit events past RETENTION_DAYS go, oldest first. An accepted event takes its finished action along if it is still
+ * there: every action is removed through its schedule entry now, but versions before it dropped a finished action's
+ * entry once nothing was left to do, and those actions are found only through their events.
+ */
 async function purgeRetired(services: Services, now: Date, report: SweepReport) {
   const cutoff = new Date(now.getTime() - services.settings.retentionDays * 24 * 3600_000);
   const retired = await services.audit.listOlderThan(cutoff, RETENTION_BATCH);

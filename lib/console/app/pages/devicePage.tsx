@@ -298,11 +298,7 @@ interface ActionPanelProps {
 }
 
 /** The latest reset: its state while it runs, then its outcome and, for Passcode.Read holders, the new passcode. */
-function ActionPanel({
-  device,
-  action,
-  onChanged,
-}: ActionPanelProps) {
+function ActionPanel({ device, action, onChanged }: ActionPanelProps) {
   return (
     <section aria-labelledby="action-heading" class="panel">
       <h2 id="action-heading">Reset passcode</h2>
@@ -360,11 +356,7 @@ const MANAGEMENT_LABELS = { fullyManaged: 'Fully managed', workProfile: 'Work pr
  * A command the device has not run yet (it is offline, or has not checked in): since when, until when it can still
  * run, the device's last contact, and Cancel, which asks the device channel to cancel it (docs/API.md "Cancel").
  */
-function WaitingForDevice({
-  device,
-  action,
-  onChanged,
-}: ActionPanelProps) {
+function WaitingForDevice({ device, action, onChanged }: ActionPanelProps) {
   const { api, can } = useConsole();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
