@@ -1,4 +1,6 @@
 import { app } from '@azure/functions';
+import { ACTION_FILTER, ACTION_PROPERTIES, actionQueryOf } from '../lib/core/actionQuery';
+import { parseFilter, parseSelect, selectProperties } from '../lib/core/graphQuery';
 import { endpoint, type RequestContext } from '../lib/http/endpoint';
 import { openSkipToken, pageResponse } from '../lib/http/paging';
 import { parseRequest } from '../lib/http/parse';
@@ -10,22 +12,28 @@ import type { Caller } from '../lib/security/caller';
 import { listActions } from '../lib/useCases/deviceActions';
 import type * as z from '../lib/zod';
 
-/** One device's actions (deviceId given), or every device's ("Device actions"), newest first. */
+/** One device's actions (deviceId in the path or in $filter), or every device's ("Device actions"), newest first. */
 async function listPage(
   ctx: RequestContext<Caller>,
-  deviceId: string | undefined,
+  pathDeviceId: string | undefined,
   query: z.infer<typeof ListActionsQuerySchema>,
 ) {
+  const { deviceId, actionState } = actionQueryOf(
+    query.$filter === undefined ? [] : parseFilter(query.$filter, ACTION_FILTER),
+    { deviceId: pathDeviceId, actionState: query.actionState },
+  );
+  const selected = query.$select === undefined ? undefined : parseSelect(query.$select, ACTION_PROPERTIES);
   const scope = deviceId ? `actions/${deviceId}` : 'actions';
-  const skipToken = openSkipToken(ctx, scope, query.$skipToken);
+  const skipToken = openSkipToken(ctx, `${scope}?${actionState ?? ''}`, query.$skipToken);
   const page = await listActions(ctx.deps.services, passcodeViewer(ctx.caller, query.includePasscode), {
     top: query.$top,
     ...(deviceId && { deviceId }),
     ...(skipToken && { skipToken }),
-    ...(query.actionState && { actionState: query.actionState }),
+    ...(actionState && { actionState }),
   });
   const noStore: Record<string, string> = page.items.some((a) => a.passcode) ? { 'Cache-Control': 'no-store' } : {};
-  return pageResponse(ctx, scope, page, noStore);
+  const items = page.items.map((action) => selectProperties(action, selected));
+  return pageResponse(ctx, `${scope}?${actionState ?? ''}`, { ...page, items }, noStore);
 }
 
 export const listDeviceActionResults = endpoint(ROUTES.listDeviceActionResults, async (ctx) => {

@@ -115,10 +115,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
     randomHex: (bytes) => randomBytes(bytes).toString('hex'),
     cipher: new AesGcmCipher(keys),
     devices: new TableDeviceStore(table(STORAGE_NAMES.tables.devices)),
-    actions: new TableActionStore({
-      actions: table(STORAGE_NAMES.tables.actions),
-      audit: table(STORAGE_NAMES.tables.audit),
-    }),
+    actions: new TableActionStore({ actions: table(STORAGE_NAMES.tables.actions) }),
     schedule: new TableActionSchedule(table(STORAGE_NAMES.tables.schedule)),
     idempotencyKeys: new TableIdempotencyKeys(table(STORAGE_NAMES.tables.idempotency)),
     queue: new StorageActionQueue(queueClient(storage, STORAGE_NAMES.queue, observe)),

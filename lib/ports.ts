@@ -1,3 +1,4 @@
+import type { DeviceQuery } from './core/deviceQuery';
 import type {
   ActionState,
   CommandStatus,
@@ -41,11 +42,12 @@ export interface DeviceStore {
   /** The device with the ETag it was read at (a PUT replaces only that version). */
   read(deviceId: string): Promise<Versioned<Device> | undefined>;
   /**
-   * Creates the device (no `etag`: only if it does not exist) or replaces the version read (`etag`), in one conditional
-   * write; PreconditionFailedError when the device is not what the caller read.
+   * Creates the device (no `current`: only if it does not exist) or replaces the version read (`current`), with its
+   * search indexes, in one conditional write; PreconditionFailedError when the device is not what the caller read.
    */
-  put(device: Device, etag?: string): Promise<Versioned<Device>>;
-  list(query: { operatingSystem?: OperatingSystem; top: number; skipToken?: string }): Promise<Page<Device>>;
+  put(device: Device, current?: Versioned<Device>): Promise<Versioned<Device>>;
+  /** The devices a query finds, a page at a time; a page costs reads in proportion to its size, whatever the fleet. */
+  list(query: DeviceQuery & { top: number; skipToken?: string }): Promise<Page<Device>>;
   /** Creates or replaces devices the channel's inventory sync read, in as few writes as the store allows. */
   putSynced(devices: Device[]): Promise<void>;
   /** Synced devices not yet marked deleted whose last sync is before `cutoff`, at most `limit`. */

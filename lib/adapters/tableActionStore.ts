@@ -1,13 +1,18 @@
 import type { TableClient } from '@azure/data-tables';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { checkChange, isTerminal } from '../core/actionLifecycle';
-import { invalidSkipToken, PreconditionFailedError } from '../core/errors';
-import { ActionStateSchema, type DeviceAction, OperatingSystemSchema, PasscodePolicySchema } from '../core/model';
+import { PreconditionFailedError } from '../core/errors';
+import {
+  type ActionState,
+  ActionStateSchema,
+  type DeviceAction,
+  OperatingSystemSchema,
+  PasscodePolicySchema,
+} from '../core/model';
 import type { ActionStore, CreateActionResult, ListActionsQuery, Page, ResetContext, Versioned } from '../ports';
 import * as z from '../zod';
 import { certainWrite, sameContent } from './certainWrite';
 import { storageStatus, translateStorageError } from './storageErrors';
-import { ACCEPTED_ACTIONS_FILTER } from './tableAuditLog';
 import { checkContinuationToken, jsonColumn, odataString } from './tableClients';
 
 /** Row keys inside a device's partition of the actions table. */
@@ -20,8 +25,6 @@ export interface ActionTables {
    * accepting a reset reads them in one query.
    */
   actions: TableClient;
-  /** The audit table: its accepted-request events are the all-devices list ("Device actions"), newest first. */
-  audit: TableClient;
 }
 
 const TargetSchema = z.lazy(() =>
@@ -136,25 +139,27 @@ export function toEntity(a: DeviceAction) {
 
 const GuardEntitySchema = z.lazy(() => z.object({ actionId: z.string() }));
 const StartEntitySchema = z.lazy(() => z.object({ startDateTime: z.string() }));
-const PointerSchema = z.lazy(() => z.object({ rowKey: z.string(), deviceId: z.string(), actionId: z.string() }));
 
-/** The all-devices list's skip token: the audit row key of the last event read. */
-const encodeFeedToken = (rowKey: string) => Buffer.from(`after:${rowKey}`, 'utf8').toString('base64url');
-function decodeFeedToken(token: string | undefined): string | undefined {
-  if (token === undefined) return undefined;
-  const text = Buffer.from(token, 'base64url').toString('utf8');
-  const match = /^after:(\d{13}-[A-Za-z0-9._-]{1,128})$/.exec(text);
-  if (!match?.[1]) throw invalidSkipToken();
-  return match[1];
-}
-/** The most audit events a page of the all-devices list reads (and so the most actions it looks up). */
-export const MAX_EVENTS_PER_PAGE = 100;
+/**
+ * The all-devices feed ("Device actions"): partition "~feed" of the actions table (no device id has "~"), one row per
+ * action under "all|{actionId}" and one under "{actionState}|{actionId}", so that the list and each state's list are
+ * key ranges, newest first (action ids sort so). A feed row is written before the action change it announces, and the
+ * row it replaces is deleted after: a fault in between leaves a row that names an action not (or no longer) in that
+ * state, which a read skips, and deletes once the action is finished or missing past its creation.
+ */
+const FEED_PARTITION = '~feed';
+type FeedScope = 'all' | ActionState;
+const feedRow = (scope: FeedScope, actionId: string) => `${scope}|${actionId}`;
+const FeedRowSchema = z.lazy(() => z.object({ rowKey: z.string(), deviceId: z.string(), actionId: z.string() }));
+/** A feed row without its action is removed only this long after the action's creation began (it may be under way). */
+const FEED_ORPHAN_MS = 10 * 60_000;
 
 /** ActionStore on Azure Table Storage. */
 export class TableActionStore implements ActionStore {
   constructor(private readonly tables: ActionTables) {}
 
   async create(action: DeviceAction): Promise<CreateActionResult> {
+    await this.announce(action, ['all', action.actionState]);
     try {
       const guard = { partitionKey: action.deviceId, rowKey: GUARD_ROW, actionId: action.id };
       return await certainWrite(
@@ -180,8 +185,43 @@ export class TableActionStore implements ActionStore {
       if (storageStatus(error) !== 409) return translateStorageError(error);
     }
     const holder = await this.getGuard(action.deviceId);
+    // The action was not created: its feed rows go (a fault here leaves them to the reads that skip them).
+    await this.withdraw(action, ['all', action.actionState]).catch(() => undefined);
     if (!holder) throw new PreconditionFailedError('the in-flight guard was released while creating; try again');
     return { created: false, inFlightActionId: holder };
+  }
+
+  /** Upserts the action's feed rows (idempotent: a retry after a lost answer writes the same rows). */
+  private async announce(action: DeviceAction, scopes: FeedScope[]): Promise<void> {
+    try {
+      await this.tables.actions.submitTransaction(
+        scopes.map((scope) => [
+          'upsert',
+          {
+            partitionKey: FEED_PARTITION,
+            rowKey: feedRow(scope, action.id),
+            deviceId: action.deviceId,
+            actionId: action.id,
+          },
+          'Replace',
+        ]),
+      );
+    } catch (error) {
+      translateStorageError(error);
+    }
+  }
+
+  /** Deletes feed rows of the action; one that is gone already is no failure. */
+  private async withdraw(action: Pick<DeviceAction, 'id'>, scopes: FeedScope[]): Promise<void> {
+    await Promise.all(
+      scopes.map(async (scope) => {
+        try {
+          await this.tables.actions.deleteEntity(FEED_PARTITION, feedRow(scope, action.id));
+        } catch (error) {
+          if (storageStatus(error) !== 404) translateStorageError(error);
+        }
+      }),
+    );
   }
 
   private async getGuard(deviceId: string): Promise<string | undefined> {
@@ -213,6 +253,15 @@ export class TableActionStore implements ActionStore {
 
   async update(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
     checkChange(current.value, next);
+    const moved = next.actionState !== current.value.actionState;
+    if (moved) await this.announce(next, [next.actionState]);
+    const written = await this.updateAction(next, current);
+    // The row of the state it left: a failure here leaves a row that reads skip (and delete once it is finished).
+    if (moved) await this.withdraw(next, [current.value.actionState]).catch(() => undefined);
+    return written;
+  }
+
+  private async updateAction(next: DeviceAction, current: Versioned<DeviceAction>): Promise<Versioned<DeviceAction>> {
     try {
       return await certainWrite(
         () => this.replace(next, current),
@@ -260,6 +309,8 @@ export class TableActionStore implements ActionStore {
       // Gone already (a retry of a delete that committed) or changed since read: either way nothing to remove.
       if (storageStatus(error) !== 404 && storageStatus(error) !== 412) translateStorageError(error);
     }
+    // A row left by a fault here is skipped and deleted by the reads (its action is missing).
+    await this.withdraw(current.value, ['all', current.value.actionState]).catch(() => undefined);
   }
 
   async listForDevice(deviceId: string, query: ListActionsQuery): Promise<Page<DeviceAction>> {
@@ -274,42 +325,25 @@ export class TableActionStore implements ActionStore {
   }
 
   /**
-   * Walks the accepted events newest first and joins each to its action. With an actionState filter it reads on until
-   * the page is full or MAX_EVENTS_PER_PAGE events were read (a filtered page may then be short, with a continuation);
-   * the skip token is the row key of the last event read (keyset paging).
+   * A page of the feed (every action, or one state's), newest first: one key-range read of at most `top` feed rows, then
+   * each row's action. Rows a fault left behind are skipped, so a page may be short, with a continuation.
    */
   async listAll(query: ListActionsQuery): Promise<Page<DeviceAction>> {
-    let after = decodeFeedToken(query.skipToken);
-    // The service may answer a filtered query with an empty page and a continuation; follow it.
-    let continuation: string | undefined;
+    const scope: FeedScope = query.actionState ?? 'all';
+    const range = `PartitionKey eq ${odataString(FEED_PARTITION)} and RowKey gt ${odataString(`${scope}|`)} and RowKey lt ${odataString(`${scope}|~`)}`;
+    const page = await this.queryPage(this.tables.actions, range, query, ['rowKey', 'deviceId', 'actionId']);
+    const rows = page.items.map((row) => FeedRowSchema.parse(row));
+    const found = await Promise.all(rows.map((row) => this.get(row.deviceId, row.actionId)));
     const items: DeviceAction[] = [];
-    let eventsRead = 0;
-    while (items.length < query.top && eventsRead < MAX_EVENTS_PER_PAGE) {
-      const filter = after ? `${ACCEPTED_ACTIONS_FILTER} and RowKey gt ${odataString(after)}` : ACCEPTED_ACTIONS_FILTER;
-      const size = Math.min(query.top - items.length, MAX_EVENTS_PER_PAGE - eventsRead);
-      const page = await this.queryPage(
-        this.tables.audit,
-        filter,
-        { top: size, ...(continuation && { skipToken: continuation }) },
-        ['rowKey', 'deviceId', 'actionId'],
-      );
-      const pointers = page.items.map((e) => PointerSchema.parse(e));
-      eventsRead += pointers.length;
-      if (pointers.length === 0) {
-        if (!page.nextToken) return { items };
-        continuation = page.nextToken;
-        continue;
-      }
-      continuation = undefined;
-      const actions = await Promise.all(pointers.map((p) => this.get(p.deviceId, p.actionId)));
-      for (const [i, pointer] of pointers.entries()) {
-        after = pointer.rowKey;
-        const action = actions[i]?.value;
-        if (action && (!query.actionState || action.actionState === query.actionState)) items.push(action);
-      }
-      if (!page.nextToken && pointers.length < size) return { items };
+    const stale: DeviceAction['id'][] = [];
+    for (const [i, row] of rows.entries()) {
+      const action = found[i]?.value;
+      if (action && (scope === 'all' || action.actionState === scope)) items.push(action);
+      else if (action ? isTerminal(action.actionState) : startedBefore(row.actionId, FEED_ORPHAN_MS))
+        stale.push(row.actionId);
     }
-    return { items, ...(after && { nextToken: encodeFeedToken(after) }) };
+    await Promise.all(stale.map((id) => this.withdraw({ id }, [scope]).catch(() => undefined)));
+    return { items, ...pick(page) };
   }
 
   async resetContext(deviceId: string, since: Date, limit: number): Promise<ResetContext> {
@@ -354,5 +388,8 @@ export class TableActionStore implements ActionStore {
     }
   }
 }
+
+/** Whether the action with this id began its creation more than `ms` ago (its id holds its start time). */
+const startedBefore = (actionId: string, ms: number) => actionId > actionIdUpperBoundFor(new Date(Date.now() - ms));
 
 const pick = (page: { nextToken?: string }) => (page.nextToken ? { nextToken: page.nextToken } : {});

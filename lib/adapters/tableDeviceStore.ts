@@ -1,4 +1,11 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
+import {
+  type DeviceQuery,
+  deviceIndexKeys,
+  deviceMatches,
+  INDEX_KEY_START,
+  planDeviceQuery,
+} from '../core/deviceQuery';
 import { PreconditionFailedError } from '../core/errors';
 import {
   ANDROID_MANAGEMENT_STATES,
@@ -33,6 +40,7 @@ const AndroidManagementFactsSchema = z.lazy(() =>
 const DeviceEntitySchema = z.lazy(() =>
   z.object({
     rowKey: z.string(),
+    deviceId: z.optional(z.string()),
     deviceName: z.string(),
     operatingSystem: OperatingSystemSchema,
     osVersion: z.string(),
@@ -45,10 +53,11 @@ const DeviceEntitySchema = z.lazy(() =>
   }),
 );
 
+/** A device row, or an index row (whose `deviceId` column names the device its copy is of). */
 function toDevice(entity: unknown): Device {
   const e = DeviceEntitySchema.parse(entity);
   return {
-    id: e.rowKey,
+    id: e.deviceId ?? e.rowKey,
     deviceName: e.deviceName,
     operatingSystem: e.operatingSystem,
     osVersion: e.osVersion,
@@ -80,9 +89,36 @@ function toEntity(device: Device) {
   };
 }
 
+/** A copy of the device under one index key; it answers a search without reading the device row. */
+function toIndexEntity(device: Device, rowKey: string) {
+  const { androidManagementSyncedDateTime: _synced, androidManagementState: _state, ...columns } = toEntity(device);
+  return { ...columns, rowKey, deviceId: device.id };
+}
+
+type Current = Versioned<Device> | undefined;
+
+/** The writes that put `device` where `current` is: the device row, its index rows, and the index rows it leaves. */
+function deviceWrites(device: Device, current: Current, dropOldIndex: boolean): TransactionAction[] {
+  const entity = toEntity(device);
+  const keys = deviceIndexKeys(device);
+  const left = current && dropOldIndex ? deviceIndexKeys(current.value).filter((key) => !keys.includes(key)) : [];
+  return [
+    current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity],
+    ...keys.map((key): TransactionAction => ['upsert', toIndexEntity(device, key), 'Replace']),
+    ...left.map((rowKey): TransactionAction => ['delete', { partitionKey: PARTITION, rowKey }]),
+  ];
+}
+
+/** How many times a synced device is read and written again when a PUT changed it in between. */
+const SYNC_WRITE_ATTEMPTS = 5;
+/** Parallel reads of the devices a sync page is about to replace. */
+const SYNC_READS_AT_ONCE = 20;
+
 /**
- * The device inventory in one table. Devices share one partition so that listing is a single ordered
- * range scan and a sync writes them 100 to a transaction (see docs/PERFORMANCE.md for the partition limits).
+ * The device inventory in one table and one partition: device rows (keyed by id) and, after them, index rows (keyed
+ * "~name|…", "~upn.iOS|…": deviceQuery.ts) holding a copy of the device, written in the same entity-group transaction
+ * as the device, so an index is never out of step with what it indexes and a search reads one key range
+ * (docs/architecture.md "Finding a device"; docs/PERFORMANCE.md for the partition limits).
  */
 export class TableDeviceStore implements DeviceStore {
   constructor(private readonly table: TableClient) {}
@@ -109,39 +145,64 @@ export class TableDeviceStore implements DeviceStore {
     }
   }
 
-  async put(device: Device, etag?: string): Promise<Versioned<Device>> {
-    const entity = toEntity(device);
+  async put(device: Device, current?: Versioned<Device>): Promise<Versioned<Device>> {
     try {
-      return await certainWrite(
+      return await this.write(device, current);
+    } catch (error) {
+      if (storageStatus(error) === 404 || storageStatus(error) === 412 || storageStatus(error) === 409) {
+        throw new PreconditionFailedError('the device is not what was read');
+      }
+      return translateStorageError(error);
+    }
+  }
+
+  /**
+   * One transaction: the device (created, or replacing the version read) and its index. A device written before the
+   * index existed has no index rows to drop, and deleting a missing row fails the whole transaction (404): it is then
+   * written again without the drops.
+   */
+  private async write(device: Device, current: Current): Promise<Versioned<Device>> {
+    const submit = (dropOldIndex: boolean) =>
+      certainWrite(
         async () => {
-          const written =
-            etag === undefined
-              ? await this.table.createEntity(entity)
-              : await this.table.updateEntity(entity, 'Replace', { etag });
-          if (!written.etag) throw new Error('the write response has no ETag');
-          return { value: device, etag: written.etag };
+          const result = await this.table.submitTransaction(deviceWrites(device, current, dropOldIndex));
+          // Sub-responses come in request order; the device's write is the first.
+          const etag = result.subResponses[0]?.etag;
+          if (!etag) throw new Error('the transaction response has no ETag for the device');
+          return { value: device, etag };
         },
         async () => {
           const stored = await this.readRaw(device.id);
           return stored && sameContent(stored.value, device) ? stored : undefined;
         },
       );
+    try {
+      return await submit(true);
     } catch (error) {
-      if (storageStatus(error) === 404) throw new PreconditionFailedError('the device is gone');
-      return translateStorageError(error);
+      if (storageStatus(error) !== 404 || !current) throw error;
+      return await submit(false);
     }
   }
 
-  async list(query: { operatingSystem?: string; top: number; skipToken?: string }): Promise<Page<Device>> {
-    const filters = [`PartitionKey eq ${odataString(PARTITION)}`];
-    if (query.operatingSystem) filters.push(`operatingSystem eq ${odataString(query.operatingSystem)}`);
+  async list(query: DeviceQuery & { top: number; skipToken?: string }): Promise<Page<Device>> {
+    const plan = planDeviceQuery(query);
+    if (plan.kind === 'id') {
+      const found = await this.get(plan.id);
+      return { items: found && deviceMatches(found, query) ? [found] : [] };
+    }
+    const range =
+      plan.kind === 'index'
+        ? [`RowKey ge ${odataString(plan.from)}`, `RowKey lt ${odataString(plan.to)}`]
+        : [`RowKey lt ${odataString(INDEX_KEY_START)}`];
+    const filter = [`PartitionKey eq ${odataString(PARTITION)}`, ...range].join(' and ');
     const continuationToken = checkContinuationToken(query.skipToken);
     try {
       const pages = this.table
-        .listEntities({ queryOptions: { filter: filters.join(' and ') } })
+        .listEntities({ queryOptions: { filter } })
         .byPage({ maxPageSize: query.top, ...(continuationToken ? { continuationToken } : {}) });
       const { value: page } = await pages.next();
-      const items = (page ?? []).map(toDevice);
+      // Index keys are cut at a length; the final check drops a device that matched only the cut part.
+      const items = (page ?? []).map(toDevice).filter((device: Device) => deviceMatches(device, query));
       const next: string | undefined = page?.continuationToken;
       return { items, ...(next ? { nextToken: next } : {}) };
     } catch (error) {
@@ -149,22 +210,61 @@ export class TableDeviceStore implements DeviceStore {
     }
   }
 
+  /**
+   * Writes a sync page's devices with their indexes: each device's current version is read (its index rows to drop
+   * follow from it), then the writes go 100 to a transaction. A device a PUT changed in between fails its group, whose
+   * devices are then read and written one by one.
+   */
   async putSynced(devices: Device[]): Promise<void> {
     try {
-      for (let i = 0; i < devices.length; i += TRANSACTION_SIZE) {
-        const batch = devices.slice(i, i + TRANSACTION_SIZE);
-        await this.table.submitTransaction(
-          batch.map((device): TransactionAction => ['upsert', toEntity(device), 'Replace']),
+      const current: Current[] = [];
+      for (let i = 0; i < devices.length; i += SYNC_READS_AT_ONCE) {
+        current.push(
+          ...(await Promise.all(devices.slice(i, i + SYNC_READS_AT_ONCE).map((d: Device) => this.readRaw(d.id)))),
         );
       }
+      let group: TransactionAction[] = [];
+      let members: number[] = [];
+      const flush = async () => {
+        if (group.length === 0) return;
+        try {
+          await this.table.submitTransaction(group);
+        } catch (error) {
+          if (![404, 409, 412].includes(storageStatus(error) ?? 0)) throw error;
+          for (const i of members) await this.writeSynced(devices[i] as Device);
+        }
+        group = [];
+        members = [];
+      };
+      for (const [i, device] of devices.entries()) {
+        const writes = deviceWrites(device, current[i], true);
+        if (group.length + writes.length > TRANSACTION_SIZE) await flush();
+        group.push(...writes);
+        members.push(i);
+      }
+      await flush();
     } catch (error) {
       translateStorageError(error);
+    }
+  }
+
+  /** One synced device, read again and written, as often as a concurrent PUT gets in between. */
+  private async writeSynced(device: Device): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.write(device, await this.readRaw(device.id));
+        return;
+      } catch (error) {
+        const conflict = [404, 409, 412].includes(storageStatus(error) ?? 0);
+        if (!conflict || attempt >= SYNC_WRITE_ATTEMPTS) throw error;
+      }
     }
   }
 
   async listSyncedBefore(cutoff: Date, limit: number): Promise<Device[]> {
     const filter = [
       `PartitionKey eq ${odataString(PARTITION)}`,
+      `RowKey lt ${odataString(INDEX_KEY_START)}`,
       `androidManagementSyncedDateTime lt ${odataString(cutoff.toISOString())}`,
       `androidManagementState ne ${odataString('deleted')}`,
     ].join(' and ');

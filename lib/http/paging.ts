@@ -15,7 +15,9 @@ export function pageResponse(
   scope: string,
   page: { items: unknown[]; nextToken?: string },
   headers: Record<string, string> = {},
+  annotations: Record<string, unknown> = {},
 ): HttpResponseInit {
   const token = page.nextToken === undefined ? undefined : deps.pageTokens.sign(scope, page.nextToken);
-  return json(200, { value: page.items, ...nextLink(request, deps.config.PUBLIC_BASE_URL, token) }, headers);
+  const link = nextLink(request, deps.config.PUBLIC_BASE_URL, token);
+  return json(200, { ...annotations, value: page.items, ...link }, headers);
 }

@@ -217,6 +217,15 @@ export const ManagedDeviceSchema = z
       title: 'Last Reset Passcode',
       description: 'The latest reset passcode action of the device (device overview only).',
     }),
+    deviceActionResults: z
+      .array(DeviceActionResultSchema)
+      .optional()
+      .meta({
+        title: 'Device Action Results',
+        description:
+          'The newest reset actions of the device (at most 10, newest first, never with a passcode): on the device ' +
+          'overview, and in a list when $select names it.',
+      }),
   })
   .meta({ title: 'Managed Device', description: 'A device in the inventory.' });
 
@@ -226,7 +235,14 @@ const nextLink = z.url().optional().meta({
 });
 
 export const ManagedDeviceListSchema = z
-  .strictObject({ value: z.array(ManagedDeviceSchema).meta({ title: 'Devices' }), '@odata.nextLink': nextLink })
+  .strictObject({
+    value: z.array(ManagedDeviceSchema).meta({ title: 'Devices' }),
+    '@odata.nextLink': nextLink,
+    '@odata.count': z.int().min(0).optional().meta({
+      title: 'Count',
+      description: 'With $count=true: how many devices the query found, when the whole answer is on this page.',
+    }),
+  })
   .meta({ title: 'Managed Device List' });
 
 export const DeviceActionResultListSchema = z

@@ -21,10 +21,16 @@ const SkipTokenSchema = z.lazy(() =>
 );
 const TopSchema = z.lazy(() => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50));
 
+/** Graph's query options, checked in full by lib/core/graphQuery.ts once the list they belong to is known. */
+const QueryOptionSchema = z.lazy(() => z.string().check(z.minLength(1), z.maxLength(1024)));
+
 export const ListDevicesQuerySchema = z.lazy(() =>
   z.strictObject({
     $top: TopSchema,
     $skipToken: z.optional(SkipTokenSchema),
+    $filter: z.optional(QueryOptionSchema),
+    $select: z.optional(QueryOptionSchema),
+    $count: z.optional(z.enum(['true', 'false'])),
     operatingSystem: z.optional(OperatingSystemSchema),
   }),
 );
@@ -44,6 +50,8 @@ export const ListActionsQuerySchema = z.lazy(() =>
   z.strictObject({
     $top: TopSchema,
     $skipToken: z.optional(SkipTokenSchema),
+    $filter: z.optional(QueryOptionSchema),
+    $select: z.optional(QueryOptionSchema),
     actionState: z.optional(ActionStateSchema),
     includePasscode: IncludePasscodeSchema,
   }),

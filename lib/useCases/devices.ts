@@ -1,10 +1,11 @@
+import type { DeviceQuery } from '../core/deviceQuery';
 import { apiError, PreconditionFailedError, TransientError } from '../core/errors';
-import type { Device, DeviceInput, OperatingSystem } from '../core/model';
+import type { Device, DeviceAction, DeviceInput } from '../core/model';
 import type { Page, Versioned } from '../ports';
 import type { Caller } from '../security/caller';
 import { presentActions } from './deviceActions';
 import type { Services } from './services';
-import { type DeviceView, toDeviceView } from './views';
+import { type DeviceView, toActionView, toDeviceView } from './views';
 
 /**
  * How many times a PUT without If-Match reads and writes again when another write got in between. Each round of
@@ -42,7 +43,7 @@ export async function registerDevice(
     };
     let written: Versioned<Device>;
     try {
-      written = await services.devices.put(device, existing?.etag);
+      written = await services.devices.put(device, existing);
     } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;
       if (ifMatch !== undefined)
@@ -67,7 +68,17 @@ export async function registerDevice(
   throw new TransientError('The device kept changing while it was written; retry.', 1);
 }
 
-/** The device overview: inventory, reset support and the latest reset (with its passcode while shown). */
+/** How many of its reset actions a managed device carries in `deviceActionResults`, newest first. */
+export const DEVICE_ACTION_RESULTS = 10;
+
+/** A device's newest actions as `deviceActionResults` shows them: states and times, never a passcode. */
+const actionResults = (services: Services, actions: DeviceAction[]) =>
+  actions.map((action) => toActionView(action, { showPasscode: false, services }));
+
+/**
+ * The device overview: inventory, reset support, its newest reset actions (`deviceActionResults`, as Graph's
+ * managedDevice has them) and the latest reset (with its passcode while shown), from one read of its actions.
+ */
 export async function getDeviceOverview(
   services: Services,
   caller: Caller,
@@ -75,20 +86,31 @@ export async function getDeviceOverview(
 ): Promise<{ device: DeviceView; etag: string }> {
   const [found, latest] = await Promise.all([
     services.devices.read(deviceId),
-    services.actions.listForDevice(deviceId, { top: 1 }),
+    services.actions.listForDevice(deviceId, { top: DEVICE_ACTION_RESULTS }),
   ]);
   if (!found) throw apiError('deviceNotFound', { deviceId });
   const [last] = await presentActions(services, caller, latest.items.slice(0, 1));
-  return { device: toDeviceView(found.value, services.settings.deviceChannel, last), etag: found.etag };
+  const device = toDeviceView(found.value, services.settings.deviceChannel, last);
+  return { device: { ...device, deviceActionResults: actionResults(services, latest.items) }, etag: found.etag };
 }
 
+/**
+ * A page of the devices a query finds. `deviceActionResults` costs one read per device, so a list carries it only when
+ * asked for (`withActionResults`, from `$select`).
+ */
 export async function listDevices(
   services: Services,
-  query: { operatingSystem?: OperatingSystem; top: number; skipToken?: string },
+  query: DeviceQuery & { top: number; skipToken?: string; withActionResults?: boolean },
 ): Promise<Page<DeviceView>> {
-  const page = await services.devices.list(query);
-  return {
-    items: page.items.map((d) => toDeviceView(d, services.settings.deviceChannel)),
-    ...(page.nextToken && { nextToken: page.nextToken }),
-  };
+  const { withActionResults, ...search } = query;
+  const page = await services.devices.list(search);
+  const items = await Promise.all(
+    page.items.map(async (d) => {
+      const view = toDeviceView(d, services.settings.deviceChannel);
+      if (!withActionResults) return view;
+      const actions = await services.actions.listForDevice(d.id, { top: DEVICE_ACTION_RESULTS });
+      return { ...view, deviceActionResults: actionResults(services, actions.items) };
+    }),
+  );
+  return { items, ...(page.nextToken && { nextToken: page.nextToken }) };
 }

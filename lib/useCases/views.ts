@@ -35,6 +35,8 @@ export interface DeviceCommandView {
 export interface DeviceView extends Device {
   resetPasscodeSupport: ResetPasscodeSupport;
   lastResetPasscode?: ActionView;
+  /** The device's newest reset actions, as Graph's managedDevice carries them (never with a passcode). */
+  deviceActionResults?: ActionView[];
 }
 
 /** Whether the passcode of an ended action (done, or outcomeUnknown) is still inside its display window. */

@@ -1,6 +1,7 @@
 import { sameContent } from '../../lib/adapters/certainWrite';
 import { actionIdUpperBoundFor } from '../../lib/core/actionId';
 import { checkChange, isTerminal } from '../../lib/core/actionLifecycle';
+import { type DeviceQuery, deviceIndexKeys, deviceMatches, planDeviceQuery } from '../../lib/core/deviceQuery';
 import { invalidSkipToken, PreconditionFailedError } from '../../lib/core/errors';
 import type { CommandStatus, Device, DeviceAction, ResetMessage, SealedSecret } from '../../lib/core/model';
 import type { Subscription } from '../../lib/core/subscription';
@@ -199,7 +200,8 @@ export class MemoryDeviceStore implements DeviceStore {
     return d && { value: clone(d), etag: this.etags.get(deviceId) ?? 'W/"0"' };
   }
 
-  async put(device: Device, etag?: string) {
+  async put(device: Device, current?: Versioned<Device>) {
+    const etag = current?.etag;
     // Read and write with no await in between: the condition and the write are one step, as in Table Storage.
     const stored = this.devices.get(device.id);
     const existing = stored && { value: clone(stored), etag: this.etags.get(device.id) ?? 'W/"0"' };
@@ -214,11 +216,20 @@ export class MemoryDeviceStore implements DeviceStore {
     return { value: clone(device), etag: next };
   }
 
-  async list(query: { operatingSystem?: string; top: number; skipToken?: string }) {
-    const all = [...this.devices.values()]
-      .filter((d) => !query.operatingSystem || d.operatingSystem === query.operatingSystem)
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
-    return page(all.map(clone), query);
+  /** The same order as the Table adapter: by id, or, searching an index, by the index key. */
+  async list(query: DeviceQuery & { top: number; skipToken?: string }) {
+    const plan = planDeviceQuery(query);
+    const keyed = [...this.devices.values()]
+      .filter((d) => deviceMatches(d, query))
+      .map((d) => ({
+        d,
+        key: plan.kind === 'index' ? (deviceIndexKeys(d).find((k) => k >= plan.from && k < plan.to) ?? '') : d.id,
+      }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
+    return page(
+      keyed.map(({ d }) => clone(d)),
+      query,
+    );
   }
 
   async putSynced(devices: Device[]) {

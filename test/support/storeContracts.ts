@@ -29,8 +29,6 @@ export interface UnderTest<T> {
 export interface ActionStoreUnderTest extends UnderTest<ActionStore> {
   /** The action exactly as persisted (for the Table adapter: the raw entity from TableClient.getEntity). */
   rawAction(deviceId: string, actionId: string): Promise<unknown>;
-  /** Records the action's accepted event where the store's all-devices list reads it (the request does this). */
-  accepted(action: DeviceAction): Promise<void>;
 }
 
 export interface ActionQueueUnderTest extends UnderTest<ActionQueue> {
@@ -96,7 +94,6 @@ export function describeActionStoreContract(name: string, create: () => Promise<
     async function seed(action: DeviceAction, state: ActionState = 'done', extra: Partial<DeviceAction> = {}) {
       const created = await store().create(action);
       if (!created.created) throw new Error('seed: the device is busy');
-      await current().accepted(action);
       if (state === 'pending') return { value: action, etag: created.etag };
       const { sealedPasscode, ...rest } = extra;
       const active = await store().update(
@@ -465,11 +462,11 @@ export function describeDeviceStoreContract(name: string, create: () => Promise<
         passcodePolicy: { minLength: 8, characters: 'alphanumeric' as const, complex: true },
         lastUpdatedDateTime: '2026-11-27T00:00:00.000Z',
       };
-      const replaced = await store().put(renamed, created.etag);
+      const replaced = await store().put(renamed, created);
       expect(replaced.etag).not.toBe(created.etag);
       await expect(store().get(device.id)).resolves.toEqual(renamed);
       // A writer that read the first version loses: nothing changes.
-      await expect(store().put({ ...device, deviceName: 'Stale' }, created.etag)).rejects.toBeInstanceOf(
+      await expect(store().put({ ...device, deviceName: 'Stale' }, created)).rejects.toBeInstanceOf(
         PreconditionFailedError,
       );
       await expect(store().get(device.id)).resolves.toEqual(renamed);
@@ -540,6 +537,72 @@ export function describeDeviceStoreContract(name: string, create: () => Promise<
       );
       expect(everything.flat()).toHaveLength(5);
       expect(new Set(everything.flat().map((d) => d.id)).size).toBe(5);
+    });
+
+    it('finds devices by name prefix and by user, without regard to case, narrowed to an operating system', async () => {
+      const put = (id: string, deviceName: string, userPrincipalName: string, operatingSystem: 'iOS' | 'Android') =>
+        store().put(
+          deviceFixture({
+            id,
+            deviceName,
+            userPrincipalName,
+            operatingSystem,
+            osVersion: operatingSystem === 'iOS' ? '17.0' : '6.0',
+          }),
+        );
+      await put('s1', 'Sales iPhone 1', 'ana@contoso.com', 'iOS');
+      await put('s2', 'sales iPhone 2', 'Ben@contoso.com', 'iOS');
+      await put('s3', 'Sales Galaxy', 'ana@contoso.com', 'Android');
+      await put('s4', 'Support/Desk #4?', 'anabel@contoso.com', 'iOS');
+      const ids = async (query: Parameters<DeviceStore['list']>[0]) =>
+        (await allPages((skipToken) => store().list({ ...query, ...(skipToken !== undefined && { skipToken }) })))
+          .flat()
+          .map((d) => d.id)
+          .sort();
+
+      await expect(ids({ top: 1, deviceNamePrefix: 'SALES' })).resolves.toEqual(['s1', 's2', 's3']);
+      await expect(ids({ top: 2, deviceNamePrefix: 'sales i', operatingSystem: 'iOS' })).resolves.toEqual(['s1', 's2']);
+      await expect(ids({ top: 5, deviceNamePrefix: 'support/desk #4' })).resolves.toEqual(['s4']);
+      await expect(ids({ top: 5, userPrincipalName: { value: 'ANA@contoso.com', prefix: false } })).resolves.toEqual([
+        's1',
+        's3',
+      ]);
+      await expect(ids({ top: 5, userPrincipalName: { value: 'ana', prefix: true } })).resolves.toEqual([
+        's1',
+        's3',
+        's4',
+      ]);
+      await expect(
+        ids({ top: 5, userPrincipalName: { value: 'ana@contoso.com', prefix: false }, operatingSystem: 'Android' }),
+      ).resolves.toEqual(['s3']);
+      await expect(ids({ top: 5, operatingSystem: 'Android' })).resolves.toEqual(['s3']);
+      await expect(ids({ top: 5, id: 's2', deviceNamePrefix: 'sales' })).resolves.toEqual(['s2']);
+      await expect(ids({ top: 5, id: 's2', operatingSystem: 'Android' })).resolves.toEqual([]);
+      // The plain list holds each device once, whatever its index rows.
+      await expect(ids({ top: 3 })).resolves.toEqual(['s1', 's2', 's3', 's4']);
+    });
+
+    it('moves a device in its indexes when its name, user or system changes, by PUT and by sync', async () => {
+      const device = deviceFixture({ id: 'mv1', deviceName: 'Old name', userPrincipalName: 'old@contoso.com' });
+      const created = await store().put(device);
+      const renamed = { ...device, deviceName: 'New name', userPrincipalName: 'new@contoso.com' };
+      await store().put(renamed, created);
+      const found = async (query: Parameters<DeviceStore['list']>[0]) =>
+        (await store().list(query)).items.map((d) => d.deviceName);
+      await expect(found({ top: 5, deviceNamePrefix: 'old' })).resolves.toEqual([]);
+      await expect(found({ top: 5, userPrincipalName: { value: 'old@contoso.com', prefix: false } })).resolves.toEqual(
+        [],
+      );
+      await expect(found({ top: 5, deviceNamePrefix: 'new' })).resolves.toEqual(['New name']);
+
+      const moved = { ...renamed, deviceName: 'Synced name', operatingSystem: 'Android' as const, osVersion: '6.0' };
+      await store().putSynced([moved]);
+      await expect(found({ top: 5, deviceNamePrefix: 'new' })).resolves.toEqual([]);
+      await expect(found({ top: 5, operatingSystem: 'iOS' })).resolves.toEqual([]);
+      await expect(found({ top: 5, deviceNamePrefix: 'synced', operatingSystem: 'Android' })).resolves.toEqual([
+        'Synced name',
+      ]);
+      await expect(store().get('mv1')).resolves.toEqual(moved);
     });
 
     it('rejects an invalid $skipToken with ApiError 400', async () => {

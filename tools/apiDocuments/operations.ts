@@ -126,6 +126,24 @@ export const PARAMETERS: Record<string, ParameterSpec> = {
     description: 'Continuation from the @odata.nextLink of the previous page; use that link as is.',
     visibility: 'internal',
   },
+  'query.$filter': {
+    title: 'Filter',
+    description:
+      "Graph's $filter: eq and startswith(property,'prefix') joined by and (devices: id, operatingSystem, " +
+      'userPrincipalName eq; deviceName, userPrincipalName startswith, without regard to case; actions: actionState, ' +
+      'deviceId eq). Anything else is a 400 naming it.',
+    visibility: 'advanced',
+  },
+  'query.$select': {
+    title: 'Select',
+    description: 'The properties to return, comma-separated (id always comes back).',
+    visibility: 'advanced',
+  },
+  'query.$count': {
+    title: 'Count',
+    description: 'true: add @odata.count when the whole answer fits on the first page.',
+    visibility: 'advanced',
+  },
   'query.operatingSystem': {
     title: 'Operating System',
     description: 'Only devices with this operating system.',

@@ -99,7 +99,7 @@ export function acceptCeilingClients(connectionString: string, observe?: Storage
 /**
  * The storage operations of one accepted reset, issued directly with the SDKs and nothing else (no HTTP, host,
  * validation or mapping): read the device's row and, side by side, its guard and recent actions (one partition query),
- * add the sweeper's schedule entry, write action + in-flight guard in one entity-group transaction, then append the
+ * add the sweeper's schedule entry, write the feed rows, then action + in-flight guard in one entity-group transaction, then append the
  * accepted audit event and enqueue side by side. Keep this in step with
  * lib/useCases/requestPasscodeReset.ts: the benchmark compares its round trips with the app's and warns.
  */
@@ -132,6 +132,14 @@ export async function acceptCeilingOnce(clients: AcceptCeilingClients, deviceId:
     dueDateTime: due.toISOString(),
     visits: 0,
   });
+  // The "Device actions" feed rows, before the action (lib/adapters/tableActionStore.ts).
+  await clients.actions.submitTransaction(
+    ['all', 'pending'].map((scope) => [
+      'upsert',
+      { partitionKey: '~feed', rowKey: `${scope}|${actionId}`, deviceId, actionId },
+      'Replace',
+    ]),
+  );
   await clients.actions.submitTransaction([
     [
       'create',

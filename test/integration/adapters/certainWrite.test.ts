@@ -74,7 +74,7 @@ describe.each<Loss>(['answerLost', 'retryMeetsItself'])('a write whose answer is
   let actions: TableActionStore;
   beforeAll(async () => {
     actionTable = lossy(await made('act'));
-    actions = new TableActionStore({ actions: actionTable.client, audit: await made('aud') });
+    actions = new TableActionStore({ actions: actionTable.client });
   });
 
   const created = async () => {
@@ -165,7 +165,7 @@ describe.each<Loss>(['answerLost', 'retryMeetsItself'])('the other stores (%s)',
     expect(created.value).toEqual(device);
     table.next('updateEntity', loss);
     const renamed = { ...device, deviceName: 'Renamed' };
-    await expect(devices.put(renamed, created.etag)).resolves.toMatchObject({ value: renamed });
+    await expect(devices.put(renamed, created)).resolves.toMatchObject({ value: renamed });
     await expect(devices.get(device.id)).resolves.toEqual(renamed);
   });
 

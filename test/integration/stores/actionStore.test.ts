@@ -1,11 +1,9 @@
 import { inject } from 'vitest';
 import { TableActionSchedule } from '../../../lib/adapters/tableActionSchedule';
 import { TableActionStore } from '../../../lib/adapters/tableActionStore';
-import { TableAuditLog } from '../../../lib/adapters/tableAuditLog';
 import { ensureTable, tableClient } from '../../../lib/adapters/tableClients';
 import { TableIdempotencyKeys } from '../../../lib/adapters/tableIdempotencyKeys';
 import { TableSubscriptionStore } from '../../../lib/adapters/tableSubscriptionStore';
-import { acceptedResetEvent } from '../../../lib/core/auditEvents';
 import {
   MemoryActionStore,
   MemoryIdempotencyKeys,
@@ -28,21 +26,16 @@ describeActionStoreContract('MemoryActionStore', async () => {
   return {
     subject,
     rawAction: async (deviceId, actionId) => (await subject.get(deviceId, actionId))?.value,
-    accepted: async () => {},
   };
 });
 
 describeActionStoreContract('TableActionStore on Azurite', async () => {
   const connection = inject('storageConnectionString');
-  const tables = {
-    actions: tableClient(connection, tableName('act')),
-    audit: tableClient(connection, tableName('aud')),
-  };
+  const tables = { actions: tableClient(connection, tableName('act')) };
   await Promise.all(Object.values(tables).map(ensureTable));
   return {
     subject: new TableActionStore(tables),
     rawAction: (deviceId, actionId) => tables.actions.getEntity(deviceId, `action_${actionId}`),
-    accepted: (action) => new TableAuditLog(tables.audit).record(acceptedResetEvent(action)),
     dispose: async () => {
       await Promise.all(Object.values(tables).map((t) => t.deleteTable()));
     },

@@ -30,7 +30,7 @@ beforeAll(async () => {
   if (!a || !f || !i || !s) throw new Error('no tables');
   tables.push(a, f, i, s);
   await Promise.all(tables.map(ensureTable));
-  actions = new TableActionStore({ actions: a, audit: f });
+  actions = new TableActionStore({ actions: a });
   schedule = new TableActionSchedule(s);
   idempotencyKeys = new TableIdempotencyKeys(i);
   audit = new TableAuditLog(f);

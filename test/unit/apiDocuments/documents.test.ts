@@ -148,10 +148,19 @@ describe.each([
   it('documents the query parameters of the list operations and the Idempotency-Key header', () => {
     const byId = Object.fromEntries(operationsOf(document).map(({ operation }) => [operation.operationId, operation]));
     const names = (id: string) => (byId[id].parameters as Json[]).map((p) => `${p.in}:${p.name}`);
-    expect(names('ListManagedDevices')).toEqual(['query:$top', 'query:$skipToken', 'query:operatingSystem']);
+    expect(names('ListManagedDevices')).toEqual([
+      'query:$top',
+      'query:$skipToken',
+      'query:$filter',
+      'query:$select',
+      'query:$count',
+      'query:operatingSystem',
+    ]);
     expect(names('ListAllDeviceActionResults')).toEqual([
       'query:$top',
       'query:$skipToken',
+      'query:$filter',
+      'query:$select',
       'query:actionState',
       'query:includePasscode',
     ]);

@@ -227,14 +227,14 @@ describe('GET managedDevices and managedDevices/{deviceId}', () => {
     const bad = await call(
       listManagedDevices,
       ROUTES.listManagedDevices,
-      'deviceManagement/managedDevices?$top=0&operatingSystem=Symbian&$filter=x',
+      'deviceManagement/managedDevices?$top=0&operatingSystem=Symbian&$orderby=x',
       {
         headers: as('Devices.Read'),
       },
     );
     expectError(bad, 400, 'invalidRequest');
     expect(bad.body.error.details.map((d: { target: string }) => d.target).sort()).toEqual([
-      '$filter',
+      '$orderby',
       '$top',
       'operatingSystem',
     ]);
