@@ -95,6 +95,7 @@ await build({
     connector: 'tools/connector.ts',
     bench: 'tools/bench/run.ts',
     benchSweep: 'tools/bench/sweepRun.ts',
+    benchScale: 'tools/bench/scale.ts',
     validateInfra: 'tools/validateInfra.ts',
     package: 'tools/package.ts',
     coldStartCompare: 'tools/bench/coldStartCompare.ts',

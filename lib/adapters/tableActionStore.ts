@@ -1,4 +1,4 @@
-import type { TableClient } from '@azure/data-tables';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { actionIdUpperBoundFor } from '../core/actionId';
 import { checkChange, isTerminal } from '../core/actionLifecycle';
 import { PreconditionFailedError } from '../core/errors';
@@ -151,6 +151,13 @@ const FEED_PARTITION = '~feed';
 type FeedScope = 'all' | ActionState;
 const feedRow = (scope: FeedScope, actionId: string) => `${scope}|${actionId}`;
 const FeedRowSchema = z.lazy(() => z.object({ rowKey: z.string(), deviceId: z.string(), actionId: z.string() }));
+/** The upserts of an action's feed rows (the scale benchmark seeds its history with them). */
+export const feedWrites = (action: DeviceAction, scopes: FeedScope[]): TransactionAction[] =>
+  scopes.map((scope) => [
+    'upsert',
+    { partitionKey: FEED_PARTITION, rowKey: feedRow(scope, action.id), deviceId: action.deviceId, actionId: action.id },
+    'Replace',
+  ]);
 /** A feed row without its action is removed only this long after the action's creation began (it may be under way). */
 const FEED_ORPHAN_MS = 10 * 60_000;
 

@@ -97,8 +97,11 @@ function toIndexEntity(device: Device, rowKey: string) {
 
 type Current = Versioned<Device> | undefined;
 
-/** The writes that put `device` where `current` is: the device row, its index rows, and the index rows it leaves. */
-function deviceWrites(device: Device, current: Current, dropOldIndex: boolean): TransactionAction[] {
+/**
+ * The writes that put `device` where `current` is: the device row, its index rows, and the index rows it leaves. The
+ * scale benchmark loads its fleet with them, so that it stores what the app stores.
+ */
+export function deviceWrites(device: Device, current: Current, dropOldIndex: boolean): TransactionAction[] {
   const entity = toEntity(device);
   const keys = deviceIndexKeys(device);
   const left = current && dropOldIndex ? deviceIndexKeys(current.value).filter((key) => !keys.includes(key)) : [];
