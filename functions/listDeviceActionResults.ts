@@ -17,7 +17,7 @@ async function listPage(
   query: z.infer<typeof ListActionsQuerySchema>,
 ) {
   const scope = deviceId ? `actions/${deviceId}` : 'actions';
-  const skipToken = openSkipToken(ctx, scope, query.$skipToken);
+  const skipToken = await openSkipToken(ctx, scope, query.$skipToken);
   const page = await listActions(ctx.deps.services, passcodeViewer(ctx.caller, query.includePasscode), {
     top: query.$top,
     ...(deviceId && { deviceId }),

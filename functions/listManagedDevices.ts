@@ -8,7 +8,7 @@ import { listDevices } from '../lib/useCases/devices';
 
 export const listManagedDevices = endpoint(ROUTES.listManagedDevices, async (ctx) => {
   const { query } = await parseRequest(ctx.request, ListDevicesRequestSchema);
-  const skipToken = openSkipToken(ctx, 'devices', query.$skipToken);
+  const skipToken = await openSkipToken(ctx, 'devices', query.$skipToken);
   const page = await listDevices(ctx.deps.services, {
     top: query.$top,
     ...(skipToken && { skipToken }),
