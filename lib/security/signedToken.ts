@@ -15,7 +15,7 @@ export type TokenPurpose = 'statusLink' | 'pageToken';
 const COMPACT_JWS = /^[A-Za-z0-9_-]{1,200}\.[A-Za-z0-9_-]{1,4000}\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /** A token for `purpose` with `claims`, signed with the current key. */
-export function signToken(keys: KeyList, purpose: TokenPurpose, claims: JWTPayload): Promise<string> {
+export async function signToken(keys: KeyList, purpose: TokenPurpose, claims: JWTPayload): Promise<string> {
   const kid = keys.currentKeyId;
   const key = keys.keys.get(kid);
   if (!key) throw new Error(`no key '${kid}'`);

@@ -25,6 +25,12 @@ describe('page token signer', () => {
     expect(await signer.open('devices', token)).toBe(continuation);
   });
 
+  it('carries a continuation as long as the earlier form did (1,500 bytes)', async () => {
+    const long = JSON.stringify({ nextPartitionKey: 'p'.repeat(700), nextRowKey: 'r'.repeat(761) });
+    expect(long.length).toBeGreaterThanOrEqual(1500);
+    expect(await signer.open('devices', await signer.sign('devices', long))).toBe(long);
+  });
+
   it('refuses a token of another list, with a 400 on $skipToken', async () => {
     const error = await refusal('audit', await signer.sign('devices', continuation));
     expect(error.status).toBe(400);
