@@ -7,7 +7,7 @@ import { ListAuditRequestSchema } from '../lib/http/schemas';
 
 export const listAuditEvents = endpoint(ROUTES.listAuditEvents, async (ctx) => {
   const { query } = await parseRequest(ctx.request, ListAuditRequestSchema);
-  const skipToken = openSkipToken(ctx, 'audit', query.$skipToken);
+  const skipToken = await openSkipToken(ctx, 'audit', query.$skipToken);
   const page = await ctx.deps.services.audit.list({
     top: query.$top,
     ...(skipToken && { skipToken }),

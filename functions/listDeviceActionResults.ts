@@ -24,7 +24,7 @@ async function listPage(
   );
   const selected = query.$select === undefined ? undefined : parseSelect(query.$select, ACTION_PROPERTIES);
   const scope = deviceId ? `actions/${deviceId}` : 'actions';
-  const skipToken = openSkipToken(ctx, `${scope}?${actionState ?? ''}`, query.$skipToken);
+  const skipToken = await openSkipToken(ctx, `${scope}?${actionState ?? ''}`, query.$skipToken);
   const page = await listActions(ctx.deps.services, passcodeViewer(ctx.caller, query.includePasscode), {
     top: query.$top,
     ...(deviceId && { deviceId }),

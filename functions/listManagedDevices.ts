@@ -17,7 +17,7 @@ export const listManagedDevices = endpoint(ROUTES.listManagedDevices, async (ctx
   const selected = query.$select === undefined ? undefined : parseSelect(query.$select, DEVICE_PROPERTIES);
   // A $skipToken opens only for the very search it was made for.
   const scope = `devices?${JSON.stringify(search)}`;
-  const skipToken = openSkipToken(ctx, scope, query.$skipToken);
+  const skipToken = await openSkipToken(ctx, scope, query.$skipToken);
   const page = await listDevices(ctx.deps.services, {
     ...search,
     top: query.$top,

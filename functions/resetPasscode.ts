@@ -31,7 +31,7 @@ export const resetPasscode = endpoint(ROUTES.resetPasscode, async (ctx) => {
   });
   // Always 202, a repeated request too (docs/API.md), whatever state the action has reached since.
   const view = toActionView(action, { showPasscode: false, services: deps.services });
-  return json(202, view, monitorHeaders(ctx, action));
+  return json(202, view, await monitorHeaders(ctx, action));
 });
 
 app.http(ROUTES.resetPasscode.name, { ...routeOptions(ROUTES.resetPasscode), handler: resetPasscode });

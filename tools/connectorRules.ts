@@ -1,5 +1,4 @@
-import { parseHexColor } from './connectorIcon';
-import { decodePng } from './png';
+import { PNG } from 'pngjs';
 
 /**
  * The Power Platform connector rules the project's connector files must pass, as a script: what Microsoft's swagger
@@ -9,6 +8,21 @@ import { decodePng } from './png';
  *   https://learn.microsoft.com/connectors/custom-connectors/certification-submission
  *   https://learn.microsoft.com/connectors/custom-connectors/connector-string-guidance
  */
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** The largest icon the custom connector wizard uploads. */
+const MAX_ICON_BYTES = 1024 * 1024;
+
+/** "#0078D4" → [0, 120, 212]. */
+export function parseHexColor(color: string): [number, number, number] {
+  const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
+  if (!match) throw new Error(`not a #RRGGBB colour: ${color}`);
+  return [
+    Number.parseInt(match[1] ?? '', 16),
+    Number.parseInt(match[2] ?? '', 16),
+    Number.parseInt(match[3] ?? '', 16),
+  ];
+}
 
 // biome-ignore lint/suspicious/noExplicitAny: connector files are arbitrary JSON, which every rule reads defensively
 type Json = Record<string, any>;
@@ -393,14 +407,15 @@ export const CONNECTOR_RULES: ConnectorRule[] = [
   },
   {
     id: 'icon',
-    what: 'icon.png: a square PNG of about 230 px, opaque, its background the brand colour',
+    what: 'icon.png: a square PNG of about 230 px under 1 MB, opaque, its background the brand colour',
     source:
       'certification submission: a ~160 px logo inside a ~230 px square, on a non-transparent, non-white background ' +
-      'that matches iconBrandColor',
+      'that matches iconBrandColor; the maker portal takes a PNG or JPG icon under 1 MB',
     check: ({ icon, properties }) => {
-      let image: ReturnType<typeof decodePng>;
+      if (!icon.subarray(0, 8).equals(PNG_SIGNATURE)) return ['icon.png is not a PNG file'];
+      let image: PNG;
       try {
-        image = decodePng(icon);
+        image = PNG.sync.read(icon);
       } catch (error) {
         return [`icon.png: ${error instanceof Error ? error.message : String(error)}`];
       }
@@ -408,8 +423,10 @@ export const CONNECTOR_RULES: ConnectorRule[] = [
       if (image.width !== image.height || image.width < 200 || image.width > 260) {
         problems.push(`icon.png is ${image.width}×${image.height}, not about 230 px square`);
       }
-      const corner = [...image.pixels.subarray(0, image.channels)];
-      if (image.channels === 4 && corner[3] !== 255) problems.push('icon.png has a transparent background');
+      if (icon.length > MAX_ICON_BYTES) problems.push(`icon.png is ${icon.length} bytes, more than 1 MB`);
+      // pngjs gives every image as RGBA, whatever its colour type.
+      const corner = [...image.data.subarray(0, 4)];
+      if (corner[3] !== 255) problems.push('icon.png has a transparent background');
       const brand = parseHexColor(String(properties.properties?.iconBrandColor ?? '#000000'));
       if (corner.slice(0, 3).join() !== brand.join()) problems.push('icon.png background is not iconBrandColor');
       return problems;

@@ -5,7 +5,13 @@
 // `@azure/functions-core`, is provided by the Node.js worker at run time.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { writeZip, type ZipEntry } from './zip';
+import { type Zippable, zipSync } from 'fflate';
+
+export interface PackageEntry {
+  /** Path inside the archive, with forward slashes. */
+  name: string;
+  data: Buffer;
+}
 
 /** The files of the package, from a built checkout (`npm run build` first). */
 export const PACKAGE_FILES = [
@@ -33,7 +39,7 @@ export function deployedPackageJson(source: { name?: unknown; version?: unknown;
   };
 }
 
-export function packageEntries(root: string): ZipEntry[] {
+export function packageEntries(root: string): PackageEntry[] {
   const manifest: { name?: unknown; version?: unknown; main?: unknown; engines?: unknown } = JSON.parse(
     readFileSync(join(root, 'package.json'), 'utf8'),
   );
@@ -48,10 +54,22 @@ export function packageEntries(root: string): ZipEntry[] {
   ];
 }
 
+// Every entry gets the same timestamp, 1980-01-01 00:00 (the ZIP format's epoch, in local time because DOS times are
+// local), so the same files make the same archive. "Made by" Unix (3) so that the external attributes carry a file
+// mode (regular file, rw-r--r--): Linux Functions hosts unpack the package with it.
+const ENTRY_ATTRIBUTES = { mtime: new Date(1980, 0, 1), os: 3, attrs: (0o100644 << 16) >>> 0 };
+
+/** The ZIP archive of `entries`, deflated at level 9, no ZIP64 (zip deploy and one-deploy accept plain ZIP). */
+export function zipPackage(entries: PackageEntry[]): Buffer {
+  const files: Zippable = {};
+  for (const { name, data } of entries) files[name] = [data, ENTRY_ATTRIBUTES];
+  return Buffer.from(zipSync(files, { level: 9 }));
+}
+
 /** Writes the package of the checkout at `root` to `outFile`; returns its entries. */
-export function buildPackage(root: string, outFile: string): ZipEntry[] {
+export function buildPackage(root: string, outFile: string): PackageEntry[] {
   const entries = packageEntries(root);
-  writeFileSync(outFile, writeZip(entries));
+  writeFileSync(outFile, zipPackage(entries));
   return entries;
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
+import pLimit from 'p-limit';
 import { TransientError } from '../core/errors';
 import type { CommandStatus } from '../core/model';
 import { IdSchema } from '../core/model';
@@ -137,7 +138,7 @@ interface Decision {
 export class SimulatedDeviceChannel implements DeviceChannel, DeviceLockScreen {
   private tableReady: Promise<void> | undefined;
   private readonly sleep: (ms: number) => Promise<void>;
-  private readonly verifications = new Semaphore(MAX_CONCURRENT_VERIFICATIONS);
+  private readonly verifications = pLimit(MAX_CONCURRENT_VERIFICATIONS);
 
   constructor(
     private readonly table: TableClient,
@@ -226,8 +227,7 @@ export class SimulatedDeviceChannel implements DeviceChannel, DeviceLockScreen {
         ...(failures >= FREE_UNLOCK_ATTEMPTS && { unlockBlockedUntil: lockoutEnd(now, failures) }),
       };
       if (!(await this.write(deviceId, counted, stored.etag))) continue;
-      if (!(await this.verifications.run(() => verifyPasscode(passcode, verifier))))
-        return { outcome: 'wrongPasscode' };
+      if (!(await this.verifications(() => verifyPasscode(passcode, verifier)))) return { outcome: 'wrongPasscode' };
       await this.clearFailedUnlocks(deviceId);
       return { outcome: 'unlocked' };
     }
@@ -388,25 +388,6 @@ const noAnswer = () => new TransientError(NO_ANSWER);
 function lockoutEnd(now: Date, failures: number): string {
   const step = Math.min(failures - FREE_UNLOCK_ATTEMPTS, LOCKOUT_MINUTES.length - 1);
   return new Date(now.getTime() + (LOCKOUT_MINUTES[step] ?? 60) * 60_000).toISOString();
-}
-
-/** At most `limit` tasks at once; the others wait their turn. */
-class Semaphore {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private readonly limit: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
-    try {
-      return await task();
-    } finally {
-      this.running--;
-      this.waiting.shift()?.();
-    }
-  }
 }
 
 function translate(error: unknown): unknown {

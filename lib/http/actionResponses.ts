@@ -18,8 +18,8 @@ export const plainLocationOf = ({ request, deps, route }: Context, deviceId: str
  * The headers of a 202 that points a poller at an action's status monitor. The Location carries a signed link whose
  * expiry was fixed when the action was accepted, so polling never extends it.
  */
-export function monitorHeaders(ctx: Context, action: Pick<ActionView, 'deviceId' | 'id' | 'startDateTime'>) {
-  const sig = ctx.deps.statusLinks.sign(action.deviceId, action.id, new Date(action.startDateTime));
+export async function monitorHeaders(ctx: Context, action: Pick<ActionView, 'deviceId' | 'id' | 'startDateTime'>) {
+  const sig = await ctx.deps.statusLinks.sign(action.deviceId, action.id, new Date(action.startDateTime));
   const base = apiBaseUrl(ctx.request, ctx.route, ctx.deps.config.PUBLIC_BASE_URL);
   const location = statusMonitorUrl(base, action.deviceId, action.id, sig);
   return { Location: location, 'Operation-Location': location, 'Retry-After': String(RETRY_AFTER_SECONDS) };
@@ -29,8 +29,8 @@ export function monitorHeaders(ctx: Context, action: Pick<ActionView, 'deviceId'
  * An action as the asynchronous request-reply pattern wants it: 202 with Location and Retry-After while it is
  * in flight (Logic Apps keeps polling on 202 and stops at the first other status), 200 once terminal.
  */
-export function actionResponse(ctx: Context, action: ActionView): HttpResponseInit {
+export async function actionResponse(ctx: Context, action: ActionView): Promise<HttpResponseInit> {
   const headers: Record<string, string> = action.passcode ? { 'Cache-Control': 'no-store' } : {};
   if (isTerminal(action.actionState)) return json(200, action, headers);
-  return json(202, action, { ...headers, ...monitorHeaders(ctx, action) });
+  return json(202, action, { ...headers, ...(await monitorHeaders(ctx, action)) });
 }

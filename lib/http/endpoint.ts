@@ -80,7 +80,7 @@ export const statusMonitorEndpoint = (
         const unauthenticated = error instanceof ApiError && error.status === 401;
         if (!token || !unauthenticated) throw error;
         const { deviceId, actionId } = target(request);
-        if (deps.statusLinks.verify(token, deviceId, actionId)) return undefined;
+        if (await deps.statusLinks.verify(token, deviceId, actionId)) return undefined;
         throw error;
       }
     },

@@ -1,9 +1,11 @@
 import type { Clock } from '../ports';
 import type { KeyList } from './keyList';
-import { macMatches, macOf } from './mac';
+import { legacyMacMatches } from './legacyMac';
+import { openToken, signToken } from './signedToken';
 
-// v2.<key id>.<expiry unix seconds>.<HMAC-SHA256 as base64url, 43 chars>: every character is URL-safe (RFC 3986).
-const TOKEN_PATTERN = /^v2\.([A-Za-z0-9_-]{1,32})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+// Before the JWT form: v2.<key id>.<expiry unix seconds>.<HMAC-SHA256 as base64url, 43 chars>. Still opened until the
+// last such link expires (legacyMac.ts).
+const V2_TOKEN_PATTERN = /^v2\.([A-Za-z0-9_-]{1,32})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
 
 /** Signs and checks the tokens carried by status monitor URLs. */
 export interface StatusLinkSigner {
@@ -12,9 +14,9 @@ export interface StatusLinkSigner {
    * acceptance time (`acceptedAt` + the lifetime), so signing again for the same action gives the same expiry:
    * polling never extends a link.
    */
-  sign(deviceId: string, actionId: string, acceptedAt: Date): string;
+  sign(deviceId: string, actionId: string, acceptedAt: Date): Promise<string>;
   /** True only for an unexpired, untampered token made by `sign` (with any listed key) for this device and action. */
-  verify(token: string, deviceId: string, actionId: string): boolean;
+  verify(token: string, deviceId: string, actionId: string): Promise<boolean>;
 }
 
 export interface StatusLinkOptions {
@@ -26,33 +28,42 @@ export interface StatusLinkOptions {
 
 /**
  * Power Automate and Logic Apps poll the `Location` URL without the caller's credentials, so the status
- * monitor URL carries its own proof of authorisation: an HMAC over the device, the action and an expiry.
+ * monitor URL carries its own proof of authorisation: a JWT (signedToken.ts) naming the device and the action, with
+ * an expiry.
  * https://learn.microsoft.com/azure/logic-apps/logic-apps-workflow-actions-triggers#asynchronous-patterns
  */
 export function createStatusLinkSigner(options: StatusLinkOptions): StatusLinkSigner {
   const { keys, ttlSeconds } = options;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
     throw new Error('The status link lifetime must be a positive number of seconds.');
-  const input = (deviceId: string, actionId: string, expiry: number) =>
-    `statusLink\n${deviceId}\n${actionId}\n${expiry}`;
+
+  const verifyV2 = (token: string, deviceId: string, actionId: string) => {
+    const match = V2_TOKEN_PATTERN.exec(token);
+    if (!match?.[1] || !match[2] || !match[3]) return false;
+    const expiry = Number(match[2]);
+    const input = `statusLink\n${deviceId}\n${actionId}\n${expiry}`;
+    return legacyMacMatches(keys, match[1], input, match[3]) && nowSeconds(options.clock) < expiry;
+  };
 
   return {
-    sign(deviceId, actionId, acceptedAt) {
+    async sign(deviceId, actionId, acceptedAt) {
       if (!isSafeId(deviceId) || !isSafeId(actionId))
         throw new Error('Ids in a status link must be non-empty and single-line.');
-      const expiry = Math.floor(acceptedAt.getTime() / 1000) + ttlSeconds;
-      const kid = keys.currentKeyId;
-      return `v2.${kid}.${expiry}.${macOf(keys, kid, input(deviceId, actionId, expiry))}`;
+      const exp = Math.floor(acceptedAt.getTime() / 1000) + ttlSeconds;
+      return signToken(keys, 'statusLink', { dev: deviceId, act: actionId, exp });
     },
-    verify(token, deviceId, actionId) {
-      const match = TOKEN_PATTERN.exec(token);
-      if (!match?.[1] || !match[2] || !match[3] || !isSafeId(deviceId) || !isSafeId(actionId)) return false;
-      const expiry = Number(match[2]);
-      const authentic = macMatches(keys, match[1], input(deviceId, actionId, expiry), match[3]);
-      return authentic && Math.floor(options.clock.now().getTime() / 1000) < expiry;
+    async verify(token, deviceId, actionId) {
+      if (!isSafeId(deviceId) || !isSafeId(actionId)) return false;
+      if (token.startsWith('v2.')) return verifyV2(token, deviceId, actionId);
+      const claims = await openToken(keys, 'statusLink', token, options.clock.now());
+      // jose has checked `exp` against the clock; a link without one would never expire, so it is refused.
+      return claims?.dev === deviceId && claims.act === actionId && typeof claims.exp === 'number';
     },
   };
 }
 
-// The MAC input separates fields with newlines, so a newline inside an id could shift the field boundary.
+const nowSeconds = (clock: Clock) => Math.floor(clock.now().getTime() / 1000);
+
+// Ids are single-line: the v2 MAC input separated fields with newlines, so a newline inside an id could shift a field
+// boundary there.
 const isSafeId = (id: string) => id.length > 0 && !/[\r\n]/.test(id);

@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Azurite, startAzurite } from '../../tools/azurite';
 import { DEMO_DEVICES } from '../../tools/demoDevices';
 import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
 import { buildPackage } from '../../tools/package';
-import { readZip } from '../../tools/zip';
 import { call, pollLikeLogicApps, testSettings } from './stack';
 
 /** Every folder from `dir` up to the root, where Node would look for node_modules. */
@@ -30,7 +30,7 @@ describe('the deployment package (dist/package.zip)', () => {
     const zip = join(work, 'package.zip');
     buildPackage(process.cwd(), zip);
     app = join(work, 'wwwroot');
-    for (const { name, data } of readZip(readFileSync(zip))) {
+    for (const [name, data] of Object.entries(unzipSync(readFileSync(zip)))) {
       mkdirSync(dirname(join(app, name)), { recursive: true });
       writeFileSync(join(app, name), data);
     }

@@ -114,7 +114,11 @@ describe('security end to end (AUTH_MODE=entra, JWKS on loopback)', () => {
     // The link is bound to its action: moved to another action id it is refused.
     const other = location.replace(accepted.body.id, '0000000000000-00000000000000000000');
     expect((await call(other)).status).toBe(401);
-    const tampered = location.replace(/(sig=v2\.\w+)\.\d+/, '$1.9999999999');
+    // The same signature over claims whose expiry is pushed back.
+    const [header, claims, signature] = new URL(location).searchParams.get('sig')?.split('.') ?? [];
+    const extended = { ...JSON.parse(Buffer.from(claims ?? '', 'base64url').toString()), exp: 9_999_999_999 };
+    const tamperedSig = `${header}.${Buffer.from(JSON.stringify(extended)).toString('base64url')}.${signature}`;
+    const tampered = location.replace(/sig=[^&]+/, `sig=${tamperedSig}`);
     expect(tampered).not.toBe(location);
     expect((await call(tampered)).status).toBe(401);
   });

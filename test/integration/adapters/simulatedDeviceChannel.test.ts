@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import crypto, { randomBytes } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
@@ -80,6 +81,36 @@ describe('SimulatedDeviceChannel', () => {
     expect(checked.length).toBeLessThanOrEqual(5);
     expect(results.filter((r) => r.outcome === 'locked').length).toBe(20 - checked.length);
     expect(await sim.unlock(request.deviceId, '729403')).toMatchObject({ outcome: 'locked' });
+  });
+
+  it('runs at most 2 passcode checks at once, however many devices are unlocked together', async () => {
+    const sim = channel({ verifierCost: 1024 });
+    const requests = Array.from({ length: 8 }, () => applyRequest({ passcode: '729403' }));
+    for (const request of requests) await sim.send(request);
+    let running = 0;
+    let most = 0;
+    const scrypt = crypto.scrypt;
+    // Counts scrypt calls in flight; the named import the adapter holds sees the spy once the builtin's ESM exports
+    // are synced with its CommonJS object.
+    const spy = vi.spyOn(crypto, 'scrypt').mockImplementation(((...args: Parameters<typeof scrypt>) => {
+      running++;
+      most = Math.max(most, running);
+      const callback = args.at(-1) as (error: Error | null, key: Buffer) => void;
+      return scrypt(...(args.slice(0, -1) as [string, Buffer, number, crypto.ScryptOptions]), (error, key) => {
+        running--;
+        callback(error, key);
+      });
+    }) as typeof scrypt);
+    syncBuiltinESMExports();
+    try {
+      const results = await Promise.all(requests.map((request) => sim.unlock(request.deviceId, '729403')));
+      expect(results).toEqual(requests.map(() => UNLOCKED));
+      expect(spy).toHaveBeenCalledTimes(requests.length);
+      expect(most).toBe(2);
+    } finally {
+      spy.mockRestore();
+      syncBuiltinESMExports();
+    }
   });
 
   it('answers parallel right passcodes without an error: they unlock or, counted past the limit, are locked', async () => {

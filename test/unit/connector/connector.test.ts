@@ -2,15 +2,15 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv from 'ajv';
 import AjvDraft04 from 'ajv-draft-04';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeApiDocuments } from '../../../tools/apiDocuments/generate';
-import { BRAND_COLOR, writeConnector } from '../../../tools/connector';
-import { connectorIcon } from '../../../tools/connectorIcon';
+import { BRAND_COLOR, ICON_FILE, writeConnector } from '../../../tools/connector';
 import { CONNECTOR_RULES, type ConnectorFiles, checkConnector } from '../../../tools/connectorRules';
-import { decodePng, encodePng } from '../../../tools/png';
 
 type Json = Record<string, any>;
 
@@ -164,7 +164,7 @@ const BREAKS: Record<string, (f: ConnectorFiles) => void> = {
     f.properties.properties.iconBrandColor = '#007ee5';
   },
   icon: (f) => {
-    f.icon = connectorIcon('#FF0000');
+    f.icon = solidPng(230, 230, [255, 0, 0, 255]);
   },
   readme: (f) => {
     f.readme = f.readme.replace('## Known Issues and Limitations', '## Notes');
@@ -261,25 +261,59 @@ describe('what the connector files say', () => {
   });
 });
 
-describe('png', () => {
-  it('encodes and decodes an image to the same pixels', () => {
-    const pixels = Uint8Array.from({ length: 3 * 4 * 3 }, (_, i) => (i * 37) % 256);
-    const image = { width: 3, height: 4, channels: 3 as const, pixels };
-    expect(decodePng(encodePng(image))).toEqual(image);
+/** A PNG of one colour, written by pngjs. */
+function solidPng(width: number, height: number, rgba: [number, number, number, number]): Buffer {
+  const image = new PNG({ width, height });
+  for (let at = 0; at < image.data.length; at += 4) image.data.set(rgba, at);
+  return PNG.sync.write(image);
+}
+
+describe('the connector icon (infra/connector/icon.png)', () => {
+  const icon = readFileSync(ICON_FILE);
+  const iconRule = CONNECTOR_RULES.find((rule) => rule.id === 'icon');
+  const checkIcon = (candidate: Buffer) => iconRule?.check({ ...clone(files), icon: candidate });
+
+  it('is a 230 px square PNG well under the 1 MB upload limit, and is what npm run connector writes', () => {
+    // The signature and IHDR, read by offset (PNG §5.2, §11.2.2): a check that does not go through pngjs.
+    expect(icon.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(icon.toString('ascii', 12, 16)).toBe('IHDR');
+    expect([icon.readUInt32BE(16), icon.readUInt32BE(20)]).toEqual([230, 230]);
+    expect(icon.length).toBeLessThan(16 * 1024);
+    expect(files.icon).toEqual(icon);
+    expect(checkIcon(icon)).toEqual([]);
   });
 
-  it('draws the icon as an opaque 230 px square of the brand colour with a white mark', () => {
-    const icon = decodePng(connectorIcon('#0078D4'));
-    expect(icon).toMatchObject({ width: 230, height: 230, channels: 3 });
-    expect([...icon.pixels.subarray(0, 3)]).toEqual([0, 120, 212]);
-    const centre = (115 * 230 + 80) * 3;
-    expect([...icon.pixels.subarray(centre, centre + 3)]).toEqual([255, 255, 255]);
+  it('is the brand colour at the edges with a white padlock in the middle', () => {
+    const image = PNG.sync.read(icon);
+    const at = (x: number, y: number) => [...image.data.subarray((y * 230 + x) * 4, (y * 230 + x) * 4 + 4)];
+    const brand = [0, 120, 212, 255];
+    expect(BRAND_COLOR).toBe('#0078D4');
+    for (const [x, y] of [
+      [0, 0],
+      [229, 0],
+      [0, 229],
+      [229, 229],
+      [115, 5],
+    ] as const)
+      expect(at(x, y)).toEqual(brand);
+    expect(at(80, 115)).toEqual([255, 255, 255, 255]);
   });
 
-  it('refuses a file that is not a PNG or is damaged', () => {
-    expect(() => decodePng(Buffer.from('GIF89a'))).toThrow(/not a PNG/);
-    const damaged = Buffer.from(connectorIcon('#0078D4'));
-    damaged[40] = (damaged[40] ?? 0) ^ 0xff;
-    expect(() => decodePng(damaged)).toThrow(/CRC/);
+  it('fails the rule when it is not a PNG, damaged, not square, too small, transparent or too large', () => {
+    expect(checkIcon(Buffer.from('GIF89a'))).toEqual(['icon.png is not a PNG file']);
+    const damaged = Buffer.from(icon);
+    damaged[17] = (damaged[17] ?? 0) ^ 0xff; // the width in IHDR: its CRC no longer matches
+    expect(checkIcon(damaged)).toEqual([expect.stringMatching(/^icon\.png: ./)]);
+    expect(checkIcon(solidPng(230, 200, [0, 120, 212, 255]))).toEqual(['icon.png is 230×200, not about 230 px square']);
+    expect(checkIcon(solidPng(100, 100, [0, 120, 212, 255]))).toEqual(['icon.png is 100×100, not about 230 px square']);
+    expect(checkIcon(solidPng(230, 230, [0, 120, 212, 0]))).toEqual(['icon.png has a transparent background']);
+    // A valid icon padded past 1 MB with a chunk that readers skip (lower-case first letter: ancillary).
+    const padding = Buffer.alloc(1024 * 1024);
+    const body = Buffer.concat([Buffer.from('tEXt'), padding]);
+    const chunk = Buffer.concat([Buffer.alloc(4), body, Buffer.alloc(4)]);
+    chunk.writeUInt32BE(padding.length, 0);
+    chunk.writeUInt32BE(crc32(body), chunk.length - 4);
+    const large = Buffer.concat([icon.subarray(0, 33), chunk, icon.subarray(33)]);
+    expect(checkIcon(large)).toEqual([`icon.png is ${large.length} bytes, more than 1 MB`]);
   });
 });
