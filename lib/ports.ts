@@ -246,7 +246,7 @@ export interface AuditLog {
   /** Appends an event; recording an event id that is already there changes nothing (a repair may repeat one). */
   record(event: AuditEvent): Promise<void>;
   list(query: AuditQuery): Promise<Page<AuditEvent>>;
-  /** The oldest events from before `cutoff`, oldest first, at most `limit`. */
+  /** Events from before `cutoff`, at most `limit`, in no promised order (the Table Storage adapter: newest first). */
   listOlderThan(cutoff: Date, limit: number): Promise<AuditEvent[]>;
   /** Deletes events (past their retention). */
   remove(events: AuditEvent[]): Promise<void>;

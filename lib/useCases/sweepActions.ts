@@ -163,9 +163,10 @@ async function reviewFinished(
 }
 
 /**
- * Audit events past RETENTION_DAYS go, oldest first. An accepted event takes its finished action along if it is still
- * there: every action is removed through its schedule entry now, but versions before it dropped a finished action's
- * entry once nothing was left to do, and those actions are found only through their events.
+ * Audit events past RETENTION_DAYS go, a batch per run in the store's order (Table Storage: newest first, by inverted
+ * time) until none is left. An accepted event takes its finished action along if it is still there: every action is
+ * removed through its schedule entry now, but versions before it dropped a finished action's entry once nothing was
+ * left to do, and those actions are found only through their events.
  */
 async function purgeRetired(services: Services, now: Date, report: SweepReport) {
   const cutoff = new Date(now.getTime() - services.settings.retentionDays * 24 * 3600_000);

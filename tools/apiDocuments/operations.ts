@@ -28,7 +28,7 @@ import {
  *
  * Texts here also become the Power Platform connector's, so they follow its string rules
  * (https://learn.microsoft.com/connectors/custom-connectors/connector-string-guidance): summaries in sentence case
- * without punctuation, no product names and no word "API" (checked by tools/connector/rules.ts).
+ * without punctuation, no product names and no word "API" (checked by tools/connectorRules.ts).
  */
 
 export type JsonSchema = Record<string, unknown>;
