@@ -1,6 +1,7 @@
 import { parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { parseGoogleCredential } from './adapters/androidManagement/credentials';
 import { checkStorageSettings, StorageSettingsShape } from './adapters/storageConnection';
+import { isLoopbackHttpUrl } from './core/loopback';
 import { DEVICE_CHANNELS } from './core/model';
 import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';
 import * as z from './zod';
@@ -136,7 +137,6 @@ export const isDevelopment = (c: Pick<Config, 'AZURE_FUNCTIONS_ENVIRONMENT'>) =>
 export const isInAzure = (c: Pick<Config, 'WEBSITE_INSTANCE_ID'>) => c.WEBSITE_INSTANCE_ID !== undefined;
 
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 type Report = (key: keyof Config, message: string) => void;
 
@@ -319,7 +319,7 @@ function secretRules(
 function publicBaseUrlProblem(value: string): string | undefined {
   if (!URL.canParse(value)) return 'must be an absolute URL such as https://contoso-reset.azurewebsites.net';
   const url = new URL(value);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+  if (url.protocol !== 'https:' && !isLoopbackHttpUrl(url)) {
     return 'must use https (http only for localhost)';
   }
   if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {

@@ -4,7 +4,7 @@ import { ACCEPTED } from '../core/auditEvents';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditLog, type AuditQuery, type Page } from '../ports';
 import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
-import { checkContinuationToken, odataString } from './tableClients';
+import { checkContinuationToken, odataString, TRANSACTION_SIZE } from './tableClients';
 
 /** The one partition of the audit table. */
 export const AUDIT_PARTITION = 'audit';
@@ -38,9 +38,6 @@ function toEvent(entity: unknown): AuditEvent {
   const { eventId, ...rest } = AuditEntitySchema.parse(entity);
   return { id: eventId, ...rest };
 }
-
-/** Entities per entity-group transaction (the Table service's limit). */
-const TRANSACTION_SIZE = 100;
 
 /** The audit trail in one append-only partition, row key = inverted time, so it lists newest first. */
 export class TableAuditLog implements AuditLog {

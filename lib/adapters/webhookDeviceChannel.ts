@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { TransientError } from '../core/errors';
+import { isLoopbackHttpUrl } from '../core/loopback';
 import type { CommandStatus } from '../core/model';
 import type { ApplyPasscodeRequest, Clock, DeviceChannel, SentCommand } from '../ports';
 import { readAtMost } from '../streams';
@@ -22,8 +23,6 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_PARSED_BODY_CHARS = 64 * 1024;
 const MAX_MESSAGE_CHARS = 500;
 const MAX_RETRY_AFTER_SECONDS = 3600;
-// http:// is accepted only where nothing crosses a network (tests, a gateway on the same host).
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The gateway's error body on a 4xx: the docs/API.md error shape (extra properties ignored). */
 export const GatewayErrorBodySchema = z.lazy(() =>
@@ -231,7 +230,7 @@ function parseGatewayUrl(value: string): URL {
   }
   if (url.username || url.password) throw new Error('the device gateway URL must not contain credentials');
   if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url;
+  if (isLoopbackHttpUrl(url)) return url;
   throw new Error('the device gateway URL must use https (http only for 127.0.0.1, localhost or ::1)');
 }
 
