@@ -2,7 +2,7 @@ import { app } from '@azure/functions';
 import { endpoint, type RequestContext } from '../lib/http/endpoint';
 import { openSkipToken, pageResponse } from '../lib/http/paging';
 import { parseRequest } from '../lib/http/parse';
-import { passcodeViewer } from '../lib/http/passcodeViewer';
+import { passcodeCacheHeaders, passcodeViewer } from '../lib/http/passcodeViewer';
 import { ROUTES, routeOptions } from '../lib/http/routes';
 import type { ListActionsQuerySchema } from '../lib/http/schemas';
 import { ListAllActionsRequestSchema, ListDeviceActionsRequestSchema } from '../lib/http/schemas';
@@ -24,8 +24,7 @@ async function listPage(
     ...(skipToken && { skipToken }),
     ...(query.actionState && { actionState: query.actionState }),
   });
-  const noStore: Record<string, string> = page.items.some((a) => a.passcode) ? { 'Cache-Control': 'no-store' } : {};
-  return pageResponse(ctx, scope, page, noStore);
+  return pageResponse(ctx, scope, page, passcodeCacheHeaders(page.items));
 }
 
 export const listDeviceActionResults = endpoint(ROUTES.listDeviceActionResults, async (ctx) => {

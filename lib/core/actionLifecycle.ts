@@ -422,6 +422,15 @@ export const showsPasscode = (action: DeviceAction): boolean =>
 export const passcodeRemovalDue = (action: DeviceAction): Date | undefined =>
   action.sealedPasscode === undefined ? undefined : (time(action.passcodeExpirationDateTime) ?? new Date(0));
 
+/**
+ * Whether the action's passcode may be shown at `now`: one the admin may see, still stored, inside its display
+ * window. The sweeper removes it at the same instant this turns false, and no view shows it a moment longer.
+ */
+export const passcodeOnDisplay = (action: DeviceAction, now: Date): boolean => {
+  const due = passcodeRemovalDue(action);
+  return showsPasscode(action) && due !== undefined && now < due;
+};
+
 /** The display window ended: the stored passcode is removed; the action keeps its state. */
 export function purgePasscode(action: DeviceAction, now: Date): Decision {
   const due = passcodeRemovalDue(action);
@@ -447,9 +456,15 @@ export function nextReview(action: DeviceAction, now: Date, settings: LifecycleS
   return new Date(Math.min(...due.map((d) => d.getTime()), retentionEnd(action, settings).getTime()));
 }
 
+const retentionMs = (settings: Pick<LifecycleSettings, 'retentionDays'>) => settings.retentionDays * 24 * 3_600_000;
+
 /** When a finished action is removed: RETENTION_DAYS after its start. */
 export const retentionEnd = (action: DeviceAction, settings: Pick<LifecycleSettings, 'retentionDays'>): Date =>
-  plus(new Date(action.startDateTime), settings.retentionDays * 24 * 3_600_000);
+  plus(new Date(action.startDateTime), retentionMs(settings));
+
+/** What happened before this time is past RETENTION_DAYS (audit events are purged by it). */
+export const retentionCutoff = (now: Date, settings: Pick<LifecycleSettings, 'retentionDays'>): Date =>
+  plus(now, -retentionMs(settings));
 
 /** The last sign of life of an action in flight: its last change, the end of its claim, or its next attempt. */
 function quietSince(action: DeviceAction): Date {
@@ -459,11 +474,13 @@ function quietSince(action: DeviceAction): Date {
   return new Date(Math.max(...times));
 }
 
-/** When the action's Idempotency-Key record must be gone. */
+/** When an Idempotency-Key reserved at `reservedAt` stops naming its action: a request with it then starts anew. */
+export const idempotencyKeyExpiry = (reservedAt: string): Date =>
+  plus(new Date(reservedAt), IDEMPOTENCY_KEY_HOURS * 3_600_000);
+
+/** When the action's Idempotency-Key record must be gone (the key was reserved with the action's start time). */
 export const idempotencyKeyRemovalDue = (action: DeviceAction): Date | undefined =>
-  action.idempotencyKeyHash === undefined
-    ? undefined
-    : plus(new Date(action.startDateTime), IDEMPOTENCY_KEY_HOURS * 3_600_000);
+  action.idempotencyKeyHash === undefined ? undefined : idempotencyKeyExpiry(action.startDateTime);
 
 /** Whether an action in flight made no progress for the stuck period (its message was lost, or its worker died). */
 export const isStuck = (action: DeviceAction, now: Date, settings: Pick<LifecycleSettings, 'stuckAfterSeconds'>) =>

@@ -5,6 +5,7 @@ import {
   isTerminal,
   nextReview,
   purgePasscode,
+  retentionCutoff,
   retentionEnd,
 } from '../core/actionLifecycle';
 import { acceptedResetEvent, isAcceptedEvent } from '../core/auditEvents';
@@ -169,7 +170,7 @@ async function reviewFinished(
  * left to do, and those actions are found only through their events.
  */
 async function purgeRetired(services: Services, now: Date, report: SweepReport) {
-  const cutoff = new Date(now.getTime() - services.settings.retentionDays * 24 * 3600_000);
+  const cutoff = retentionCutoff(now, services.settings);
   const retired = await services.audit.listOlderThan(cutoff, RETENTION_BATCH);
   for (const event of retired.filter(isAcceptedEvent)) {
     const found = await services.actions.get(event.deviceId, event.actionId ?? event.id);
