@@ -132,10 +132,6 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const isDevelopment = (c: Pick<Config, 'AZURE_FUNCTIONS_ENVIRONMENT'>) =>
   /^development$/i.test(c.AZURE_FUNCTIONS_ENVIRONMENT ?? '');
 
-// App Service sets WEBSITE_INSTANCE_ID on every instance of an app running in Azure:
-// https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
-export const isInAzure = (c: Pick<Config, 'WEBSITE_INSTANCE_ID'>) => c.WEBSITE_INSTANCE_ID !== undefined;
-
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
 
 type Report = (key: keyof Config, message: string) => void;
@@ -150,6 +146,7 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: Report)
   const need = (key: keyof Config, when: string) => {
     if (!text(key)) report(key, `is required when ${when}`);
   };
+  // https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
   const inAzure = text('WEBSITE_INSTANCE_ID') !== undefined;
   const development = isDevelopment({ AZURE_FUNCTIONS_ENVIRONMENT: text('AZURE_FUNCTIONS_ENVIRONMENT') });
   checkStorageSettings(c, report);

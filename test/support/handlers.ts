@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type HttpHandler, HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import { parseConfig } from '../../lib/config';
-import { type AppDeps, overrideDepsForTests } from '../../lib/deps';
+import { type AppDeps, getDeps } from '../../lib/deps';
 import type { RouteSpec } from '../../lib/http/routes';
 import { createAuthenticator } from '../../lib/security/authenticate';
 import type { Role } from '../../lib/security/caller';
@@ -117,15 +117,23 @@ export function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOption
   return { ...testServices, deps, call };
 }
 
-/** A fresh harness for each test of the calling file, installed as the app's dependencies while the test runs. */
+/**
+ * A fresh harness for each test of the calling file, installed as the app's dependencies while the test runs: the
+ * functions get them from `getDeps`, which the calling file must turn into a spy with
+ * `vi.mock('<path to>/lib/deps', { spy: true })` (the app itself has no seam for tests).
+ */
 export function useHandlerHarness(options: HarnessOptions = {}): () => HandlerHarness {
   let harness: HandlerHarness | undefined;
   beforeEach(() => {
-    harness = makeHandlerHarness(options);
-    overrideDepsForTests(harness.deps);
+    if (!vi.isMockFunction(getDeps)) {
+      throw new Error("the test file must call vi.mock('…/lib/deps', { spy: true }) for the handler harness");
+    }
+    const installed = makeHandlerHarness(options);
+    vi.mocked(getDeps).mockReturnValue(installed.deps);
+    harness = installed;
   });
   afterEach(() => {
-    overrideDepsForTests(undefined);
+    vi.mocked(getDeps).mockReset();
     harness = undefined;
   });
   return () => {

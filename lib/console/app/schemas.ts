@@ -118,6 +118,3 @@ export const pageOf = <T extends z.core.$ZodType>(item: T) =>
   z.object({ value: z.array(item), '@odata.nextLink': z.optional(z.string()) });
 
 export const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
-
-/** Any body: for responses whose content the console does not read (a cancel). */
-export const AnyBodySchema = z.unknown();
