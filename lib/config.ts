@@ -38,7 +38,7 @@ const commaList = z._default(
 );
 
 /** The most a status link may live in Azure: a captured link must not outlast the day its action can run. */
-export const MAX_STATUS_LINK_TTL_SECONDS = 86_400;
+const MAX_STATUS_LINK_TTL_SECONDS = 86_400;
 
 /** Every app setting the app reads (docs/DESIGN.md "Configuration"), parsed once at start-up. */
 export const ConfigSchema = z

@@ -216,7 +216,7 @@ export const AUDIT_EVENT_TYPES = [
   'deviceUpdated',
   'unlockAttempted',
 ] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** Who did what to which device, when, and how it ended. Never a secret. */
 export interface AuditEvent {

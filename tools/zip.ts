@@ -69,7 +69,7 @@ export function writeZip(entries: ZipEntry[]): Buffer {
   return Buffer.concat([...locals, directory, end]);
 }
 
-export class ZipFormatError extends Error {
+class ZipFormatError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ZipFormatError';

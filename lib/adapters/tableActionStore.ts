@@ -148,7 +148,7 @@ function decodeFeedToken(token: string | undefined): string | undefined {
   return match[1];
 }
 /** The most audit events a page of the all-devices list reads (and so the most actions it looks up). */
-export const MAX_EVENTS_PER_PAGE = 100;
+const MAX_EVENTS_PER_PAGE = 100;
 
 /** ActionStore on Azure Table Storage. */
 export class TableActionStore implements ActionStore {

@@ -7,7 +7,7 @@ import { storageStatus, translateStorageError } from './storageErrors';
 import { checkContinuationToken, odataString, TRANSACTION_SIZE } from './tableClients';
 
 /** The one partition of the audit table. */
-export const AUDIT_PARTITION = 'audit';
+const AUDIT_PARTITION = 'audit';
 
 /** Row key = inverted event time, then the event id: the partition lists newest first. */
 export function auditEntity(event: AuditEvent) {

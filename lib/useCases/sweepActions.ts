@@ -30,9 +30,9 @@ export interface SweepReport {
 }
 
 /** Schedule entries one run reviews at most; the rest are reviewed by the next runs (every minute). */
-export const SWEEP_BATCH = 500;
+const SWEEP_BATCH = 500;
 /** Audit events one run purges at most. */
-export const RETENTION_BATCH = 200;
+const RETENTION_BATCH = 200;
 /** Subscriptions one run renews or removes at most. */
 const SUBSCRIPTION_PURGE_BATCH = 100;
 const PARALLEL_REVIEWS = 16;

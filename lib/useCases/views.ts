@@ -24,7 +24,7 @@ export interface ActionView {
 }
 
 /** What the API shows of a command that finishes later (docs/API.md "Device action result"). */
-export interface DeviceCommandView {
+interface DeviceCommandView {
   state: 'waitingForDevice' | 'confirming';
   sentDateTime: string;
   expirationDateTime?: string;

@@ -63,7 +63,7 @@ export function as(...roles: Role[]): Record<string, string> {
 }
 
 /** The route's `{name}` parameters in `path`, decoded as the host decodes them; undefined when it does not match. */
-export function matchRoute(route: RouteSpec, path: string): Record<string, string> | undefined {
+function matchRoute(route: RouteSpec, path: string): Record<string, string> | undefined {
   const names: string[] = [];
   const pattern = route.route.replace(/\{([^}:?]+)[^}]*\}|[^{]+/g, (part, name?: string) => {
     if (name === undefined) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
@@ -83,7 +83,7 @@ export interface HarnessOptions {
 }
 
 /** Builds the harness's dependencies: settings as the app parses them, memory stores, real signers. */
-export function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOptions = {}): HandlerHarness {
+function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOptions = {}): HandlerHarness {
   const testServices = makeTestServices({ settings: limits });
   const config = parseConfig(throwawaySettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...settings }));
   const linkKeys = parseKeyList('STATUS_LINK_KEYS', `s1:${randomBytes(32).toString('base64')}`, { atLeast: 32 });

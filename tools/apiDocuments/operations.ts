@@ -33,7 +33,7 @@ import {
 
 export type JsonSchema = Record<string, unknown>;
 export type RouteName = keyof typeof ROUTES;
-export type Visibility = 'important' | 'advanced' | 'internal';
+type Visibility = 'important' | 'advanced' | 'internal';
 export type HeaderName =
   | 'Location'
   | 'Operation-Location'
@@ -193,7 +193,7 @@ export const PARAMETERS: Record<string, ParameterSpec> = {
   },
 };
 
-export interface BodySpec {
+interface BodySpec {
   /** Name in components.schemas / definitions. */
   name: string;
   schema: z.core.$ZodType;

@@ -24,7 +24,7 @@ export interface StartHostOptions {
   shutdownTimeoutMs?: number;
 }
 
-export interface FunctionSummary {
+interface FunctionSummary {
   name: string;
   trigger: string;
   detail: string;
