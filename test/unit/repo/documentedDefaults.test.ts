@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Config, parseConfig } from '../../../lib/config';
+import { type Config, ConfigSchema, parseConfig } from '../../../lib/config';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const DOCS = [
@@ -50,6 +50,28 @@ describe('numbers the docs give as setting defaults', () => {
   it.each(DOCS)('%s states the defaults lib/config.ts has', (file) => {
     for (const { setting, value } of documentedDefaults(readFileSync(join(ROOT, file), 'utf8'))) {
       expect({ setting, value }).toEqual({ setting, value: defaults[setting] });
+    }
+  });
+});
+
+describe('local.settings.example.json (docs/DESIGN.md "Configuration")', () => {
+  const example: Record<string, string> = JSON.parse(
+    readFileSync(join(ROOT, 'local.settings.example.json'), 'utf8'),
+  ).Values;
+  // Set by the platform or Core Tools, the identity-based storage form of Azure, and the old name kept to explain it.
+  const notForTheExample = (key: string) =>
+    key.includes('__') ||
+    ['AZURE_FUNCTIONS_ENVIRONMENT', 'WEBSITE_INSTANCE_ID', 'WEBSITE_AUTH_ENABLED', 'STATUS_LINK_KEY'].includes(key);
+
+  it('lists every setting of lib/config.ts an operator sets', () => {
+    const missing = Object.keys(ConfigSchema.def.shape).filter((key) => !notForTheExample(key) && !(key in example));
+    expect(missing).toEqual([]);
+  });
+
+  it('gives each numeric setting its default', () => {
+    for (const [key, value] of Object.entries(example)) {
+      if (typeof defaults[key] === 'number')
+        expect({ key, value: Number(value) }).toEqual({ key, value: defaults[key] });
     }
   });
 });
