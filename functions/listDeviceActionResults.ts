@@ -4,7 +4,7 @@ import { parseFilter, parseSelect, selectProperties } from '../lib/core/graphQue
 import { endpoint, type RequestContext } from '../lib/http/endpoint';
 import { openSkipToken, pageResponse } from '../lib/http/paging';
 import { parseRequest } from '../lib/http/parse';
-import { passcodeViewer } from '../lib/http/passcodeViewer';
+import { passcodeCacheHeaders, passcodeViewer } from '../lib/http/passcodeViewer';
 import { ROUTES, routeOptions } from '../lib/http/routes';
 import type { ListActionsQuerySchema } from '../lib/http/schemas';
 import { ListAllActionsRequestSchema, ListDeviceActionsRequestSchema } from '../lib/http/schemas';
@@ -31,9 +31,8 @@ async function listPage(
     ...(skipToken && { skipToken }),
     ...(actionState && { actionState }),
   });
-  const noStore: Record<string, string> = page.items.some((a) => a.passcode) ? { 'Cache-Control': 'no-store' } : {};
   const items = page.items.map((action) => selectProperties(action, selected));
-  return pageResponse(ctx, `${scope}?${actionState ?? ''}`, { ...page, items }, noStore);
+  return pageResponse(ctx, `${scope}?${actionState ?? ''}`, { ...page, items }, passcodeCacheHeaders(page.items));
 }
 
 export const listDeviceActionResults = endpoint(ROUTES.listDeviceActionResults, async (ctx) => {

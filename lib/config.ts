@@ -1,6 +1,7 @@
 import { parseEncryptionKeys } from './adapters/aesGcmCipher';
 import { parseGoogleCredential } from './adapters/androidManagement/credentials';
 import { checkStorageSettings, StorageSettingsShape } from './adapters/storageConnection';
+import { isLoopbackHttpUrl } from './core/loopback';
 import { DEVICE_CHANNELS } from './core/model';
 import { type KeyList, parseKeyList, weakKeyReason } from './security/keyList';
 import * as z from './zod';
@@ -37,7 +38,7 @@ const commaList = z._default(
 );
 
 /** The most a status link may live in Azure: a captured link must not outlast the day its action can run. */
-export const MAX_STATUS_LINK_TTL_SECONDS = 86_400;
+const MAX_STATUS_LINK_TTL_SECONDS = 86_400;
 
 /** Every app setting the app reads (docs/DESIGN.md "Configuration"), parsed once at start-up. */
 export const ConfigSchema = z
@@ -131,12 +132,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const isDevelopment = (c: Pick<Config, 'AZURE_FUNCTIONS_ENVIRONMENT'>) =>
   /^development$/i.test(c.AZURE_FUNCTIONS_ENVIRONMENT ?? '');
 
-// App Service sets WEBSITE_INSTANCE_ID on every instance of an app running in Azure:
-// https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
-export const isInAzure = (c: Pick<Config, 'WEBSITE_INSTANCE_ID'>) => c.WEBSITE_INSTANCE_ID !== undefined;
-
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 type Report = (key: keyof Config, message: string) => void;
 
@@ -150,6 +146,7 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: Report)
   const need = (key: keyof Config, when: string) => {
     if (!text(key)) report(key, `is required when ${when}`);
   };
+  // https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
   const inAzure = text('WEBSITE_INSTANCE_ID') !== undefined;
   const development = isDevelopment({ AZURE_FUNCTIONS_ENVIRONMENT: text('AZURE_FUNCTIONS_ENVIRONMENT') });
   checkStorageSettings(c, report);
@@ -319,7 +316,7 @@ function secretRules(
 function publicBaseUrlProblem(value: string): string | undefined {
   if (!URL.canParse(value)) return 'must be an absolute URL such as https://contoso-reset.azurewebsites.net';
   const url = new URL(value);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+  if (url.protocol !== 'https:' && !isLoopbackHttpUrl(url)) {
     return 'must use https (http only for localhost)';
   }
   if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {

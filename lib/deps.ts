@@ -282,11 +282,3 @@ export function getDeps(): AppDeps {
   deps ??= buildDeps(process.env, systemClock, { config: getConfig(), storage: getStorage() });
   return deps;
 }
-
-/**
- * The seam for in-process handler tests (test/support/handlers.ts): the dependencies every function gets from now on,
- * or `undefined` to go back to building them from the settings. Nothing in the app calls it.
- */
-export function overrideDepsForTests(replacement: AppDeps | undefined): void {
-  deps = replacement;
-}

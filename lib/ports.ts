@@ -218,7 +218,7 @@ export const AUDIT_EVENT_TYPES = [
   'deviceUpdated',
   'unlockAttempted',
 ] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** Who did what to which device, when, and how it ended. Never a secret. */
 export interface AuditEvent {
@@ -248,7 +248,7 @@ export interface AuditLog {
   /** Appends an event; recording an event id that is already there changes nothing (a repair may repeat one). */
   record(event: AuditEvent): Promise<void>;
   list(query: AuditQuery): Promise<Page<AuditEvent>>;
-  /** The oldest events from before `cutoff`, oldest first, at most `limit`. */
+  /** Events from before `cutoff`, at most `limit`, in no promised order (the Table Storage adapter: newest first). */
   listOlderThan(cutoff: Date, limit: number): Promise<AuditEvent[]>;
   /** Deletes events (past their retention). */
   remove(events: AuditEvent[]): Promise<void>;

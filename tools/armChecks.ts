@@ -7,7 +7,7 @@ const isObject = (value: ArmValue | undefined): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 const SECURE_TYPES = new Set(['securestring', 'secureobject']);
 
-export interface DeployedResource {
+interface DeployedResource {
   type: string;
   name: string;
   /** The resource with every expression evaluated (template-language keys left out). */
@@ -22,7 +22,7 @@ export interface Deployment {
 
 const parametersOf = (template: JsonObject): JsonObject => (isObject(template.parameters) ? template.parameters : {});
 
-export function secureParameterNames(template: JsonObject): string[] {
+function secureParameterNames(template: JsonObject): string[] {
   return Object.entries(parametersOf(template))
     .filter(([, p]) => isObject(p) && typeof p.type === 'string' && SECURE_TYPES.has(p.type.toLowerCase()))
     .map(([name]) => name);

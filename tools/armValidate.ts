@@ -80,7 +80,7 @@ interface ResourceSchema {
   childSchema?: Schema;
 }
 
-export interface ArmReport {
+interface ArmReport {
   kind: 'template' | 'parameters';
   /** One line per violation, `<where>: <path> <problem>`. */
   violations: string[];
@@ -236,7 +236,7 @@ export function loadArmValidator(dir = join(process.cwd(), 'infra', 'schemas')):
 const isJsonObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export const isParametersFile = (document: Record<string, unknown>): boolean =>
+const isParametersFile = (document: Record<string, unknown>): boolean =>
   typeof document.$schema === 'string' && /deploymentParameters\.json#?$/.test(document.$schema);
 
 /**

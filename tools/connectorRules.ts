@@ -14,7 +14,7 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 const MAX_ICON_BYTES = 1024 * 1024;
 
 /** "#0078D4" → [0, 120, 212]. */
-export function parseHexColor(color: string): [number, number, number] {
+function parseHexColor(color: string): [number, number, number] {
   const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
   if (!match) throw new Error(`not a #RRGGBB colour: ${color}`);
   return [

@@ -14,6 +14,8 @@ const steps = [
   // The admin console's browser code has a tsconfig of its own (DOM types, Preact JSX).
   ['typecheck console', process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', 'lib/console/app']],
   ['lint', 'npx', ['biome', 'check', '.']],
+  // Unused files, exports and dependencies (knip.jsonc says what runs).
+  ['lint knip', 'npx', ['knip']],
   ['build', process.execPath, ['tools/build.mjs']],
 ];
 const extra = process.argv.slice(2);
@@ -21,7 +23,7 @@ const results = process.env.TEST_RESULTS_DIR || 'test-results';
 mkdirSync(results, { recursive: true });
 
 const skipped = new Set([
-  ...(process.env.TEST_SKIP_STATIC === '1' ? ['typecheck', 'typecheck console', 'lint'] : []),
+  ...(process.env.TEST_SKIP_STATIC === '1' ? ['typecheck', 'typecheck console', 'lint', 'lint knip'] : []),
   ...(process.env.TEST_SKIP_BUILD === '1' ? ['build'] : []),
 ]);
 let failedSteps = 0;

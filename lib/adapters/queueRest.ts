@@ -28,7 +28,7 @@ import type { StorageRequestObserver } from './tableClients';
  * The Queue service version sent as x-ms-version: a published version, so both Azure and Azurite (3.35 knows it)
  * accept it without `--skipApiVersionCheck`. https://learn.microsoft.com/rest/api/storageservices/versioning-for-the-azure-storage-services
  */
-export const QUEUE_SERVICE_VERSION = '2025-11-05';
+const QUEUE_SERVICE_VERSION = '2025-11-05';
 
 /** The scope of a Microsoft Entra token for Azure Storage (https://learn.microsoft.com/azure/storage/common/authorize-data-access). */
 const STORAGE_SCOPE = 'https://storage.azure.com/.default';

@@ -45,7 +45,7 @@ export interface DeviceScript {
 }
 
 /** Wrong attempts allowed before the device locks, as an iPhone does. */
-export const FREE_UNLOCK_ATTEMPTS = 5;
+const FREE_UNLOCK_ATTEMPTS = 5;
 /** How long the device refuses attempts after the 5th, 6th, 7th and later wrong one (minutes, as iOS escalates). */
 const LOCKOUT_MINUTES = [1, 5, 15, 60] as const;
 /** scrypt verifications at once: each takes ~16 MiB and the libuv thread pool, which the whole app shares. */

@@ -98,7 +98,7 @@ export function serviceUri(
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 
 /** What is wrong with an identity-based connection that needs `services`, one message per setting; [] when nothing. */
-export function identitySettingsProblems(
+function identitySettingsProblems(
   prefix: string,
   settings: IdentitySettings,
   services: readonly StorageService[],
@@ -157,7 +157,7 @@ export const StorageSettingsShape = {
 type StorageConfigKey = keyof typeof StorageSettingsShape;
 
 /** The services the app's own clients use. */
-export const APP_STORAGE_SERVICES: readonly StorageService[] = ['table', 'queue'];
+const APP_STORAGE_SERVICES: readonly StorageService[] = ['table', 'queue'];
 
 /** The storage settings among parsed (or raw) settings. */
 function storageSettingsOf(values: Partial<Record<string, unknown>>): NodeJS.ProcessEnv {

@@ -8,7 +8,7 @@ import { StorageUnavailableError } from '../core/errors';
  * "try again" from "broken". Each try gets PER_TRY_MS; a caller may also set a deadline for all the storage calls
  * it makes (an HTTP request's budget), after which no new try starts and the call fails as StorageUnavailableError.
  */
-export const PER_TRY_MS = 5_000;
+const PER_TRY_MS = 5_000;
 
 /**
  * The retry settings of every storage client (the Tables SDK and the queue client, both on core-rest-pipeline), used
@@ -19,7 +19,7 @@ export const STORAGE_RETRY_OPTIONS = { maxRetries: 2, retryDelayInMs: 300, maxRe
 const deadlines = new AsyncLocalStorage<number>();
 
 /** Runs `work` with a deadline for every storage call it makes, `budgetMs` from now. */
-export const withStorageDeadline = <T>(budgetMs: number, work: () => Promise<T>): Promise<T> =>
+const withStorageDeadline = <T>(budgetMs: number, work: () => Promise<T>): Promise<T> =>
   deadlines.run(Date.now() + budgetMs, work);
 
 /** Milliseconds left before the current deadline (Infinity when none is set). */

@@ -1,13 +1,12 @@
 import type { TableClient } from '@azure/data-tables';
 import { actionIdUpperBoundFor } from '../core/actionId';
-import { ACCEPTED } from '../core/auditEvents';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditLog, type AuditQuery, type Page } from '../ports';
 import * as z from '../zod';
 import { storageStatus, translateStorageError } from './storageErrors';
-import { checkContinuationToken, odataString } from './tableClients';
+import { checkContinuationToken, odataString, TRANSACTION_SIZE } from './tableClients';
 
 /** The one partition of the audit table. */
-export const AUDIT_PARTITION = 'audit';
+const AUDIT_PARTITION = 'audit';
 
 /** Row key = inverted event time, then the event id: the partition lists newest first. */
 export function auditEntity(event: AuditEvent) {
@@ -15,9 +14,6 @@ export function auditEntity(event: AuditEvent) {
   const rowKey = `${actionIdUpperBoundFor(new Date(event.eventDateTime))}-${id}`;
   return { partitionKey: AUDIT_PARTITION, rowKey, eventId: id, ...rest };
 }
-
-/** The events that record an action's creation (acceptedResetEvent): the all-devices list reads these. */
-export const ACCEPTED_ACTIONS_FILTER = `PartitionKey eq ${odataString(AUDIT_PARTITION)} and eventType eq 'resetRequested' and detail eq ${odataString(ACCEPTED)}`;
 
 const AuditEntitySchema = z.lazy(() =>
   z.object({
@@ -38,9 +34,6 @@ function toEvent(entity: unknown): AuditEvent {
   const { eventId, ...rest } = AuditEntitySchema.parse(entity);
   return { id: eventId, ...rest };
 }
-
-/** Entities per entity-group transaction (the Table service's limit). */
-const TRANSACTION_SIZE = 100;
 
 /** The audit trail in one append-only partition, row key = inverted time, so it lists newest first. */
 export class TableAuditLog implements AuditLog {

@@ -1,6 +1,8 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { invalidSkipToken } from '../core/errors';
+import { isLoopbackHttpUrl } from '../core/loopback';
 import * as z from '../zod';
+import { connectionStringParts, serviceEndpoint } from './connectionString';
 import { asConnection, type StorageConnection } from './storageConnection';
 import { STORAGE_RETRY_OPTIONS, storageTimeoutPolicy } from './storageDeadline';
 import { storageStatus } from './storageErrors';
@@ -46,10 +48,19 @@ export function tableClient(
   }
   const { connectionString } = resolved;
   return TableClient.fromConnectionString(connectionString, tableName, {
-    // Plain http is allowed only because Azurite serves it.
-    allowInsecureConnection: /UseDevelopmentStorage=true|http:\/\/(127\.0\.0\.1|localhost)/.test(connectionString),
+    allowInsecureConnection: allowsPlainHttp(connectionString),
     ...options,
   });
+}
+
+/**
+ * Plain http only where Azurite serves it: the development storage shortcut, or a table endpoint on the loopback.
+ * Anything else keeps the SDK's refusal to send a request (and its Shared Key signature) over http.
+ */
+export function allowsPlainHttp(connectionString: string): boolean {
+  const parts = connectionStringParts(connectionString);
+  if (/^true$/i.test(parts.get('usedevelopmentstorage') ?? '')) return true;
+  return isLoopbackHttpUrl(serviceEndpoint(parts, 'table'));
 }
 
 /** Creates the table if it is missing (start-up and tests; not on the request path). */
@@ -60,6 +71,12 @@ export async function ensureTable(client: TableClient): Promise<void> {
     if (storageStatus(error) !== 409) throw error;
   }
 }
+
+/**
+ * Entities per entity-group transaction: the Table service refuses a batch of more than 100 operations
+ * (https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions).
+ */
+export const TRANSACTION_SIZE = 100;
 
 /** Quotes a value for an OData filter (single quotes doubled). Only validated ids reach here anyway. */
 export const odataString = (value: string) => `'${value.replaceAll("'", "''")}'`;

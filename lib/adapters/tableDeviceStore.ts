@@ -18,11 +18,9 @@ import type { DeviceStore, Page, Versioned } from '../ports';
 import * as z from '../zod';
 import { certainWrite, sameContent } from './certainWrite';
 import { storageStatus, translateStorageError } from './storageErrors';
-import { checkContinuationToken, jsonColumn, odataString } from './tableClients';
+import { checkContinuationToken, jsonColumn, odataString, TRANSACTION_SIZE } from './tableClients';
 
 const PARTITION = 'device';
-/** An entity-group transaction holds at most 100 operations. */
-const TRANSACTION_SIZE = 100;
 
 const AndroidManagementFactsSchema = z.lazy(() =>
   z.object({

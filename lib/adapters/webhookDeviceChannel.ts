@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { TransientError } from '../core/errors';
+import { isLoopbackHttpUrl } from '../core/loopback';
 import type { CommandStatus } from '../core/model';
 import type { ApplyPasscodeRequest, Clock, DeviceChannel, SentCommand } from '../ports';
 import { readAtMost } from '../streams';
@@ -16,17 +17,15 @@ export interface WebhookDeviceChannelOptions {
 }
 
 /** Shortest accepted secret: an HMAC-SHA256 key should carry at least 256 bits. */
-export const MIN_SECRET_BYTES = 32;
+const MIN_SECRET_BYTES = 32;
 const DEFAULT_TIMEOUT_MS = 10_000;
 // Gateways answer with small JSON; a larger body is neither read nor parsed (it still counts by its status code).
 const MAX_PARSED_BODY_CHARS = 64 * 1024;
 const MAX_MESSAGE_CHARS = 500;
 const MAX_RETRY_AFTER_SECONDS = 3600;
-// http:// is accepted only where nothing crosses a network (tests, a gateway on the same host).
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The gateway's error body on a 4xx: the docs/API.md error shape (extra properties ignored). */
-export const GatewayErrorBodySchema = z.lazy(() =>
+const GatewayErrorBodySchema = z.lazy(() =>
   z.object({
     error: z.object({ code: z.string(), message: z.optional(z.string()) }),
   }),
@@ -36,7 +35,7 @@ export const GatewayErrorBodySchema = z.lazy(() =>
  * A 2xx body that says how the command stands: the POST's answer (a gateway that declines the device, or takes the
  * command to finish later) or the status GET's. Other properties are ignored.
  */
-export const GatewayStatusBodySchema = z.lazy(() =>
+const GatewayStatusBodySchema = z.lazy(() =>
   z.object({
     status: z.enum(['applied', 'accepted', 'failed', 'notSupported', 'canceled']),
     code: z.optional(z.string()),
@@ -55,7 +54,7 @@ export function signWebhookPayload(secret: Buffer, timestamp: number, rawBody: s
 }
 
 /** The JSON body POSTed to the gateway, in this property order (docs/device-gateway.md). */
-export function webhookPayload(request: ApplyPasscodeRequest): string {
+function webhookPayload(request: ApplyPasscodeRequest): string {
   return JSON.stringify({
     actionId: request.actionId,
     deviceId: request.deviceId,
@@ -169,7 +168,7 @@ export class WebhookDeviceChannel implements DeviceChannel {
  * What a GET or DELETE signs: the method and the action id. A POST signs its raw body, a JSON object, so neither can
  * pass for the other, nor a GET for a DELETE.
  */
-export const signedTarget = (method: 'GET' | 'DELETE', actionId: string) => `${method} ${actionId}`;
+const signedTarget = (method: 'GET' | 'DELETE', actionId: string) => `${method} ${actionId}`;
 
 const isRetriable = (status: number) => status === 408 || status === 429 || status >= 500 || status < 200;
 
@@ -217,7 +216,7 @@ interface GatewayResponse {
 }
 
 /** `traceparent` for a call made within `parent`'s trace: the same trace id and flags, a fresh parent (span) id. */
-export const childTraceparent = (parent: string): string => {
+const childTraceparent = (parent: string): string => {
   const [version, traceId, , flags] = parent.split('-');
   return `${version}-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
 };
@@ -231,7 +230,7 @@ function parseGatewayUrl(value: string): URL {
   }
   if (url.username || url.password) throw new Error('the device gateway URL must not contain credentials');
   if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url;
+  if (isLoopbackHttpUrl(url)) return url;
   throw new Error('the device gateway URL must use https (http only for 127.0.0.1, localhost or ::1)');
 }
 

@@ -51,7 +51,7 @@ export interface LifecycleSettings {
 }
 
 /** How long an Idempotency-Key is remembered (docs/API.md: at least 24 hours). */
-export const IDEMPOTENCY_KEY_HOURS = 48;
+const IDEMPOTENCY_KEY_HOURS = 48;
 
 /** The error code of an action that ended without knowing whether the device got its passcode (which is kept). */
 export const OUTCOME_UNKNOWN = 'outcomeUnknown';
@@ -60,7 +60,7 @@ export const OUTCOME_UNKNOWN = 'outcomeUnknown';
  * How long after a command's own expiry the app still waits for the channel to report it: the device's last report
  * can reach the channel a little after the command's time is up.
  */
-export const COMMAND_EXPIRY_GRACE_MS = 10 * 60_000;
+const COMMAND_EXPIRY_GRACE_MS = 10 * 60_000;
 
 /** What a lifecycle function decided: a new version to store, or that nothing may happen before `until`. */
 export type Decision = { kind: 'move'; next: DeviceAction } | { kind: 'wait'; until: Date } | { kind: 'finished' };
@@ -71,11 +71,11 @@ const plus = (date: Date, ms: number) => new Date(date.getTime() + ms);
 const time = (iso: string | undefined) => (iso === undefined ? undefined : new Date(iso));
 
 /** Whether a worker's claim on the action still holds at `now`. */
-export const leaseIsLive = (action: DeviceAction, now: Date): boolean =>
+const leaseIsLive = (action: DeviceAction, now: Date): boolean =>
   action.claimedUntil !== undefined && now < new Date(action.claimedUntil);
 
 /** The action without its passcode: the one place a passcode is dropped. */
-export function withoutPasscode(action: DeviceAction): DeviceAction {
+function withoutPasscode(action: DeviceAction): DeviceAction {
   const { sealedPasscode: _dropped, ...rest } = action;
   return rest;
 }
@@ -97,7 +97,7 @@ function released(action: DeviceAction): DeviceAction {
  * death may have been a passing one); the next ends it, without calling the device channel again for a failure that
  * is not the device's (an endless crash loop would otherwise send the command every few seconds for a day).
  */
-export const MAX_CRASHED_DELIVERIES = 1;
+const MAX_CRASHED_DELIVERIES = 1;
 
 /** Ends the action as failed because the channel said it was not applied: the passcode goes with it. */
 const fail = (action: DeviceAction, now: Date, error: ActionError) =>
@@ -419,8 +419,17 @@ export const showsPasscode = (action: DeviceAction): boolean =>
   action.actionState === 'done' || (action.actionState === 'failed' && action.error?.code === OUTCOME_UNKNOWN);
 
 /** When a finished action's passcode must be gone: the end of its display window. */
-export const passcodeRemovalDue = (action: DeviceAction): Date | undefined =>
+const passcodeRemovalDue = (action: DeviceAction): Date | undefined =>
   action.sealedPasscode === undefined ? undefined : (time(action.passcodeExpirationDateTime) ?? new Date(0));
+
+/**
+ * Whether the action's passcode may be shown at `now`: one the admin may see, still stored, inside its display
+ * window. The sweeper removes it at the same instant this turns false, and no view shows it a moment longer.
+ */
+export const passcodeOnDisplay = (action: DeviceAction, now: Date): boolean => {
+  const due = passcodeRemovalDue(action);
+  return showsPasscode(action) && due !== undefined && now < due;
+};
 
 /** The display window ended: the stored passcode is removed; the action keeps its state. */
 export function purgePasscode(action: DeviceAction, now: Date): Decision {
@@ -447,9 +456,15 @@ export function nextReview(action: DeviceAction, now: Date, settings: LifecycleS
   return new Date(Math.min(...due.map((d) => d.getTime()), retentionEnd(action, settings).getTime()));
 }
 
+const retentionMs = (settings: Pick<LifecycleSettings, 'retentionDays'>) => settings.retentionDays * 24 * 3_600_000;
+
 /** When a finished action is removed: RETENTION_DAYS after its start. */
 export const retentionEnd = (action: DeviceAction, settings: Pick<LifecycleSettings, 'retentionDays'>): Date =>
-  plus(new Date(action.startDateTime), settings.retentionDays * 24 * 3_600_000);
+  plus(new Date(action.startDateTime), retentionMs(settings));
+
+/** What happened before this time is past RETENTION_DAYS (audit events are purged by it). */
+export const retentionCutoff = (now: Date, settings: Pick<LifecycleSettings, 'retentionDays'>): Date =>
+  plus(now, -retentionMs(settings));
 
 /** The last sign of life of an action in flight: its last change, the end of its claim, or its next attempt. */
 function quietSince(action: DeviceAction): Date {
@@ -459,11 +474,13 @@ function quietSince(action: DeviceAction): Date {
   return new Date(Math.max(...times));
 }
 
-/** When the action's Idempotency-Key record must be gone. */
+/** When an Idempotency-Key reserved at `reservedAt` stops naming its action: a request with it then starts anew. */
+export const idempotencyKeyExpiry = (reservedAt: string): Date =>
+  plus(new Date(reservedAt), IDEMPOTENCY_KEY_HOURS * 3_600_000);
+
+/** When the action's Idempotency-Key record must be gone (the key was reserved with the action's start time). */
 export const idempotencyKeyRemovalDue = (action: DeviceAction): Date | undefined =>
-  action.idempotencyKeyHash === undefined
-    ? undefined
-    : plus(new Date(action.startDateTime), IDEMPOTENCY_KEY_HOURS * 3_600_000);
+  action.idempotencyKeyHash === undefined ? undefined : idempotencyKeyExpiry(action.startDateTime);
 
 /** Whether an action in flight made no progress for the stuck period (its message was lost, or its worker died). */
 export const isStuck = (action: DeviceAction, now: Date, settings: Pick<LifecycleSettings, 'stuckAfterSeconds'>) =>

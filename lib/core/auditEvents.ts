@@ -2,7 +2,7 @@ import type { AuditEvent } from '../ports';
 import type { DeviceAction } from './model';
 
 /** Marks the audit event that records an action's creation; "Device actions" lists actions by these events. */
-export const ACCEPTED = 'accepted';
+const ACCEPTED = 'accepted';
 
 /**
  * The audit event of an accepted reset request. It is derived from the action alone (its id is the action's id), so

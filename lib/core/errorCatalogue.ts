@@ -6,7 +6,7 @@
  */
 
 /** Headers an error response carries; their values are computed where the error is raised. */
-export type ErrorHeader = 'Location' | 'Retry-After' | 'WWW-Authenticate';
+type ErrorHeader = 'Location' | 'Retry-After' | 'WWW-Authenticate';
 
 export interface ErrorEntry {
   readonly status: number;

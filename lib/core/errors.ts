@@ -28,7 +28,7 @@ export class ApiError extends Error {
 }
 
 /** What a throw site adds to a catalogue entry besides the message's values. */
-export interface ApiErrorOptions<C extends ErrorCode> {
+interface ApiErrorOptions<C extends ErrorCode> {
   details?: ErrorDetail[];
   /** Overrides the catalogue's target (e.g. the one bad field of a 400). */
   target?: string;

@@ -25,7 +25,7 @@ export const normalizeDeviceId = (id: string): string => (GUID.test(id) ? id.toL
 export const DeviceIdSchema = z.lazy(() => z.pipe(IdSchema, z.transform(normalizeDeviceId)));
 
 /** True when text holds control characters other than tab, CR and LF (they corrupt logs and UIs). */
-export const hasControlCharacters = (text: string): boolean =>
+const hasControlCharacters = (text: string): boolean =>
   [...text].some((c) => {
     const code = c.charCodeAt(0);
     return (code < 0x20 && c !== '\t' && c !== '\n' && c !== '\r') || code === 0x7f;

@@ -12,7 +12,7 @@ const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const MAX_ATTEMPTS = 1000;
 
 /** The characters a passcode under `policy` is drawn from. */
-export function passcodeAlphabet(policy: PasscodePolicy): string {
+function passcodeAlphabet(policy: PasscodePolicy): string {
   return policy.characters === 'numeric' ? DIGITS : DIGITS + LETTERS;
 }
 

@@ -1,4 +1,5 @@
 import * as z from '../zod';
+import { LOOPBACK_HOSTS } from './loopback';
 import type { DeviceAction } from './model';
 import { IdSchema, normalizeDeviceId, textSchema } from './model';
 
@@ -95,8 +96,6 @@ export function nextDeliveryDelay(attempt: number, firstTriedAt: Date, now: Date
   const giveUpAt = firstTriedAt.getTime() + DELIVERY_GIVE_UP_HOURS * 3_600_000;
   return now.getTime() + delay * 1000 > giveUpAt ? undefined : delay;
 }
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Why a notification URL is not acceptable, or undefined: https only; plain http only to the loopback and only for a

@@ -175,7 +175,7 @@ const ANDROID_MANAGEMENT_RULES: readonly SupportRule[] = [
 ];
 
 /** The Android Management channel's rules (docs/android-management.md). */
-export const ANDROID_MANAGEMENT_SUPPORT_MATRIX: SupportMatrix = frozen(
+const ANDROID_MANAGEMENT_SUPPORT_MATRIX: SupportMatrix = frozen(
   'https://developers.google.com/android/management',
   ANDROID_MANAGEMENT_RULES,
 );

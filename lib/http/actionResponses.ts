@@ -2,6 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import { isTerminal } from '../core/actionLifecycle';
 import type { ActionView } from '../useCases/views';
 import type { RequestContext } from './endpoint';
+import { passcodeCacheHeaders } from './passcodeViewer';
 import { json } from './responses';
 import { apiBaseUrl, statusMonitorUrl } from './urls';
 
@@ -30,7 +31,7 @@ export async function monitorHeaders(ctx: Context, action: Pick<ActionView, 'dev
  * in flight (Logic Apps keeps polling on 202 and stops at the first other status), 200 once terminal.
  */
 export async function actionResponse(ctx: Context, action: ActionView): Promise<HttpResponseInit> {
-  const headers: Record<string, string> = action.passcode ? { 'Cache-Control': 'no-store' } : {};
+  const headers = passcodeCacheHeaders([action]);
   if (isTerminal(action.actionState)) return json(200, action, headers);
   return json(202, action, { ...headers, ...(await monitorHeaders(ctx, action)) });
 }

@@ -21,7 +21,7 @@ type Handler<C> = (ctx: RequestContext<C>) => Promise<HttpResponseInit>;
  * How long a request may spend on storage: past it the caller gets 503 with Retry-After rather than a hang (Logic Apps
  * and portals time out on their own, and could not tell "try again" from "broken").
  */
-export const REQUEST_BUDGET_MS = 10_000;
+const REQUEST_BUDGET_MS = 10_000;
 
 /** The one error mapping of the API: handlers throw ApiErrors; anything else becomes a 500 that reveals nothing. */
 function wrap<C>(

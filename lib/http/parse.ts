@@ -5,7 +5,7 @@ import type * as z from '../zod';
 import { queryObject } from './schemas';
 
 /** Request bodies of this API are small; anything bigger is refused before it is parsed. */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** "idempotency-key" → "Idempotency-Key": header names as people write them. */
 const headerName = (name: string) =>

@@ -24,7 +24,7 @@ const EXAMPLE_ACTION_ID = '8235918799999-4f1c2a9b7e3d5a6c8b0e';
 const dateTime = (title: string, description: string, example: string) =>
   z.iso.datetime().meta({ title, description, examples: [example] });
 
-export const ActionErrorSchema = z
+const ActionErrorSchema = z
   .strictObject({
     code: z
       .string()
@@ -33,7 +33,7 @@ export const ActionErrorSchema = z
   })
   .meta({ title: 'Action Error', description: 'Why an action failed or was not supported.' });
 
-export const DeviceCommandSchema = z
+const DeviceCommandSchema = z
   .strictObject({
     state: z.enum(['waitingForDevice', 'confirming']).meta({
       title: 'Command State',
@@ -134,7 +134,7 @@ export const DeviceActionResultSchema = z
     ],
   });
 
-export const ResetPasscodeSupportSchema = z
+const ResetPasscodeSupportSchema = z
   .discriminatedUnion('supported', [
     z.strictObject({ supported: z.literal(true).meta({ title: 'Supported' }) }),
     z.strictObject({
@@ -150,7 +150,7 @@ export const ResetPasscodeSupportSchema = z
   ])
   .meta({ title: 'Reset Passcode Support', description: 'Whether the reset passcode action can run on this device.' });
 
-export const PasscodePolicyViewSchema = z
+const PasscodePolicyViewSchema = z
   .strictObject({
     minLength: z.int().min(4).max(16).meta({ title: 'Minimum Length' }),
     characters: z.enum(['numeric', 'alphanumeric']).meta({ title: 'Characters' }),
@@ -158,7 +158,7 @@ export const PasscodePolicyViewSchema = z
   })
   .meta({ title: 'Passcode Policy', description: 'What a generated passcode must fit.' });
 
-export const AndroidManagementFactsSchema = z
+const AndroidManagementFactsSchema = z
   .strictObject({
     name: z.string().meta({
       title: 'Android Management Name',
@@ -234,7 +234,7 @@ const nextLink = z.url().optional().meta({
   description: 'Present when there are more results: GET it as is (it carries $skipToken).',
 });
 
-export const ManagedDeviceListSchema = z
+const ManagedDeviceListSchema = z
   .strictObject({
     value: z.array(ManagedDeviceSchema).meta({ title: 'Devices' }),
     '@odata.nextLink': nextLink,
@@ -245,7 +245,7 @@ export const ManagedDeviceListSchema = z
   })
   .meta({ title: 'Managed Device List' });
 
-export const DeviceActionResultListSchema = z
+const DeviceActionResultListSchema = z
   .strictObject({ value: z.array(DeviceActionResultSchema).meta({ title: 'Actions' }), '@odata.nextLink': nextLink })
   .meta({ title: 'Device Action Result List', description: 'Actions, newest first.' });
 
@@ -267,11 +267,11 @@ export const AuditEventSchema = z
   })
   .meta({ title: 'Audit Event', description: 'Who did what to which device, when, and how it ended. Never a secret.' });
 
-export const AuditEventListSchema = z
+const AuditEventListSchema = z
   .strictObject({ value: z.array(AuditEventSchema).meta({ title: 'Events' }), '@odata.nextLink': nextLink })
   .meta({ title: 'Audit Event List', description: 'Audit events, newest first.' });
 
-export const SupportRuleSchema = z
+const SupportRuleSchema = z
   .strictObject({
     operatingSystem: OperatingSystemSchema.check(z.meta({ title: 'Operating System' })),
     minVersion: z.string().optional().meta({ title: 'Minimum Version', description: 'Inclusive.' }),
@@ -295,7 +295,7 @@ export const SupportMatrixSchema = z
   })
   .meta({ title: 'Support Matrix', description: 'Which platforms and versions support the reset passcode action.' });
 
-export const ErrorDetailSchema = z
+const ErrorDetailSchema = z
   .strictObject({
     code: z.string().meta({ title: 'Code', examples: ['invalidValue'] }),
     message: z.string().meta({ title: 'Message' }),
@@ -341,14 +341,14 @@ export const HealthSchema = z
   })
   .meta({ title: 'Health' });
 
-export const UnlockResultSchema = z
+const UnlockResultSchema = z
   .strictObject({
     deviceId: IdSchema.check(z.meta({ title: 'Device ID' })),
     unlocked: z.literal(true).meta({ title: 'Unlocked' }),
   })
   .meta({ title: 'Unlock Result' });
 
-export const DeviceSyncSchema = z
+const DeviceSyncSchema = z
   .strictObject({
     syncStartedDateTime: dateTime(
       'Sync Started',
@@ -358,7 +358,7 @@ export const DeviceSyncSchema = z
   })
   .meta({ title: 'Device Sync', description: 'An inventory sync of the Android Management enterprise, started.' });
 
-export const SignedInCallerSchema = z
+const SignedInCallerSchema = z
   .strictObject({
     id: z.string().meta({ title: 'Caller ID', description: "The caller's object id (oid) or subject." }),
     name: z.string().meta({ title: 'Name', description: 'The sign-in name, as audit events record it.' }),
@@ -401,18 +401,18 @@ export const SubscriptionSchema = z
       'is never shown; it comes back in every notification.',
   });
 
-export const SubscriptionListSchema = z
+const SubscriptionListSchema = z
   .strictObject({ value: z.array(SubscriptionSchema).meta({ title: 'Subscriptions' }) })
   .meta({ title: 'Subscription List', description: "The caller's subscriptions that have not expired." });
 
 /** A finished action as a notification carries it: the device action result, never its passcode. */
-export const NotifiedActionSchema = DeviceActionResultSchema.omit({ passcode: true }).meta({
+const NotifiedActionSchema = DeviceActionResultSchema.omit({ passcode: true }).meta({
   title: 'Finished Action',
   description:
     'The device action result in its terminal state (done, failed, canceled or notSupported). Never a passcode.',
 });
 
-export const ChangeNotificationSchema = z
+const ChangeNotificationSchema = z
   .strictObject({
     subscriptionId: z.string().meta({ title: 'Subscription ID', examples: [EXAMPLE_SUBSCRIPTION_ID] }),
     subscriptionExpirationDateTime: dateTime(
@@ -435,7 +435,7 @@ export const ChangeNotificationSchema = z
   })
   .meta({ title: 'Change Notification', description: 'One finished reset passcode action.' });
 
-export const ChangeNotificationCollectionSchema = z
+const ChangeNotificationCollectionSchema = z
   .strictObject({
     value: z
       .array(ChangeNotificationSchema)
@@ -448,7 +448,7 @@ export const ChangeNotificationCollectionSchema = z
       'notification shape).',
   });
 
-export const ApiDocumentSchema = z
+const ApiDocumentSchema = z
   .looseObject({})
   .meta({ title: 'Service Description', description: 'An OpenAPI 3.1 or Swagger 2.0 document.' });
 

@@ -185,7 +185,6 @@ export const queryObject = (query: URLSearchParams): Record<string, string> => O
  * Whole requests as parseRequest (./parse.ts) checks them, each part under its name: `params`, `query`, `headers`
  * (lower-case names), `body`. One 400 then names every bad field of every part.
  */
-export const DeviceRequestSchema = z.object({ params: DeviceParamsSchema });
 export const ActionRequestSchema = z.object({ params: ActionParamsSchema });
 export const DeviceOverviewRequestSchema = z.object({ params: DeviceParamsSchema, query: PasscodeQuerySchema });
 export const StatusMonitorRequestSchema = z.object({ params: ActionParamsSchema, query: PasscodeQuerySchema });

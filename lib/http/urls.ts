@@ -13,7 +13,7 @@ const originOf = (request: HttpRequest, publicBaseUrl: string | undefined) =>
  * The path prefix in front of the app's routes (host.json routePrefix, "/api" by default): the request's path minus
  * the segments of the route that matched it. Derived per request, so a routePrefix override needs no setting.
  */
-export function routePrefixOf(request: HttpRequest, route: RouteSpec): string {
+function routePrefixOf(request: HttpRequest, route: RouteSpec): string {
   const segments = new URL(request.url).pathname.split('/').filter(Boolean);
   const routeSegments = route.route.split('/').filter(Boolean).length;
   const prefix = segments.slice(0, Math.max(0, segments.length - routeSegments));

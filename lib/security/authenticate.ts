@@ -21,8 +21,6 @@ export interface EntraAuthConfig {
 /** How callers are authenticated (AUTH_MODE and its settings). */
 export type AuthConfig = EntraAuthConfig | { mode: 'appService' } | { mode: 'none' };
 
-export type AuthMode = AuthConfig['mode'];
-
 /** The request headers an authenticator reads (the Fetch API `Headers` and `HttpRequest.headers` fit). */
 export interface RequestHeaders {
   get(name: string): string | null;

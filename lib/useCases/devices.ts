@@ -69,7 +69,7 @@ export async function registerDevice(
 }
 
 /** How many of its reset actions a managed device carries in `deviceActionResults`, newest first. */
-export const DEVICE_ACTION_RESULTS = 10;
+const DEVICE_ACTION_RESULTS = 10;
 
 /** A device's newest actions as `deviceActionResults` shows them: states and times, never a passcode. */
 const actionResults = (services: Services, actions: DeviceAction[]) =>

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { newActionId } from '../core/actionId';
-import { IDEMPOTENCY_KEY_HOURS } from '../core/actionLifecycle';
+import { idempotencyKeyExpiry } from '../core/actionLifecycle';
 import { acceptedResetEvent } from '../core/auditEvents';
 import { ActionInProgressError, ApiError, apiError, PreconditionFailedError, TransientError } from '../core/errors';
 import type { Device, DeviceAction } from '../core/model';
@@ -250,7 +250,7 @@ async function earlierRequest(
   now: Date,
 ): Promise<EarlierRequest> {
   const record = earlier.value;
-  if (now.getTime() - new Date(record.createdDateTime).getTime() >= IDEMPOTENCY_KEY_HOURS * 3600_000) {
+  if (now >= idempotencyKeyExpiry(record.createdDateTime)) {
     return { kind: 'expired', record: earlier };
   }
   if (record.deviceId !== request.deviceId || record.requestHash !== key.requestHash) {

@@ -5,6 +5,7 @@ import {
   isTerminal,
   nextReview,
   purgePasscode,
+  retentionCutoff,
   retentionEnd,
 } from '../core/actionLifecycle';
 import { acceptedResetEvent, isAcceptedEvent } from '../core/auditEvents';
@@ -29,9 +30,9 @@ export interface SweepReport {
 }
 
 /** Schedule entries one run reviews at most; the rest are reviewed by the next runs (every minute). */
-export const SWEEP_BATCH = 500;
+const SWEEP_BATCH = 500;
 /** Audit events one run purges at most. */
-export const RETENTION_BATCH = 200;
+const RETENTION_BATCH = 200;
 /** Subscriptions one run renews or removes at most. */
 const SUBSCRIPTION_PURGE_BATCH = 100;
 const PARALLEL_REVIEWS = 16;
@@ -163,12 +164,13 @@ async function reviewFinished(
 }
 
 /**
- * Audit events past RETENTION_DAYS go, oldest first. An accepted event takes its finished action along if it is still
- * there: every action is removed through its schedule entry now, but versions before it dropped a finished action's
- * entry once nothing was left to do, and those actions are found only through their events.
+ * Audit events past RETENTION_DAYS go, a batch per run in the store's order (Table Storage: newest first, by inverted
+ * time) until none is left. An accepted event takes its finished action along if it is still there: every action is
+ * removed through its schedule entry now, but versions before it dropped a finished action's entry once nothing was
+ * left to do, and those actions are found only through their events.
  */
 async function purgeRetired(services: Services, now: Date, report: SweepReport) {
-  const cutoff = new Date(now.getTime() - services.settings.retentionDays * 24 * 3600_000);
+  const cutoff = retentionCutoff(now, services.settings);
   const retired = await services.audit.listOlderThan(cutoff, RETENTION_BATCH);
   for (const event of retired.filter(isAcceptedEvent)) {
     const found = await services.actions.get(event.deviceId, event.actionId ?? event.id);

@@ -1,4 +1,4 @@
-import { isTerminal, showsPasscode } from '../core/actionLifecycle';
+import { isTerminal, passcodeOnDisplay, showsPasscode } from '../core/actionLifecycle';
 import type { ActionError, ActionState, Device, DeviceAction, DeviceChannelKind, DeviceCommand } from '../core/model';
 import { type ResetPasscodeSupport, resetPasscodeSupport } from '../core/supportMatrix';
 import { passcodeAad, type Services } from './services';
@@ -24,7 +24,7 @@ export interface ActionView {
 }
 
 /** What the API shows of a command that finishes later (docs/API.md "Device action result"). */
-export interface DeviceCommandView {
+interface DeviceCommandView {
   state: 'waitingForDevice' | 'confirming';
   sentDateTime: string;
   expirationDateTime?: string;
@@ -38,13 +38,6 @@ export interface DeviceView extends Device {
   /** The device's newest reset actions, as Graph's managedDevice carries them (never with a passcode). */
   deviceActionResults?: ActionView[];
 }
-
-/** Whether the passcode of an ended action (done, or outcomeUnknown) is still inside its display window. */
-export const passcodeVisible = (action: DeviceAction, now: Date): boolean =>
-  showsPasscode(action) &&
-  action.sealedPasscode !== undefined &&
-  action.passcodeExpirationDateTime !== undefined &&
-  now < new Date(action.passcodeExpirationDateTime);
 
 /**
  * Maps a stored action to its API view. The passcode is decrypted only when the caller may read passcodes
@@ -64,7 +57,7 @@ export function toActionView(
     requestedBy: action.requestedBy,
     ...(action.reason !== undefined && { reason: action.reason }),
   };
-  if (options.showPasscode && action.sealedPasscode && passcodeVisible(action, options.services.clock.now())) {
+  if (options.showPasscode && action.sealedPasscode && passcodeOnDisplay(action, options.services.clock.now())) {
     view.passcode = options.services.cipher.open(action.sealedPasscode, passcodeAad(action.deviceId, action.id));
   }
   if (showsPasscode(action) && action.passcodeExpirationDateTime) {

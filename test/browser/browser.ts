@@ -5,7 +5,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { expect, inject } from 'vitest';
 
 /** Where the runs put their screenshots; docs/console.md shows copies of them (see there to refresh them). */
-export const SCREENSHOT_DIR = process.env.CONSOLE_SCREENSHOT_DIR ?? 'test-results/console-screenshots';
+const SCREENSHOT_DIR = process.env.CONSOLE_SCREENSHOT_DIR ?? 'test-results/console-screenshots';
 
 /**
  * Launches headless Chromium. Playwright gives every launch a fresh temporary profile (its own --user-data-dir,

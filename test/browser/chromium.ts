@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
  * Where a Chromium is looked for: CHROMIUM_PATH when set, then Debian's and other distributions' usual places.
  * Playwright never downloads a browser here (its download host is not reachable); Debian's package is the browser.
  */
-export function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
+function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const candidates = [env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
   return candidates.find((path): path is string => path !== undefined && path !== '' && existsSync(path));
 }

@@ -11,9 +11,9 @@ import { AUDIENCE, ISSUER, startTestIssuer } from '../e2e/entraTokens';
  * authorization code flow with PKCE for real: this fake checks the code verifier against the challenge.
  * The access tokens come from the e2e tests' loopback issuer (test/e2e/entraTokens.ts), whose key set the app checks.
  */
-export const AUTHORITY_ORIGIN = 'https://login.microsoftonline.com';
+const AUTHORITY_ORIGIN = 'https://login.microsoftonline.com';
 export const TENANT = new URL(ISSUER).pathname.split('/')[1] as string;
-export const CONSOLE_CLIENT_ID = '5d2f7c1e-0b4a-4e8e-9c6d-3a1b2c4d5e6f';
+const CONSOLE_CLIENT_ID = '5d2f7c1e-0b4a-4e8e-9c6d-3a1b2c4d5e6f';
 export const SCOPE = `${AUDIENCE}/access_as_user`;
 
 export interface FakeUser {

@@ -6,7 +6,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { build } from 'esbuild';
 import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
 
-export const SAMPLE_APP = join(process.cwd(), 'test', 'fixtures', 'sample-app');
+const SAMPLE_APP = join(process.cwd(), 'test', 'fixtures', 'sample-app');
 
 /**
  * Bundles tools/host/cli.ts the way tools/build.mjs does, into a private folder under dist/ (inside the
@@ -86,7 +86,7 @@ export function rawRequest(url: string, options: RawRequestOptions = {}): Promis
   });
 }
 
-export function uniqueQueueName(prefix: string): string {
+function uniqueQueueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 

@@ -21,7 +21,7 @@ import { finished, pipeline } from 'node:stream/promises';
  */
 
 /** The storage services the proxy stands in front of, one listener each. */
-export type StorageServiceName = 'blob' | 'queue' | 'table';
+type StorageServiceName = 'blob' | 'queue' | 'table';
 
 /** The kinds of fault, see `FaultRates`. */
 export type FaultKind = 'drop' | 'hang' | 'unavailable' | 'late';
@@ -41,7 +41,7 @@ export interface FaultRates {
 }
 
 /** A request as the `only` filter sees it: `path` is the URL path, `query` its query string ('' or '?…'). */
-export interface ProxiedRequest {
+interface ProxiedRequest {
   service: StorageServiceName;
   method: string;
   path: string;
@@ -49,13 +49,13 @@ export interface ProxiedRequest {
 }
 
 /** Counts of one service's or one method's traffic. */
-export interface TrafficCount {
+interface TrafficCount {
   requests: number;
   faults: number;
 }
 
 /** What the proxy saw and did. */
-export interface FaultyStorageProxyStats {
+interface FaultyStorageProxyStats {
   /** Requests received from clients. */
   requests: number;
   /** Requests passed on to Azurite (all but `unavailable` ones; a `late` one once its delay is over). */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type HttpHandler, HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import { parseConfig } from '../../lib/config';
-import { type AppDeps, overrideDepsForTests } from '../../lib/deps';
+import { type AppDeps, getDeps } from '../../lib/deps';
 import type { RouteSpec } from '../../lib/http/routes';
 import { createAuthenticator } from '../../lib/security/authenticate';
 import type { Role } from '../../lib/security/caller';
@@ -63,7 +63,7 @@ export function as(...roles: Role[]): Record<string, string> {
 }
 
 /** The route's `{name}` parameters in `path`, decoded as the host decodes them; undefined when it does not match. */
-export function matchRoute(route: RouteSpec, path: string): Record<string, string> | undefined {
+function matchRoute(route: RouteSpec, path: string): Record<string, string> | undefined {
   const names: string[] = [];
   const pattern = route.route.replace(/\{([^}:?]+)[^}]*\}|[^{]+/g, (part, name?: string) => {
     if (name === undefined) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
@@ -83,7 +83,7 @@ export interface HarnessOptions {
 }
 
 /** Builds the harness's dependencies: settings as the app parses them, memory stores, real signers. */
-export function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOptions = {}): HandlerHarness {
+function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOptions = {}): HandlerHarness {
   const testServices = makeTestServices({ settings: limits });
   const config = parseConfig(throwawaySettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...settings }));
   const linkKeys = parseKeyList('STATUS_LINK_KEYS', `s1:${randomBytes(32).toString('base64')}`, { atLeast: 32 });
@@ -117,15 +117,23 @@ export function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOption
   return { ...testServices, deps, call };
 }
 
-/** A fresh harness for each test of the calling file, installed as the app's dependencies while the test runs. */
+/**
+ * A fresh harness for each test of the calling file, installed as the app's dependencies while the test runs: the
+ * functions get them from `getDeps`, which the calling file must turn into a spy with
+ * `vi.mock('<path to>/lib/deps', { spy: true })` (the app itself has no seam for tests).
+ */
 export function useHandlerHarness(options: HarnessOptions = {}): () => HandlerHarness {
   let harness: HandlerHarness | undefined;
   beforeEach(() => {
-    harness = makeHandlerHarness(options);
-    overrideDepsForTests(harness.deps);
+    if (!vi.isMockFunction(getDeps)) {
+      throw new Error("the test file must call vi.mock('…/lib/deps', { spy: true }) for the handler harness");
+    }
+    const installed = makeHandlerHarness(options);
+    vi.mocked(getDeps).mockReturnValue(installed.deps);
+    harness = installed;
   });
   afterEach(() => {
-    overrideDepsForTests(undefined);
+    vi.mocked(getDeps).mockReset();
     harness = undefined;
   });
   return () => {

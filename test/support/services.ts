@@ -16,7 +16,7 @@ import {
 } from './memoryStores';
 
 /** A clock that stands still until a test moves it. */
-export class TestClock implements Clock {
+class TestClock implements Clock {
   private current: number;
 
   constructor(start: Date | string = '2026-11-26T10:00:00.000Z') {
@@ -41,7 +41,7 @@ export class TestClock implements Clock {
  * Deterministic randomness: values pushed onto `script` come first, then a fixed pseudo-random sequence.
  * `calls` counts every draw, so a test can tell how many passcodes were generated.
  */
-export class ScriptedRandom {
+class ScriptedRandom {
   script: number[] = [];
   calls = 0;
   private state = 0x2545f491;
@@ -63,7 +63,7 @@ export class ScriptedRandom {
 }
 
 /** The fake cipher, recording every seal so a test can count the passcodes that were generated and stored. */
-export class RecordingCipher implements Cipher {
+class RecordingCipher implements Cipher {
   readonly sealed: Array<{ aad: string; sealed: SealedSecret }> = [];
 
   seal(plaintext: string, aad: string): SealedSecret {

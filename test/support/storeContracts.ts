@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AesGcmCipher } from '../../lib/adapters/aesGcmCipher';
+import { TRANSACTION_SIZE } from '../../lib/adapters/tableClients';
 import { newActionId } from '../../lib/core/actionId';
 import { ForbiddenTransitionError, isTerminal } from '../../lib/core/actionLifecycle';
 import { ApiError, PreconditionFailedError } from '../../lib/core/errors';
@@ -685,6 +686,15 @@ export function describeAuditLogContract(name: string, create: () => Promise<Und
       expect((await log().list({ top: 10 })).items).toEqual([events[3], events[2]]);
       await log().remove(old); // already gone: nothing happens
       expect(await log().listOlderThan(at(15), 10)).toEqual([]);
+    });
+
+    it('removes more events than one entity-group transaction holds, some of them already gone', async () => {
+      const deviceId = uniqueDevice();
+      const many = Array.from({ length: 2 * TRANSACTION_SIZE + 1 }, () => event(0, deviceId));
+      await Promise.all(many.map((e) => log().record(e)));
+      await log().remove(many.slice(0, 1));
+      await log().remove(many);
+      expect((await log().list({ top: 10, deviceId })).items).toEqual([]);
     });
   });
 }

@@ -4,8 +4,8 @@ import { ERROR_CATALOGUE, ERROR_CODES, type ErrorEntry } from '../../lib/core/er
  * docs/API.md's error table lives between these markers; `node dist/tools/apiDocuments.js --docs docs/API.md` (after
  * `npm run build`) rewrites it from the catalogue, and a unit test fails while it differs.
  */
-export const ERROR_TABLE_START = '<!-- errors:start -->';
-export const ERROR_TABLE_END = '<!-- errors:end -->';
+const ERROR_TABLE_START = '<!-- errors:start -->';
+const ERROR_TABLE_END = '<!-- errors:end -->';
 
 const cell = (text: string) => text.replaceAll('|', '\\|');
 

@@ -41,7 +41,7 @@ const stripDialect = (schema: JsonSchema): JsonSchema => {
   return rest;
 };
 
-export const inputJsonSchema = (schema: z.core.$ZodType): JsonSchema =>
+const inputJsonSchema = (schema: z.core.$ZodType): JsonSchema =>
   stripDialect(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema);
 
 function parametersOf(spec: OperationSpec): Parameter[] {

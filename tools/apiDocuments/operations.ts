@@ -28,12 +28,12 @@ import {
  *
  * Texts here also become the Power Platform connector's, so they follow its string rules
  * (https://learn.microsoft.com/connectors/custom-connectors/connector-string-guidance): summaries in sentence case
- * without punctuation, no product names and no word "API" (checked by tools/connector/rules.ts).
+ * without punctuation, no product names and no word "API" (checked by tools/connectorRules.ts).
  */
 
 export type JsonSchema = Record<string, unknown>;
 export type RouteName = keyof typeof ROUTES;
-export type Visibility = 'important' | 'advanced' | 'internal';
+type Visibility = 'important' | 'advanced' | 'internal';
 export type HeaderName =
   | 'Location'
   | 'Operation-Location'
@@ -211,7 +211,7 @@ export const PARAMETERS: Record<string, ParameterSpec> = {
   },
 };
 
-export interface BodySpec {
+interface BodySpec {
   /** Name in components.schemas / definitions. */
   name: string;
   schema: z.core.$ZodType;

@@ -58,7 +58,7 @@ const androidManagementLoaded = files.some((file) => file.endsWith('androidManag
 process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes, androidManagementLoaded }));
 `;
 
-export const LoadSampleSchema = z.object({
+const LoadSampleSchema = z.object({
   sinceProcessStartMs: z.number(),
   requireMs: z.number(),
   /** CPU time (user + system) of the require: less sensitive than wall time to other processes on the machine. */
@@ -71,7 +71,7 @@ export const LoadSampleSchema = z.object({
 });
 export type LoadSample = z.infer<typeof LoadSampleSchema>;
 
-export interface ColdStartVariant {
+interface ColdStartVariant {
   entry: string;
   /** Size of the app's own output (the bundle, or every transpiled file), bytes. */
   outputBytes: number;

@@ -77,7 +77,7 @@ const QueuesSchema = z
   })
   .loose();
 
-export const HostJsonSchema = z
+const HostJsonSchema = z
   .object({
     version: z.literal('2.0'),
     // "-1" (or null) means no timeout on dedicated plans.
@@ -113,7 +113,7 @@ function normalizeKeys(value: unknown): unknown {
  * and keys matched case-insensitively as .NET configuration does:
  * https://learn.microsoft.com/azure/azure-functions/functions-host-json#override-hostjson-values
  */
-export function applyHostJsonOverrides(json: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+function applyHostJsonOverrides(json: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || !name.toLowerCase().startsWith(OVERRIDE_PREFIX)) continue;
     const path = name.slice(OVERRIDE_PREFIX.length).split('__');

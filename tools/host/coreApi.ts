@@ -17,7 +17,7 @@ import type {
 } from './coreTypes';
 import type { Logger } from './logger';
 
-export const CORE_MODULE = '@azure/functions-core';
+const CORE_MODULE = '@azure/functions-core';
 /** The worker version this host imitates (reported as coreApi.version). */
 const WORKER_VERSION = '3.10.1';
 const HOST_VERSION = '4.1000.0-local';
@@ -234,7 +234,7 @@ function listFiles(dir: string): string[] {
 }
 
 /** The entry point files named by package.json `main` (a path or a glob, as the worker accepts). */
-export function resolveEntryPoints(appDir: string): { files: string[]; esm: boolean } {
+function resolveEntryPoints(appDir: string): { files: string[]; esm: boolean } {
   const file = join(appDir, 'package.json');
   if (!existsSync(file)) throw new AppLoadError(`${file} not found`);
   const parsed = PackageJsonSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));

@@ -107,12 +107,12 @@ export interface CoreInvocationContext {
 
 export type FunctionCallback = (...args: unknown[]) => unknown;
 
-export interface InvocationArguments {
+interface InvocationArguments {
   context: unknown;
   inputs: unknown[];
 }
 
-export interface InvocationModel {
+interface InvocationModel {
   getArguments(): Promise<InvocationArguments>;
   invokeFunction(context: unknown, inputs: unknown[], callback: FunctionCallback): Promise<unknown>;
   getResponse(context: unknown, result: unknown): Promise<RpcInvocationResponse>;

@@ -6,7 +6,6 @@ import { resolveHttpSettings } from './httpSettings';
 import { Invoker } from './invoker';
 import { createLogger, type Logger } from './logger';
 import { parseSchedule } from './ncrontab';
-import { createOutputWriter, SUPPORTED_OUTPUTS } from './outputs';
 import { QueueListener, resolveBindingExpression, resolveStorageConnection } from './queue';
 import { TimerListener } from './timer';
 
@@ -25,7 +24,7 @@ export interface StartHostOptions {
   shutdownTimeoutMs?: number;
 }
 
-export interface FunctionSummary {
+interface FunctionSummary {
   name: string;
   trigger: string;
   detail: string;
@@ -81,7 +80,7 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
     if (capabilities.HttpUri)
       throw new AppLoadError('HTTP streaming (app.setup({ enableHttpStream })) is not supported');
 
-    const invoker = new Invoker(core, logger, config.functionTimeoutMs, createOutputWriter(env, config.queues));
+    const invoker = new Invoker(core, logger, config.functionTimeoutMs);
     const httpFunctions: HttpFunction[] = [];
     const summaries: FunctionSummary[] = [];
     const pendingTimers: TimerListener[] = [];
@@ -95,7 +94,8 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
       }
       for (const [name, binding] of Object.entries(fn.bindings)) {
         const type = String(binding.type ?? '').toLowerCase();
-        if (binding.direction === 'out' && !SUPPORTED_OUTPUTS.has(type)) {
+        // The HTTP front end writes the http output; the app writes its queues through its own clients.
+        if (binding.direction === 'out' && type !== 'http') {
           logger.warn(
             `Output binding ${name} (${binding.type}) of ${fn.name} is not supported by the local host; it is ignored`,
           );

@@ -13,7 +13,7 @@ import { discardBody, readBody, sendEarlyError } from './requestBody';
 import { type AllowedHosts, isAllowedAuthority, parseRequestTarget } from './requestTarget';
 import { parseRouteTemplate, type RouteEntry, type RouteTemplate, selectRoute } from './routes';
 
-export type AuthLevel = 'anonymous' | 'function' | 'admin';
+type AuthLevel = 'anonymous' | 'function' | 'admin';
 
 export interface HttpFunction {
   fn: RegisteredFunction;
@@ -23,7 +23,7 @@ export interface HttpFunction {
   authLevel: AuthLevel;
 }
 
-export interface HostKeys {
+interface HostKeys {
   /** Accepted for authLevel "function". */
   functionKey?: string;
   /** Accepted for "function" and "admin". */
@@ -118,12 +118,7 @@ function toNullable(record: Record<string, string>): Record<string, RpcNullableS
 }
 
 /** The RpcHttp message the Functions host sends to the Node worker for a request. */
-export function toRpcHttpRequest(
-  req: IncomingMessage,
-  url: URL,
-  body: Buffer,
-  params: Record<string, string>,
-): RpcHttpData {
+function toRpcHttpRequest(req: IncomingMessage, url: URL, body: Buffer, params: Record<string, string>): RpcHttpData {
   // The Node worker declares UseNullableValueDictionaryForHttp, so the host fills only the nullable maps, with every
   // header including empty ones (IgnoreEmptyValuedRpcHttpHeaders applies to the other map only), a repeated header
   // being its values joined with "," (ASP.NET's StringValues.ToString()):
@@ -158,7 +153,7 @@ function typedDataToBuffer(data: RpcTypedData | null | undefined): Buffer {
   return Buffer.alloc(0);
 }
 
-export function serializeCookie(cookie: RpcHttpCookie): string {
+function serializeCookie(cookie: RpcHttpCookie): string {
   const parts = [`${cookie.name ?? ''}=${cookie.value ?? ''}`];
   if (cookie.domain?.value) parts.push(`Domain=${cookie.domain.value}`);
   if (cookie.path?.value) parts.push(`Path=${cookie.path.value}`);

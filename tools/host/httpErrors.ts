@@ -17,7 +17,7 @@ export class HttpError extends Error {
 }
 
 /** The docs/API.md error body; the host has no request id of its own, so it makes one. */
-export function errorJson(code: string, message: string): string {
+function errorJson(code: string, message: string): string {
   return JSON.stringify({
     error: { code, message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString() } },
   });

@@ -26,9 +26,6 @@ export class HostStoppingError extends Error {
   }
 }
 
-/** Delivers the output bindings of a successful invocation (part of the invocation, as in the host). */
-export type OutputWriter = (fn: RegisteredFunction, response: RpcInvocationResponse) => Promise<void>;
-
 export interface InvocationInput {
   inputData: RpcParameterBinding[];
   triggerMetadata: Record<string, RpcTypedData>;
@@ -69,14 +66,12 @@ export class Invoker {
   readonly #logger: Logger;
   readonly #timeoutMs: number | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
-  readonly #writeOutputs: OutputWriter;
   #stopping = false;
 
-  constructor(core: FunctionsCore, logger: Logger, timeoutMs: number | undefined, writeOutputs: OutputWriter) {
+  constructor(core: FunctionsCore, logger: Logger, timeoutMs: number | undefined) {
     this.#core = core;
     this.#logger = logger;
     this.#timeoutMs = timeoutMs;
-    this.#writeOutputs = writeOutputs;
   }
 
   get inFlight(): number {
@@ -209,8 +204,6 @@ export class Invoker {
       coreCtx.state = undefined;
     }
     if (postContext.error !== null && postContext.error !== undefined) throw postContext.error;
-    const response = await invocationModel.getResponse(context, postContext.result);
-    await this.#writeOutputs(fn, response);
-    return response;
+    return invocationModel.getResponse(context, postContext.result);
   }
 }

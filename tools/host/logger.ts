@@ -11,7 +11,7 @@ const ORDER: Record<LogLevel, number> = {
   none: 6,
 };
 
-export interface LogScope {
+interface LogScope {
   functionName?: string;
   invocationId?: string;
 }

@@ -54,7 +54,7 @@ const QUEUE_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
  * host's .NET storage client gives up on a try after Azure.Core's default NetworkTimeout of 100 s
  * (https://learn.microsoft.com/dotnet/api/azure.core.retryoptions.networktimeout), and so does this host.
  */
-export const STORAGE_CALL_TIMEOUT_MS = 100_000;
+const STORAGE_CALL_TIMEOUT_MS = 100_000;
 const inTime = () => ({ abortSignal: AbortSignal.timeout(STORAGE_CALL_TIMEOUT_MS) });
 
 /**
@@ -112,11 +112,7 @@ const jsonDate = (date: Date | undefined, fallback: string): RpcTypedData => ({
  * converted by the host's ToRpc: strings as `string`, the long DequeueCount and the DateTimeOffsets as `json`; the
  * "sys" entry is left out (ScriptInvocationContextExtensions.ShouldSkipBindingData).
  */
-export function queueTriggerMetadata(
-  message: ReceivedMessageItem,
-  text: string,
-  now: Date,
-): Record<string, RpcTypedData> {
+function queueTriggerMetadata(message: ReceivedMessageItem, text: string, now: Date): Record<string, RpcTypedData> {
   return {
     QueueTrigger: { string: text },
     DequeueCount: { json: JSON.stringify(message.dequeueCount) },

@@ -4,10 +4,10 @@
 import { IdentityPoolClient, JWT } from 'google-auth-library';
 import { androidmanagement_v1 } from 'googleapis/build/src/apis/androidmanagement/v1';
 import type { GoogleCredential } from './credentials';
-import type { AndroidManagementApi, ApiDevice, ApiOperation } from './operations';
+import type { AndroidManagementApi } from './operations';
 
 /** The OAuth scope of the Android Management API (its discovery document's only scope). */
-export const ANDROID_MANAGEMENT_SCOPE = 'https://www.googleapis.com/auth/androidmanagement';
+const ANDROID_MANAGEMENT_SCOPE = 'https://www.googleapis.com/auth/androidmanagement';
 
 /** Where google-auth-library's JWT client always sends the service account grant, whatever the key says. */
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
@@ -128,5 +128,3 @@ interface ApiRequestFailure {
   /** The failure came from the token exchange, not from the Android Management API. */
   credentials: boolean;
 }
-
-export type { ApiDevice, ApiOperation };

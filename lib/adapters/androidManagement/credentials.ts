@@ -6,7 +6,7 @@ import * as z from '../../zod';
 // configurations https://google.aip.dev/auth/4117.
 
 /** A service account key (`gcloud iam service-accounts keys create`): a private key exists, so prefer the other. */
-export const ServiceAccountKeySchema = z.lazy(() =>
+const ServiceAccountKeySchema = z.lazy(() =>
   z.object({
     type: z.literal('service_account'),
     client_email: z.string().check(z.minLength(3)),
@@ -21,7 +21,7 @@ export const ServiceAccountKeySchema = z.lazy(() =>
  * Its `credential_source` (Azure IMDS on a VM) is not used: the function app gets the subject token from its own
  * managed identity, which App Service serves elsewhere.
  */
-export const ExternalAccountSchema = z.lazy(() =>
+const ExternalAccountSchema = z.lazy(() =>
   z.object({
     type: z.literal('external_account'),
     audience: z.string().check(z.regex(/^\/\/iam\.googleapis\.com\/.+\/workloadIdentityPools\/.+\/providers\/.+$/)),
@@ -31,7 +31,7 @@ export const ExternalAccountSchema = z.lazy(() =>
   }),
 );
 
-export const GoogleCredentialSchema = z.lazy(() =>
+const GoogleCredentialSchema = z.lazy(() =>
   z.discriminatedUnion('type', [ServiceAccountKeySchema, ExternalAccountSchema]),
 );
 export type GoogleCredential = z.infer<typeof GoogleCredentialSchema>;

@@ -121,7 +121,7 @@ export function commandStatusOf(operation: ApiOperation, now: Date): CommandStat
 }
 
 /** A failed call, as lib/adapters/androidManagement/client.ts reports it (the library's own error is not kept). */
-export interface RequestFailure {
+interface RequestFailure {
   status?: number;
   retryAfter: string | null;
   /** The failure came from getting a token (the credential, the token service), not from the API. */

@@ -14,13 +14,13 @@ export class ApiRequestError extends Error {
   }
 }
 
-export interface ApiResponse<T> {
+interface ApiResponse<T> {
   status: number;
   headers: Headers;
   body: T;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
   body?: unknown;
   headers?: Record<string, string>;
@@ -36,7 +36,7 @@ export interface Api {
  * from the app's public origin; the console calls its own origin with their path, so that the Content-Security-
  * Policy's connect-src 'self' holds even when the app is reached under another host name.
  */
-export function apiUrl(path: string): string {
+function apiUrl(path: string): string {
   if (/^https?:\/\//i.test(path)) {
     const url = new URL(path);
     return `${url.pathname}${url.search}`;

@@ -12,7 +12,7 @@ export interface EntraSettings {
 }
 
 /** The console's page is its redirect URI: register exactly this URL on the single-page-app registration. */
-export const redirectUri = () => `${location.origin}/api/console`;
+const redirectUri = () => `${location.origin}/api/console`;
 
 /**
  * Sign-in with MSAL.js: the authorization code flow with PKCE, by redirect (no popup to be blocked). Tokens are kept

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 /** Where the console is served (the function app's route prefix is /api). */
-export const BASE = '/api/console';
+const BASE = '/api/console';
 
 export type Route =
   | { name: 'devices' }
@@ -11,7 +11,7 @@ export type Route =
   | { name: 'notFound' };
 
 /** The console's pages by path (after BASE); the same paths as the portal's "Devices" blade, in spirit. */
-export function parseRoute(pathname: string): Route {
+function parseRoute(pathname: string): Route {
   const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
   const parts = path.split('/').filter(Boolean);
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'devices')) return { name: 'devices' };

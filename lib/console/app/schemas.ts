@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 // What the console reads from the API (docs/API.md), checked where it arrives. Objects are not strict:
 // the API may add properties, and the console ignores what it does not know.
 
-export const ROLES = ['Devices.Read', 'Devices.Manage', 'Passcode.Reset', 'Passcode.Read', 'Audit.Read'] as const;
+const ROLES = ['Devices.Read', 'Devices.Manage', 'Passcode.Reset', 'Passcode.Read', 'Audit.Read'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const OPERATING_SYSTEMS = ['iOS', 'Android', 'AndroidForWork', 'WindowsPhone', 'Windows', 'macOS'] as const;
@@ -111,13 +111,9 @@ export const AuditEventSchema = z.object({
   outcome: z.string(),
   detail: z.optional(z.string()),
 });
-export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
 /** A page of a list (`value`, `@odata.nextLink`). */
 export const pageOf = <T extends z.core.$ZodType>(item: T) =>
   z.object({ value: z.array(item), '@odata.nextLink': z.optional(z.string()) });
 
 export const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
-
-/** Any body: for responses whose content the console does not read (a cancel). */
-export const AnyBodySchema = z.unknown();

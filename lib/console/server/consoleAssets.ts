@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 
 /** One file of the built console (tools/build.mjs writes them to dist/console), with its gzip twin when it has one. */
-export interface ConsoleFile {
+interface ConsoleFile {
   body: Buffer;
   gzipped?: Buffer;
   contentType: string;

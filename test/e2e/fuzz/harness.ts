@@ -172,7 +172,7 @@ export async function takeSnapshot(connectionString: string): Promise<Snapshot> 
   return { tables, queues };
 }
 
-export interface EntityChange {
+interface EntityChange {
   table: string;
   key: string;
   kind: 'added' | 'removed' | 'changed';

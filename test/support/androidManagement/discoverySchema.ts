@@ -81,7 +81,7 @@ export const typeUrl = (message: string) => `type.googleapis.com/google.android.
 // output-only fields parse like the others); responses are held to what Google emits (int64 as strings, int32 as
 // numbers, no nulls), because a stand-in laxer than Google would let the app's parsing bugs through.
 /** Whether a value is a request (read leniently, as Google's parser does) or a response (held to Google's output). */
-export type Direction = 'request' | 'response';
+type Direction = 'request' | 'response';
 
 /** How `validate` reads the value and words its problems. */
 export interface ValidateOptions {

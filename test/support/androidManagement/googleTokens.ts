@@ -42,7 +42,7 @@ export interface ExternalAccountCredential {
 }
 
 /** Which flow issued a token: the key's JWT grant, the STS exchange (federated), or IAM impersonation. */
-export type TokenKind = 'service_account' | 'federated' | 'impersonated';
+type TokenKind = 'service_account' | 'federated' | 'impersonated';
 
 /** An access token in the shared registry. */
 export interface IssuedToken {
@@ -56,10 +56,10 @@ export interface IssuedToken {
 }
 
 /** A token endpoint. */
-export type TokenEndpoint = 'token' | 'sts' | 'generateAccessToken';
+type TokenEndpoint = 'token' | 'sts' | 'generateAccessToken';
 
 /** One request a token endpoint answered. */
-export interface TokenRequest {
+interface TokenRequest {
   endpoint: TokenEndpoint | 'unknown';
   status: number;
   /** The OAuth error code, or the google.rpc status, when refused. */
@@ -70,7 +70,7 @@ export interface TokenRequest {
 }
 
 /** A scripted failure of a token endpoint. */
-export interface TokenFault {
+interface TokenFault {
   endpoint: TokenEndpoint;
   status: number;
   times?: number;

@@ -15,7 +15,7 @@ export interface PushSignerOptions {
 }
 
 /** How to make a token a receiver must refuse. */
-export interface TokenOverrides {
+interface TokenOverrides {
   /** Claims set over the defaults (aud, email, email_verified, iss, sub, azp, iat, exp). */
   claims?: JWTPayload & Record<string, unknown>;
   /** Claims left out. */

@@ -20,7 +20,7 @@ import { PubsubPushSender, type PushAttempt, type PushTarget } from './pubsubPus
 // against the contract Google publishes rather than against what its authors assumed.
 
 /** The methods served, named as in `failNext` and the request log. */
-export type StandInMethod =
+type StandInMethod =
   | 'devices.list'
   | 'devices.get'
   | 'issueCommand'
@@ -29,16 +29,16 @@ export type StandInMethod =
   | 'operations.list';
 
 /** Device.managementMode */
-export type ManagementMode = 'DEVICE_OWNER' | 'PROFILE_OWNER';
+type ManagementMode = 'DEVICE_OWNER' | 'PROFILE_OWNER';
 /** Device.ownership */
-export type Ownership = 'COMPANY_OWNED' | 'PERSONALLY_OWNED';
+type Ownership = 'COMPANY_OWNED' | 'PERSONALLY_OWNED';
 /** Device.state values a scripted device can have. */
-export type DeviceState = 'ACTIVE' | 'DISABLED' | 'DELETED' | 'PROVISIONING' | 'LOST';
+type DeviceState = 'ACTIVE' | 'DISABLED' | 'DELETED' | 'PROVISIONING' | 'LOST';
 /** Command.errorCode values a scripted failure can report. */
-export type CommandErrorCode = 'MANAGEMENT_MODE' | 'API_LEVEL' | 'UNSUPPORTED' | 'INVALID_VALUE' | 'UNKNOWN';
+type CommandErrorCode = 'MANAGEMENT_MODE' | 'API_LEVEL' | 'UNSUPPORTED' | 'INVALID_VALUE' | 'UNKNOWN';
 
 /** A PasswordRequirements resource (Device.appliedPasswordPolicies). */
-export interface PasswordRequirements {
+interface PasswordRequirements {
   passwordMinimumLength?: number;
   passwordQuality?: string;
   passwordScope?: 'SCOPE_UNSPECIFIED' | 'SCOPE_DEVICE' | 'SCOPE_PROFILE';
@@ -81,7 +81,7 @@ export interface DeviceSpec {
 }
 
 /** A command as the device received it, passcode included (never exposed by the API). */
-export interface ReceivedCommand {
+interface ReceivedCommand {
   operationName: string;
   type: string;
   newPassword: string | undefined;
@@ -92,7 +92,7 @@ export interface ReceivedCommand {
 }
 
 /** One request the stand-in received. Query values of access_token, oauth_token and key are masked. */
-export interface RecordedRequest {
+interface RecordedRequest {
   method: StandInMethod | 'unknown';
   httpMethod: string;
   path: string;
@@ -105,7 +105,7 @@ export interface RecordedRequest {
 }
 
 /** A scripted failure: the next `times` calls of `method` get `status` before anything is processed. */
-export interface Fault {
+interface Fault {
   method: StandInMethod | 'token' | 'sts' | 'generateAccessToken';
   status: number;
   times?: number;

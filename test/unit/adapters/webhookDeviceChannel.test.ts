@@ -202,6 +202,39 @@ describe('WebhookDeviceChannel response classification', () => {
     await expect(channel().send(applyRequest())).resolves.toMatchObject({ code: 'gatewayRejected' });
   });
 
+  it('keeps the first 500 characters of a message and codes of 1-64 characters, a letter first (as documented)', async () => {
+    gateway.handler = (_r, res) => reply(res, 409, { error: { code: `c${'d'.repeat(63)}`, message: 'm'.repeat(900) } });
+    await expect(channel().send(applyRequest())).resolves.toEqual({
+      status: 'failed',
+      code: `c${'d'.repeat(63)}`,
+      message: 'm'.repeat(500),
+    });
+
+    for (const code of [`c${'d'.repeat(64)}`, '9lives', '']) {
+      gateway.handler = (_r, res) => reply(res, 409, { error: { code, message: 'x' } });
+      await expect(channel().send(applyRequest())).resolves.toMatchObject({ code: 'gatewayRejected' });
+    }
+  });
+
+  it('parses an error body of up to 64 KiB; past it only the status code counts', async () => {
+    // JSON whitespace pads the body to an exact length without changing what it says.
+    const padded = (length: number) => {
+      const json = JSON.stringify({ error: { code: 'deviceWiped', message: 'gone' } });
+      return `${json}${' '.repeat(length - json.length)}`;
+    };
+    gateway.handler = (_r, res) => {
+      res.writeHead(422, { 'Content-Type': 'application/json' });
+      res.end(padded(64 * 1024));
+    };
+    await expect(channel().send(applyRequest())).resolves.toMatchObject({ code: 'deviceWiped' });
+
+    gateway.handler = (_r, res) => {
+      res.writeHead(422, { 'Content-Type': 'application/json' });
+      res.end(padded(64 * 1024 + 1));
+    };
+    await expect(channel().send(applyRequest())).resolves.toMatchObject({ code: 'gatewayRejected' });
+  });
+
   it('redacts the passcode when a gateway echoes it in an error message', async () => {
     const request = applyRequest({ passcode: '902716' });
     gateway.handler = (_r, res) => reply(res, 400, { error: { code: 'badPasscode', message: 'rejected 902716' } });

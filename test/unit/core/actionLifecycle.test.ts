@@ -12,16 +12,21 @@ import {
   expiryDeadline,
   ForbiddenTransitionError,
   failUndelivered,
+  idempotencyKeyExpiry,
+  idempotencyKeyRemovalDue,
   isStuck,
   isTerminal,
   type LifecycleSettings,
   nextReview,
   OUTCOME_UNKNOWN,
+  passcodeOnDisplay,
   purgePasscode,
   recordCommandStatus,
   recordTransientFailure,
   renewLease,
   requestCancel,
+  retentionCutoff,
+  retentionEnd,
   retryDelaySeconds,
   showsPasscode,
   workerStep,
@@ -358,6 +363,34 @@ describe('action lifecycle: each transition', () => {
     const purged = moved(purgePasscode(done, end));
     expect(purged).toEqual({ ...done, sealedPasscode: undefined });
     expect(() => checkChange(done, purged)).not.toThrow();
+  });
+
+  it('passcodeOnDisplay: shown from the outcome until the instant the sweeper purges it, never after', () => {
+    const claimed = moved(claim(pending(), atSecond(0), SETTINGS, () => SEALED));
+    expect(passcodeOnDisplay(claimed, atSecond(1))).toBe(false); // in flight: not shown yet
+    const done = moved(record(claimed, { status: 'applied' }, atSecond(1)));
+    const end = atSecond(1 + 168 * 3600);
+    expect(passcodeOnDisplay(done, atSecond(2))).toBe(true);
+    expect(passcodeOnDisplay(done, new Date(end.getTime() - 1))).toBe(true);
+    expect(purgePasscode(done, new Date(end.getTime() - 1)).kind).toBe('wait');
+    expect(passcodeOnDisplay(done, end)).toBe(false);
+    expect(purgePasscode(done, end).kind).toBe('move');
+    expect(passcodeOnDisplay({ ...done, sealedPasscode: undefined }, atSecond(2))).toBe(false);
+    expect(passcodeOnDisplay({ ...done, passcodeExpirationDateTime: undefined }, atSecond(2))).toBe(false);
+    const failed = moved(record(claimed, { status: 'failed', code: 'x', message: 'y' }, atSecond(1)));
+    expect(passcodeOnDisplay({ ...failed, sealedPasscode: SEALED }, atSecond(2))).toBe(false);
+  });
+
+  it('idempotencyKeyExpiry and retentionCutoff: the one place each period is added', () => {
+    expect(idempotencyKeyExpiry(atSecond(0).toISOString())).toEqual(atSecond(48 * 3600));
+    const keyed = { ...pending(), idempotencyKeyHash: 'h' };
+    expect(idempotencyKeyRemovalDue(keyed)).toEqual(idempotencyKeyExpiry(keyed.startDateTime));
+    const now = atSecond(100 * 24 * 3600);
+    expect(retentionCutoff(now, SETTINGS)).toEqual(atSecond(10 * 24 * 3600));
+    // An action started exactly at the cutoff is at its retention end now: both say "past retention" together.
+    expect(
+      retentionEnd({ ...pending(), startDateTime: retentionCutoff(now, SETTINGS).toISOString() }, SETTINGS),
+    ).toEqual(now);
   });
 
   it('nextReview: while in flight at the stuck time (or the expiry); once finished when something is due, last at retention', () => {

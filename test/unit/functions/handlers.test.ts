@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HttpHandler } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { apiDocumentHandlers } from '../../../functions/apiDocuments';
 import { cancelDeviceActionResult } from '../../../functions/cancelDeviceActionResult';
 import { getDeviceActionResult } from '../../../functions/getDeviceActionResult';
@@ -24,6 +24,9 @@ import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { writeApiDocuments } from '../../../tools/apiDocuments/generate';
 import { as, type CallInit, type CallResult, documentedCalls, ORIGIN, useHandlerHarness } from '../../support/handlers';
 import { deviceFixture, throwOnCall } from '../../support/services';
+
+// The functions take their dependencies from getDeps: the handler harness installs its own (test/support/handlers.ts).
+vi.mock('../../../lib/deps', { spy: true });
 
 // Every route's handler, called in-process as the host calls it (test/support/handlers.ts), against memory stores:
 // statuses, headers and error bodies, each response also checked against the OpenAPI document. What needs a real host

@@ -1,6 +1,6 @@
 import type { HttpHandler } from '@azure/functions';
 import Ajv2020 from 'ajv/dist/2020';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSubscription } from '../../../functions/createSubscription';
 import { deleteSubscription } from '../../../functions/deleteSubscription';
 import { getSubscription } from '../../../functions/getSubscription';
@@ -15,6 +15,9 @@ import { handleNotificationMessage } from '../../../lib/useCases/subscriptions';
 import { buildOpenApiDocument } from '../../../tools/apiDocuments/openApi';
 import { as, type CallResult, documentedCalls, ORIGIN, useHandlerHarness } from '../../support/handlers';
 import { callerWith, deviceFixture, throwOnCall } from '../../support/services';
+
+// The functions take their dependencies from getDeps: the handler harness installs its own (test/support/handlers.ts).
+vi.mock('../../../lib/deps', { spy: true });
 
 // The subscription routes' handlers, called in-process as the host calls them (test/support/handlers.ts), on memory
 // stores and a scripted receiver (the notifier): statuses, headers, error bodies, each response checked against the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { passcodeViewer } from '../../../lib/http/passcodeViewer';
+import { passcodeCacheHeaders, passcodeViewer } from '../../../lib/http/passcodeViewer';
 import { ALL_ROLES, type Caller } from '../../../lib/security/caller';
 
 describe('passcodeViewer', () => {
@@ -15,5 +15,17 @@ describe('passcodeViewer', () => {
     expect(viewer.name).toBe(admin.name);
     expect([...viewer.roles]).toEqual(ALL_ROLES.filter((role) => role !== 'Passcode.Read'));
     expect(admin.roles.has('Passcode.Read')).toBe(true); // the caller itself is not changed
+  });
+});
+
+describe('passcodeCacheHeaders', () => {
+  it('says no-store as soon as one view shows a passcode, an empty passcode included', () => {
+    expect(passcodeCacheHeaders([{}, { passcode: '482913' }, undefined])).toEqual({ 'Cache-Control': 'no-store' });
+    expect(passcodeCacheHeaders([{ passcode: '' }])).toEqual({ 'Cache-Control': 'no-store' });
+  });
+
+  it('adds nothing when no view shows one (a cache may keep what is not secret)', () => {
+    expect(passcodeCacheHeaders([])).toEqual({});
+    expect(passcodeCacheHeaders([undefined, {}, { passcode: undefined }])).toEqual({});
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../../lib/core/errors';
+import { ApiError, StorageUnavailableError } from '../../../lib/core/errors';
 import type { Caller } from '../../../lib/security/caller';
 import { applyPasscodeReset } from '../../../lib/useCases/applyPasscodeReset';
 import { cancelAction, getAction, listActions } from '../../../lib/useCases/deviceActions';
@@ -82,6 +82,24 @@ describe('passcode visibility', () => {
       });
       expect(JSON.stringify(event)).not.toContain(passcode);
     }
+  });
+
+  it('fails a read that would show a passcode when its passcodeViewed event cannot be written', async () => {
+    const t = setup();
+    const { actionId } = await doneReset(t);
+    t.audit.record = async () => {
+      throw new StorageUnavailableError('the audit table cannot be reached');
+    };
+
+    await expect(getAction(t.services, 'device-1', actionId, passcodeReader)).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    );
+    await expect(listActions(t.services, passcodeReader, { top: 10 })).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(getDeviceOverview(t.services, passcodeReader, 'device-1')).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    );
+    // A reader who is shown no passcode has nothing to audit: the same outage changes nothing for them.
+    await expect(getAction(t.services, 'device-1', actionId, reader)).resolves.toMatchObject({ actionState: 'done' });
   });
 
   it('leaves the passcode out once the display window closed, even before the sweeper purged it', async () => {
