@@ -20,6 +20,8 @@ export const PACKAGE_FILES = [
   // @azure/identity, loaded on the first token request of an identity-based storage connection (tools/build.mjs).
   'dist/identity.js',
   'dist/androidManagement.js',
+  // @azure/storage-queue and its XML stack, loaded on the app's first queue call (tools/build.mjs).
+  'dist/storageQueue.js',
   // The API documents the build generates and the app serves (functions/apiDocuments.ts reads them beside the bundle).
   'dist/openapi.json',
   'dist/swagger.json',

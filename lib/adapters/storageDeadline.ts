@@ -8,7 +8,7 @@ import { StorageUnavailableError } from '../core/errors';
  * "try again" from "broken". Each try gets PER_TRY_MS; a caller may also set a deadline for all the storage calls
  * it makes (an HTTP request's budget), after which no new try starts and the call fails as StorageUnavailableError.
  */
-const PER_TRY_MS = 5_000;
+export const PER_TRY_MS = 5_000;
 
 /**
  * The retry settings of every storage client (the Tables SDK and the queue client, both on core-rest-pipeline), used

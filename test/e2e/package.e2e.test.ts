@@ -60,6 +60,7 @@ describe('the deployment package (dist/package.zip)', () => {
       'dist/identity.js',
       'dist/main.js',
       'dist/openapi.json',
+      'dist/storageQueue.js',
       'dist/swagger.json',
       'host.json',
       'package.json',
@@ -118,6 +119,13 @@ describe('the deployment package (dist/package.zip)', () => {
 
   it("loads its Android Management bundle (Google's client libraries) with nothing but Node", () => {
     const script = "import('./dist/androidManagement.js').then((m) => console.log(typeof m.createAndroidManagement))";
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('function');
+  });
+
+  it('loads its queue SDK bundle (@azure/storage-queue and XML) with nothing but Node', () => {
+    const script = "import('./dist/storageQueue.js').then((m) => console.log(typeof m.createQueueClient))";
     const child = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' });
     expect(child.stderr).toBe('');
     expect(child.stdout.trim()).toBe('function');

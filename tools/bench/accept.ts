@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { TableClient } from '@azure/data-tables';
+import type { QueueClient } from '@azure/storage-queue';
 import autocannon from 'autocannon';
-import type { QueueRestClient } from '../../lib/adapters/queueRest';
 import { queueClient } from '../../lib/adapters/storageActionQueue';
 import { type StorageRequestObserver, tableClient } from '../../lib/adapters/tableClients';
 import { actionIdUpperBoundFor, newActionId } from '../../lib/core/actionId';
@@ -82,17 +82,20 @@ export interface AcceptCeilingClients {
   actions: TableClient;
   audit: TableClient;
   schedule: TableClient;
-  queue: QueueRestClient;
+  queue: QueueClient;
 }
 
-export function acceptCeilingClients(connectionString: string, observe?: StorageRequestObserver) {
+export async function acceptCeilingClients(
+  connectionString: string,
+  observe?: StorageRequestObserver,
+): Promise<AcceptCeilingClients> {
   const table = (name: string) => tableClient(connectionString, name, observe);
   return {
     devices: table(STORAGE_NAMES.tables.devices),
     actions: table(STORAGE_NAMES.tables.actions),
     audit: table(STORAGE_NAMES.tables.audit),
     schedule: table(STORAGE_NAMES.tables.schedule),
-    queue: queueClient(connectionString, STORAGE_NAMES.queue, observe),
+    queue: await queueClient(connectionString, STORAGE_NAMES.queue, observe).client(),
   };
 }
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -19,13 +20,15 @@ import { median } from './stats';
 /**
  * Runs in a fresh `node`: provides `@azure/functions-core` the way the Functions worker does (a require hook for that
  * exact name) with a stand-in that records registerFunction calls, requires the app's entry point, and prints how
- * long that took, since process start and since the require, plus what was loaded.
+ * long that took, since process start and since the require, plus what was loaded. Given a second file (the queue SDK's
+ * bundle), it then requires that too and times it apart: what the app's first queue call adds.
  */
 export const LOADER = `'use strict';
 const Module = require('node:module');
 const { statSync } = require('node:fs');
 const { performance } = require('node:perf_hooks');
 const entry = process.argv[2];
+const later = process.argv[3];
 const registered = [];
 class Disposable { static from() { return new Disposable(); } dispose() {} }
 const api = {
@@ -55,7 +58,14 @@ const files = Object.keys(require.cache);
 let bytes = 0;
 for (const file of files) { try { bytes += statSync(file).size; } catch {} }
 const androidManagementLoaded = files.some((file) => file.endsWith('androidManagement.js'));
-process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes, androidManagementLoaded }));
+const storageQueueLoaded = files.some((file) => file.endsWith('storageQueue.js'));
+let laterRequireMs;
+if (later) {
+  const start = performance.now();
+  require(later);
+  laterRequireMs = performance.now() - start;
+}
+process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes, androidManagementLoaded, storageQueueLoaded, laterRequireMs }));
 `;
 
 const LoadSampleSchema = z.object({
@@ -68,6 +78,10 @@ const LoadSampleSchema = z.object({
   bytesLoaded: z.number(),
   /** Whether dist/androidManagement.js (Google's libraries) was loaded: it must not be, until a device call. */
   androidManagementLoaded: z.boolean(),
+  /** Whether dist/storageQueue.js (the queue SDK) was loaded: it must not be, until the first queue call. */
+  storageQueueLoaded: z.boolean(),
+  /** The require time of the second file given, after the entry (the queue SDK's bundle). */
+  laterRequireMs: z.number().optional(),
 });
 export type LoadSample = z.infer<typeof LoadSampleSchema>;
 
@@ -86,6 +100,17 @@ interface ColdStartVariant {
   filesLoaded: number;
   bytesLoaded: number;
   androidManagementLoaded: boolean;
+  storageQueueLoaded: boolean;
+}
+
+/** The queue SDK's bundle, required after the app's: what the first enqueue of a fresh instance adds. */
+interface QueueSdkLoad {
+  file: string;
+  bytes: number;
+  /** Median time spent in requiring it, with the app's bundle already loaded. */
+  medianRequireMs: number;
+  minMs: number;
+  maxMs: number;
 }
 
 export interface ColdStartResult {
@@ -94,6 +119,8 @@ export interface ColdStartResult {
   bundled: ColdStartVariant;
   /** The same bundle with DEVICE_CHANNEL=androidManagement: Google's libraries stay unloaded at start. */
   androidManagement: ColdStartVariant;
+  /** Absent when the build has no separate queue bundle (dist/storageQueue.js). */
+  queueSdk?: QueueSdkLoad;
   unbundled: ColdStartVariant;
   /** unbundled median / bundled median. */
   speedup: number;
@@ -147,8 +174,13 @@ async function buildUnbundled(repoDir: string): Promise<{ dir: string; files: st
   return { dir, files };
 }
 
-export async function loadOnce(loader: string, entry: string, env: Record<string, string>): Promise<LoadSample> {
-  const child = spawn(process.execPath, [loader, entry], {
+export async function loadOnce(
+  loader: string,
+  entry: string,
+  env: Record<string, string>,
+  later?: string,
+): Promise<LoadSample> {
+  const child = spawn(process.execPath, [loader, entry, ...(later ? [later] : [])], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -180,6 +212,18 @@ function variant(entry: string, samples: LoadSample[], outputFiles: string[]): C
     filesLoaded: last?.filesLoaded ?? 0,
     bytesLoaded: last?.bytesLoaded ?? 0,
     androidManagementLoaded: samples.some((s) => s.androidManagementLoaded),
+    storageQueueLoaded: samples.some((s) => s.storageQueueLoaded),
+  };
+}
+
+function queueSdkLoad(file: string, samples: LoadSample[]): QueueSdkLoad {
+  const times = samples.map((s) => s.laterRequireMs ?? Number.NaN);
+  return {
+    file,
+    bytes: statSync(file).size,
+    medianRequireMs: median(times),
+    minMs: Math.min(...times),
+    maxMs: Math.max(...times),
   };
 }
 
@@ -194,6 +238,8 @@ export async function measureColdStart(
   const loader = join(work, 'loader.cjs');
   writeFileSync(loader, LOADER);
   const bundle = join(repoDir, 'dist', 'main.js');
+  const queueBundle = join(repoDir, 'dist', 'storageQueue.js');
+  const hasQueueBundle = existsSync(queueBundle);
   const unbundled = await buildUnbundled(repoDir);
   const unbundledEntry = join(unbundled.dir, 'functions', 'index.js');
   const amapiEnv = { ...env, ...ANDROID_MANAGEMENT_SETTINGS };
@@ -201,13 +247,16 @@ export async function measureColdStart(
   await loadOnce(loader, bundle, env);
   await loadOnce(loader, bundle, amapiEnv);
   await loadOnce(loader, unbundledEntry, env);
+  if (hasQueueBundle) await loadOnce(loader, bundle, env, queueBundle);
   const bundledSamples: LoadSample[] = [];
   const amapiSamples: LoadSample[] = [];
   const unbundledSamples: LoadSample[] = [];
+  const queueSamples: LoadSample[] = [];
   for (let i = 0; i < runs; i++) {
     bundledSamples.push(await loadOnce(loader, bundle, env));
     amapiSamples.push(await loadOnce(loader, bundle, amapiEnv));
     unbundledSamples.push(await loadOnce(loader, unbundledEntry, env));
+    if (hasQueueBundle) queueSamples.push(await loadOnce(loader, bundle, env, queueBundle));
   }
   const bundled = variant(bundle, bundledSamples, [bundle]);
   const androidManagement = variant(bundle, amapiSamples, [bundle]);
@@ -219,6 +268,7 @@ export async function measureColdStart(
     expectedFunctions: countRegistrations(repoDir),
     bundled,
     androidManagement,
+    ...(hasQueueBundle && { queueSdk: queueSdkLoad(queueBundle, queueSamples) }),
     unbundled: plain,
     speedup: plain.medianMs / bundled.medianMs,
   };

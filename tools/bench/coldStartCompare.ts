@@ -4,7 +4,7 @@
 // change's effect on cold start is measured in one run on one machine (docs/PERFORMANCE.md "Bundle and cold start").
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -94,6 +94,13 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(row);
   console.log(
     `| after/before | ${round((100 * after.bytes) / before.bytes, 0)}% | ${round((100 * after.requireMs) / before.requireMs, 0)}% | ${round((100 * after.requireCpuMs) / before.requireCpuMs, 0)}% | ${round((100 * after.totalMs) / before.totalMs, 0)}% | |`,
+  );
+  // Bundles loaded on first use are not in the comparison (the start does not load them); their sizes are listed.
+  const apart = ['identity.js', 'androidManagement.js', 'storageQueue.js'].filter((file) =>
+    existsSync(resolve(repoDir, 'dist', file)),
+  );
+  console.log(
+    `\nThis checkout's bundles loaded on first use: ${apart.map((file) => `dist/${file} ${round(statSync(resolve(repoDir, 'dist', file)).size / 1024, 0)} KiB`).join(', ')}`,
   );
 }
 

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     const counter = new RoundTripCounter();
     const checkIds = deviceIds('check', 1);
     await registerDevices(cs, checkIds);
-    await acceptCeilingOnce(acceptCeilingClients(cs, counter.observe), checkIds[0] ?? '');
+    await acceptCeilingOnce(await acceptCeilingClients(cs, counter.observe), checkIds[0] ?? '');
     const appCalls = tally(
       Object.entries(roundTrips.accept.calls).flatMap(([call, n]) => Array.from({ length: Math.round(n) }, () => call)),
     );
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
       log(`accept: c=${c} ceiling`);
       await storage.reset();
       await registerDevices(cs, [...warm, ...ids]);
-      const clients = acceptCeilingClients(cs);
+      const clients = await acceptCeilingClients(cs);
       await runAcceptCeiling(clients, warm, c);
       const ceiling = await runAcceptCeiling(clients, ids, c);
       accept.push({ concurrency: c, app, ceiling });

@@ -4,7 +4,7 @@ import type { StorageRequestObserver } from '../../lib/adapters/tableClients';
 
 /**
  * A `@azure/storage-queue` client for the benchmark's own queue work (receive, delete, clear, count), as the local
- * host does it with the SDK (tools/host/queue.ts); the app itself puts messages with lib/adapters/queueRest.ts.
+ * host does it with the plain SDK (tools/host/queue.ts); the app puts messages with its own clients (lib/adapters/queueSdk.ts).
  * `observe` sees every request, so the round-trip count covers the host's receive and delete calls.
  */
 export function sdkQueueClient(connectionString: string, queueName: string, observe?: StorageRequestObserver) {

@@ -1,13 +1,19 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { TableClient, type TransactionAction } from '@azure/data-tables';
-import { QueueClient } from '@azure/storage-queue';
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  generateAccountSASQueryParameters,
+  QueueClient,
+  StorageSharedKeyCredential,
+} from '@azure/storage-queue';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectionStringParts, serviceEndpoint } from '../../../lib/adapters/connectionString';
-import { sharedKeyStringToSign } from '../../../lib/adapters/queueRest';
-import { queueClient } from '../../../lib/adapters/storageActionQueue';
+import { ensureQueue, queueClient } from '../../../lib/adapters/storageActionQueue';
 import { isTransientStorageError, storageStatus } from '../../../lib/adapters/storageErrors';
 import {
   decideFault,
@@ -77,23 +83,23 @@ async function failure(promise: Promise<unknown>): Promise<Error & { statusCode?
 }
 
 /**
- * One Shared Key-signed Blob service request (there is no blob SDK among the dependencies; the Functions host's
- * lease traffic is what goes through this listener in the chaos test). Signed as queueRest.ts signs queue requests.
+ * One Blob service request (there is no blob SDK among the dependencies; the Functions host's lease traffic is what
+ * goes through this listener in the chaos test), authorized with an account SAS that the queue SDK signs.
  */
 function blobRequest(connectionString: string, method: string, path: string): Promise<number> {
   const parts = connectionStringParts(connectionString);
-  const account = parts.get('accountname') ?? '';
-  const key = Buffer.from(parts.get('accountkey') ?? '', 'base64');
-  const url = `${serviceEndpoint(parts, 'blob')}${path}`;
-  const headers: Record<string, string> = {
-    'content-length': '0',
-    'x-ms-date': new Date().toUTCString(),
-    'x-ms-version': '2025-11-05',
-  };
-  const signature = createHmac('sha256', key)
-    .update(sharedKeyStringToSign(account, { method, url, headers: Object.entries(headers) }))
-    .digest('base64');
-  headers.authorization = `SharedKey ${account}:${signature}`;
+  const credential = new StorageSharedKeyCredential(parts.get('accountname') ?? '', parts.get('accountkey') ?? '');
+  const sas = generateAccountSASQueryParameters(
+    {
+      expiresOn: new Date(Date.now() + 3_600_000),
+      permissions: AccountSASPermissions.parse('rwdlc'),
+      resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+      services: AccountSASServices.parse('b').toString(),
+    },
+    credential,
+  ).toString();
+  const url = `${serviceEndpoint(parts, 'blob')}${path}${path.includes('?') ? '&' : '?'}${sas}`;
+  const headers = { 'content-length': '0' };
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method, headers }, (res) => {
       res.resume();
@@ -181,10 +187,10 @@ describe('faultyStorageProxy', () => {
     expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
     await queue.delete();
 
-    // The app's own queue client (core-rest-pipeline, its own Shared Key signing).
+    // The app's own queue client (the SDK with the app's retries and per-try timeout).
     const appQueue = queueClient(connectionString, queueName());
-    expect(await appQueue.create()).toBe(true);
-    await appQueue.sendMessage('aGVsbG8=');
+    await ensureQueue(appQueue);
+    await (await appQueue.client()).sendMessage('aGVsbG8=');
 
     const container = `/${queueName()}`;
     expect(await blobRequest(connectionString, 'PUT', `${container}?restype=container`)).toBe(201);
@@ -270,7 +276,7 @@ describe('faultyStorageProxy', () => {
     expect(queueError.code).toBe('ServerBusy');
 
     // The app's queue client retries (3 tries) and then reports a transient failure.
-    const appError = await failure(queueClient(connectionString, queue).sendMessage('eA=='));
+    const appError = await failure((await queueClient(connectionString, queue).client()).sendMessage('eA=='));
     expect(storageStatus(appError)).toBe(503);
     expect(isTransientStorageError(appError)).toBe(true);
     expect((await directQueue.getProperties()).approximateMessagesCount).toBe(0);

@@ -201,9 +201,11 @@ describe('storage clients on an identity-based connection', () => {
     credential: fakeCredential,
   };
 
-  it('address the service URIs', () => {
+  it('address the service URIs', async () => {
     expect(tableClient(identity, 'devices').url).toBe('https://127.0.0.1:1/devstoreaccount1');
-    expect(queueClient(identity, 'reset-passcode').url).toBe('https://127.0.0.1:1/devstoreaccount1/reset-passcode');
+    expect((await queueClient(identity, 'reset-passcode').client()).url).toBe(
+      'https://127.0.0.1:1/devstoreaccount1/reset-passcode',
+    );
   });
 
   // The benchmark counts round trips with an observer; it must see requests on token-authenticated clients too.
@@ -216,7 +218,7 @@ describe('storage clients on an identity-based connection', () => {
       abort.abort();
     };
     await expect(
-      queueClient(identity, 'reset-passcode', observe).sendMessage('x', { abortSignal: abort.signal }),
+      (await queueClient(identity, 'reset-passcode', observe).client()).sendMessage('x', { abortSignal: abort.signal }),
     ).rejects.toThrow();
     const tableAbort = new AbortController();
     await expect(

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { queueRestClient } from '../../../lib/adapters/queueRest';
 import {
   ensureQueue,
   queueClient,
   StorageActionQueue,
   StorageMessageQueue,
+  type StorageQueue,
 } from '../../../lib/adapters/storageActionQueue';
-import { withinBudget } from '../../../lib/adapters/storageDeadline';
+import { PER_TRY_MS, withinBudget } from '../../../lib/adapters/storageDeadline';
 import { isTransientStorageError, storageStatus } from '../../../lib/adapters/storageErrors';
 import { StorageUnavailableError, TransientError } from '../../../lib/core/errors';
 import { ResetMessageSchema } from '../../../lib/core/model';
@@ -17,7 +17,7 @@ import { type Azurite, startAzurite } from '../../../tools/azurite';
 
 // Queue names: 3-63 lower-case letters, digits and single hyphens; unique per run so files never share state.
 let n = 0;
-const queueName = () => `qrest-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}-${++n}`;
+const queueName = () => `qsdk-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}-${++n}`;
 
 const message = (actionId: string) => ({ v: 1 as const, actionId, deviceId: 'device-1' });
 
@@ -31,7 +31,7 @@ async function peek(sdk: QueueClient): Promise<string[]> {
   return peekedMessageItems.map((item) => item.messageText);
 }
 
-describe('the queue client on Azurite (Shared Key)', () => {
+describe('the queue client on Azurite (@azure/storage-queue, Shared Key)', () => {
   let connectionString: string;
   const made: QueueClient[] = [];
   /** The app's client and an SDK client of a new queue name (not created). */
@@ -49,14 +49,19 @@ describe('the queue client on Azurite (Shared Key)', () => {
     await Promise.all(made.map((sdk) => sdk.deleteIfExists()));
   });
 
-  it('creates a queue once: created, then already there; ensureQueue is idempotent', async () => {
+  it('creates a missing queue, and ensureQueue is idempotent', async () => {
     const { client, sdk } = newQueue();
     expect(await sdk.exists()).toBe(false);
-    expect(await client.create()).toBe(true);
-    expect(await client.create()).toBe(false);
     await ensureQueue(client);
     await ensureQueue(client);
     expect(await sdk.exists()).toBe(true);
+  });
+
+  it('builds the SDK client once per queue', async () => {
+    const { client } = newQueue();
+    const [first, second] = await Promise.all([client.client(), client.client()]);
+    expect(first).toBe(second);
+    expect(first.url).toBe(new QueueClient(connectionString, client.name).url);
   });
 
   it('sends a message visible at once, and one with a delay that stays invisible until the delay has passed', async () => {
@@ -100,19 +105,22 @@ describe('the queue client on Azurite (Shared Key)', () => {
   it('puts text that needs XML escaping as it was given', async () => {
     const { client, sdk } = newQueue();
     await ensureQueue(client);
-    await client.sendMessage('a < b && c > "d"');
+    await (await client.client()).sendMessage('a < b && c > "d"');
     expect(await peek(sdk)).toEqual(['a < b && c > "d"']);
   });
 
   it('refuses a visibility timeout outside 0 to 7 days before sending anything', async () => {
     const seen: string[] = [];
-    const client = queueClient(connectionString, queueName(), (request) => seen.push(request.url));
-    await expect(client.sendMessage('x', { visibilityTimeout: 7 * 24 * 3600 + 1 })).rejects.toThrow(RangeError);
-    await expect(client.sendMessage('x', { visibilityTimeout: 1.5 })).rejects.toThrow(RangeError);
+    const queue = new StorageActionQueue(
+      queueClient(connectionString, queueName(), (request) => seen.push(request.url)),
+    );
+    await expect(queue.enqueue(message('late'), { delaySeconds: 7 * 24 * 3600 + 1 })).rejects.toThrow(RangeError);
+    await expect(queue.enqueue(message('part'), { delaySeconds: 1.5 })).rejects.toThrow(RangeError);
+    await expect(queue.enqueue(message('past'), { delaySeconds: -1 })).rejects.toThrow(RangeError);
     expect(seen).toEqual([]);
   });
 
-  it('passes each request to the observer once', async () => {
+  it('passes each call to the observer once, before its retries', async () => {
     const seen: { method: string; url: string }[] = [];
     const name = queueName();
     const client = queueClient(connectionString, name, (request) =>
@@ -121,9 +129,10 @@ describe('the queue client on Azurite (Shared Key)', () => {
     made.push(new QueueClient(connectionString, name));
     await ensureQueue(client);
     await new StorageActionQueue(client).enqueue(message('observed'), { delaySeconds: 30 });
+    const { url } = await client.client();
     expect(seen).toEqual([
-      { method: 'PUT', url: `${client.url}` },
-      { method: 'POST', url: `${client.url}/messages?visibilitytimeout=30` },
+      { method: 'PUT', url },
+      { method: 'POST', url: `${url}/messages?visibilitytimeout=30` },
     ]);
   });
 
@@ -132,7 +141,7 @@ describe('the queue client on Azurite (Shared Key)', () => {
     const wrong = connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${wrongKey}`);
     const client = queueClient(wrong, queueName());
 
-    const created = await client.create().catch((error: unknown) => error);
+    const created = await ensureQueue(client).catch((error: unknown) => error);
     expect(storageStatus(created)).toBe(403);
     expect(isTransientStorageError(created)).toBe(false);
 
@@ -140,7 +149,8 @@ describe('the queue client on Azurite (Shared Key)', () => {
     expect(sent).toBeInstanceOf(Error);
     expect(sent).not.toBeInstanceOf(TransientError);
     expect(storageStatus(sent)).toBe(403);
-    expect(String(sent)).toMatch(/403/);
+    // The service's error code, as the SDK reads it from the response (x-ms-error-code).
+    expect(sent).toMatchObject({ code: 'AuthenticationFailed' });
     const shown = `${String(sent)} ${JSON.stringify(sent)} ${sent instanceof Error ? sent.stack : ''}`;
     expect(shown).not.toContain(wrongKey);
     expect(shown).not.toContain(wrongKey.slice(0, 20));
@@ -157,7 +167,7 @@ describe('the queue client on Azurite (Shared Key)', () => {
 
 describe('the queue client when storage is out', () => {
   let azurite: Azurite;
-  let client: ReturnType<typeof queueClient>;
+  let client: StorageQueue;
 
   beforeAll(async () => {
     azurite = await startAzurite();
@@ -185,12 +195,18 @@ describe('the queue client when storage is out', () => {
     await new StorageActionQueue(client).enqueue(message('resumed'));
   });
 
-  it('bounds every try without a deadline too: transient after the retries, not a hang', async () => {
+  it('bounds every try without a deadline too: transient after the three tries, not a hang', async () => {
+    const sdk = await client.client();
     azurite.pause();
     try {
-      const sent = await client.sendMessage('x').catch((error: unknown) => error);
+      const started = Date.now();
+      const sent = await sdk.sendMessage('x').catch((error: unknown) => error);
+      const took = Date.now() - started;
       expect(isTransientStorageError(sent)).toBe(true);
       expect(storageStatus(sent)).toBeUndefined();
+      // Each timed-out try is retried (a per-try AbortError would not be): three tries of PER_TRY_MS each.
+      expect(took).toBeGreaterThanOrEqual(3 * PER_TRY_MS - 50);
+      expect(took).toBeLessThan(3 * PER_TRY_MS + 10_000);
     } finally {
       azurite.resume();
     }
@@ -212,8 +228,40 @@ describe('the queue client on an identity-based connection', () => {
         return { token: 'not-a-real-token', expiresOnTimestamp: Date.now() + 3_600_000 };
       },
     };
-    const client = queueRestClient({ queueServiceUri: 'http://127.0.0.1:1/devstoreaccount1', credential }, 'q');
-    await expect(client.sendMessage('x')).rejects.toThrow(/https/i);
+    const queue = queueClient(
+      { kind: 'identity', queueServiceUri: 'http://127.0.0.1:1/devstoreaccount1', credential },
+      'q',
+    );
+    await expect(new StorageActionQueue(queue).enqueue(message('plain'))).rejects.toThrow(/https/i);
     expect(asked).toBe(0);
+  });
+});
+
+describe('the queue client on a connection string with a plain http endpoint', () => {
+  const key = randomBytes(64).toString('base64');
+  const at = (endpoint: string) =>
+    `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};QueueEndpoint=${endpoint}`;
+
+  it('refuses it for any host but Azurite on this machine, before sending anything', async () => {
+    const seen: string[] = [];
+    const queue = queueClient(at('http://storage.example.com/devstoreaccount1'), 'q', (request) =>
+      seen.push(request.url),
+    );
+    const sent = await new StorageActionQueue(queue).enqueue(message('plain')).catch((error: unknown) => error);
+    expect(sent).toBeInstanceOf(Error);
+    expect(String(sent)).toMatch(/must be https .*http:\/\/storage\.example\.com/);
+    expect(String(sent)).not.toContain(key);
+    expect(seen).toEqual([]);
+  });
+
+  it('sends to 127.0.0.1 and localhost over http (Azurite), as the Tables clients do', async () => {
+    // Port 1 refuses the connection: the request was sent, and the failure is a transient one.
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const seen: string[] = [];
+      const queue = queueClient(at(`http://${host}:1/devstoreaccount1`), 'q', (request) => seen.push(request.url));
+      const sent = await new StorageActionQueue(queue).enqueue(message('local')).catch((error: unknown) => error);
+      expect(sent).toBeInstanceOf(StorageUnavailableError);
+      expect(seen).toEqual([`http://${host}:1/devstoreaccount1/q/messages`]);
+    }
   });
 });
