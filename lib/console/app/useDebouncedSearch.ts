@@ -5,8 +5,8 @@ export const SEARCH_DEBOUNCE_MS = 250;
 
 /**
  * The search box's text, which follows every keystroke, and `commit`, called with it once the admin has paused for
- * SEARCH_DEBOUNCE_MS (or pressed Enter: `flush`). `committed` is the search in force (the page's URL): when it changes from elsewhere (back,
- * forward), the box follows it.
+ * SEARCH_DEBOUNCE_MS (or pressed Enter: `flush`). `committed` is the search in force (the page's URL): when it
+ * changes from elsewhere (back, forward), the box follows it.
  */
 export function useDebouncedSearch(committed: string, commit: (text: string) => void) {
   const [text, setText] = useState(committed);
