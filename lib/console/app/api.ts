@@ -24,6 +24,8 @@ interface RequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
   body?: unknown;
   headers?: Record<string, string>;
+  /** Aborts the request: the promise then rejects with the signal's reason, never as a network error. */
+  signal?: AbortSignal;
 }
 
 /** Calls the API as the signed-in admin: every answer is checked against its schema before the console uses it. */
@@ -67,8 +69,10 @@ export function createApi(accessToken: () => Promise<string | undefined>): Api {
           // App Service Authentication's session cookie, when that is how the app signs callers in.
           credentials: 'same-origin',
           cache: 'no-store',
+          ...(options.signal && { signal: options.signal }),
         });
       } catch {
+        if (options.signal?.aborted) throw options.signal.reason;
         throw new ApiRequestError(0, 'networkError', 'The app could not be reached. Check your connection and retry.');
       }
       const json: unknown = await response.json().catch(() => undefined);

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type * as z from 'zod/mini';
 import type { Api } from './api';
 
@@ -10,43 +10,49 @@ interface Page<T> {
 /**
  * A list the API returns page by page (docs/API.md "Paging"): the first page of `firstPage` (none while it is
  * undefined, for a caller without the role), loaded again whenever the URL or `reload` changes; `loadMore` follows
- * `@odata.nextLink`. An answer that comes back after the list changed is dropped.
+ * `@odata.nextLink`. When the list changes, its requests still in flight (first page or "load more") are aborted, so
+ * that an answer for an earlier search can never land in the list of a later one.
  */
 export function usePagedList<T>(api: Api, schema: z.ZodMiniType<Page<T>>, firstPage: string | undefined, reload = 0) {
   const [items, setItems] = useState<T[] | undefined>(undefined);
   const [nextLink, setNextLink] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [loadingMore, setLoadingMore] = useState(false);
+  const current = useRef<AbortController | undefined>(undefined);
 
   useEffect(() => {
     if (firstPage === undefined) return;
-    let live = true;
+    const controller = new AbortController();
+    current.current = controller;
+    const { signal } = controller;
     setItems(undefined);
+    setNextLink(undefined);
     setError(undefined);
+    setLoadingMore(false);
     api
-      .request(schema, firstPage)
+      .request(schema, firstPage, { signal })
       .then(({ body }) => {
-        if (!live) return;
+        if (signal.aborted) return;
         setItems(body.value);
         setNextLink(body['@odata.nextLink']);
       })
-      .catch((e: unknown) => live && setError(e));
-    return () => {
-      live = false;
-    };
+      .catch((e: unknown) => signal.aborted || setError(e));
+    return () => controller.abort();
   }, [firstPage, reload]);
 
   const loadMore = async () => {
-    if (!nextLink) return;
+    const signal = current.current?.signal;
+    if (!nextLink || !signal) return;
     setLoadingMore(true);
     try {
-      const { body } = await api.request(schema, nextLink);
-      setItems((current) => [...(current ?? []), ...body.value]);
+      const { body } = await api.request(schema, nextLink, { signal });
+      if (signal.aborted) return;
+      setItems((loaded) => [...(loaded ?? []), ...body.value]);
       setNextLink(body['@odata.nextLink']);
     } catch (e) {
-      setError(e);
+      if (!signal.aborted) setError(e);
     } finally {
-      setLoadingMore(false);
+      if (!signal.aborted) setLoadingMore(false);
     }
   };
 

@@ -1,7 +1,8 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ruleMatches } from '../../../core/supportMatrix';
 import type { Api } from '../api';
 import { roleReason, useConsole } from '../context';
+import { deviceListPath, searchesUsers } from '../deviceSearch';
 import { PLATFORM_LABELS } from '../format';
 import { usePagedList } from '../pagedList';
 import { deviceHref, href, navigate } from '../router';
@@ -14,6 +15,7 @@ import {
   SupportMatrixSchema,
 } from '../schemas';
 import { ErrorMessage, Link, Loading, PageHeading } from '../ui';
+import { useDebouncedSearch } from '../useDebouncedSearch';
 
 const PAGE_SIZE = 100;
 const DevicePageSchema = pageOf(DeviceSchema);
@@ -40,21 +42,15 @@ export function supportNote(matrix: SupportMatrix | undefined, device: Device): 
   return matrix.rules.find((rule) => ruleMatches(rule, query))?.note ?? device.resetPasscodeSupport.message;
 }
 
-const matches = (device: Device, search: string) => {
-  const needle = search.trim().toLowerCase();
-  if (!needle) return true;
-  return [device.deviceName, device.userPrincipalName ?? '', device.id].some((text) =>
-    text.toLowerCase().includes(needle),
-  );
-};
-
-/** Devices → All devices: search, platform filter, paging, reset support per device. */
+/**
+ * Devices → All devices: search as you type, platform filter, paging, reset support per device. The API searches the
+ * whole fleet (docs/console.md "Search"); the page shows what it answers and follows its `@odata.nextLink`.
+ */
 export function DevicesPage({ query }: { query: URLSearchParams }) {
   const { api, can } = useConsole();
   const search = query.get('search') ?? '';
   const platform = query.get('platform') ?? '';
   const [matrix, setMatrix] = useState<SupportMatrix | undefined>(undefined);
-  const filter = platform ? `&operatingSystem=${encodeURIComponent(platform)}` : '';
   const {
     items: devices,
     nextLink,
@@ -64,7 +60,7 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
   } = usePagedList(
     api,
     DevicePageSchema,
-    can('Devices.Read') ? `deviceManagement/managedDevices?$top=${PAGE_SIZE}${filter}` : undefined,
+    can('Devices.Read') ? deviceListPath({ text: search, platform }, PAGE_SIZE) : undefined,
   );
 
   useEffect(() => {
@@ -79,14 +75,15 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
   }, []);
 
   const setFilter = (name: string, value: string) => {
-    const next = new URLSearchParams(query);
+    // The location now, not this render's: a search commits after its pause, when the platform may have changed.
+    const next = new URLSearchParams(location.search);
     if (value) next.set(name, value);
     else next.delete(name);
     const search = next.toString();
     navigate(`${href('/devices')}${search ? `?${search}` : ''}`, { replace: true });
   };
 
-  const shown = useMemo(() => devices?.filter((d) => matches(d, search)), [devices, search]);
+  const box = useDebouncedSearch(search, (text) => setFilter('search', text));
 
   return (
     <>
@@ -95,15 +92,24 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
         <p class="message">{roleReason('Devices.Read', 'see devices')}</p>
       ) : (
         <>
-          <form class="filters" aria-label="Find devices" onSubmit={(e) => e.preventDefault()}>
+          <form
+            class="filters"
+            aria-label="Find devices"
+            onSubmit={(e) => {
+              e.preventDefault();
+              box.flush();
+            }}
+          >
             <div class="field">
               <label for="device-search">Search by name or user</label>
               <input
                 id="device-search"
                 type="search"
-                value={search}
+                value={box.text}
                 autocomplete="off"
-                onInput={(e) => setFilter('search', e.currentTarget.value)}
+                spellcheck={false}
+                aria-describedby="device-search-hint"
+                onInput={(e) => box.onInput(e.currentTarget.value)}
               />
             </div>
             <div class="field">
@@ -122,15 +128,16 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
               </select>
             </div>
           </form>
+          <p class="hint" id="device-search-hint">
+            Finds the devices whose name starts with what you type; with an @, those whose user's address does.
+          </p>
           <ErrorMessage error={error} />
-          {shown === undefined ? (
+          {devices === undefined ? (
             error === undefined && <Loading what="devices" />
           ) : (
             <>
-              <output class="count">
-                {countText(shown.length, devices?.length ?? 0, search, nextLink !== undefined)}
-              </output>
-              {shown.length > 0 && <DeviceTable devices={shown} matrix={matrix} />}
+              <output class="count">{countText(devices.length, search, platform, nextLink !== undefined)}</output>
+              {devices.length > 0 && <DeviceTable devices={devices} matrix={matrix} />}
               {nextLink && (
                 <button type="button" class="secondary" onClick={loadMore} disabled={loadingMore}>
                   {loadingMore ? 'Loading…' : 'Load more devices'}
@@ -144,12 +151,16 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
   );
 }
 
-function countText(shown: number, loaded: number, search: string, more: boolean): string {
-  const devices = (n: number) => `${n} ${n === 1 ? 'device' : 'devices'}`;
-  if (!search.trim()) return more ? `${devices(loaded)} shown; more to load.` : `${devices(loaded)}.`;
-  const found = `match “${search.trim()}”`;
-  if (more) return `${shown} of the ${devices(loaded)} loaded so far ${found}; load more to search further.`;
-  return `${shown} of ${devices(loaded)} ${found}.`;
+/** What the list holds, and the empty state: which search found nothing, and how the search reads the text. */
+function countText(loaded: number, search: string, platform: string, more: boolean): string {
+  const needle = search.trim();
+  const os = OPERATING_SYSTEMS.find((name) => name === platform);
+  const kind = os ? `${PLATFORM_LABELS[os]} ` : '';
+  const devices = (n: number) => `${n} ${kind}${n === 1 ? 'device' : 'devices'}`;
+  const what = searchesUsers(needle) ? 'user starts with' : 'name starts with';
+  const found = needle ? ` whose ${what} “${needle}”` : '';
+  if (loaded === 0) return needle || kind ? `No ${kind}devices${found}.` : 'No devices yet.';
+  return more ? `${devices(loaded)}${found} shown; more to load.` : `${devices(loaded)}${found}.`;
 }
 
 function DeviceTable({ devices, matrix }: { devices: Device[]; matrix: SupportMatrix | undefined }) {
