@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 /** How long the search waits after the last keystroke before it asks the API (search as you type). */
-export const SEARCH_DEBOUNCE_MS = 250;
+const SEARCH_DEBOUNCE_MS = 250;
 
 /**
  * The search box's text, which follows every keystroke, and `commit`, called with it once the admin has paused for
