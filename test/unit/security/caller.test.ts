@@ -22,7 +22,14 @@ describe('requireRole', () => {
 
   it('knows the six roles of docs/API.md', () => {
     expect([...ALL_ROLES].sort()).toEqual(
-      ['Audit.Read', 'Devices.Manage', 'Devices.Read', 'Passcode.Read', 'Passcode.Reset', 'Subscriptions.Manage'].sort(),
+      [
+        'Audit.Read',
+        'Devices.Manage',
+        'Devices.Read',
+        'Passcode.Read',
+        'Passcode.Reset',
+        'Subscriptions.Manage',
+      ].sort(),
     );
   });
 });
