@@ -17,7 +17,7 @@ import {
   watchedBy,
   workflowRenewalExpiry,
 } from '../core/subscription';
-import type { AuditEventType, NotificationMessage, SubscriptionDue, Versioned } from '../ports';
+import type { AuditEventType, NotificationMessage, SubscriptionDue, Versioned, WatcherCursor } from '../ports';
 import type { Caller } from '../security/caller';
 import { bestEffort, type Services } from './services';
 import { toActionView } from './views';
@@ -317,15 +317,24 @@ export function handleNotificationMessage(services: Services, message: Notificat
  * at most this batch, whose repeats the delivery claim drops.
  */
 async function fanOut(services: Services, message: Extract<NotificationMessage, { kind: 'finished' }>) {
-  const cursor = message.cursor ?? { scope: 'device' as const };
-  const page = await services.subscriptions.listWatchers(message.deviceId, cursor, FAN_OUT_BATCH);
+  let cursor: WatcherCursor | undefined = message.cursor ?? { scope: 'device' };
+  let budget = FAN_OUT_BATCH;
+  let action: DeviceAction | undefined;
   let queued = 0;
-  if (page.watchers.length > 0) {
-    const found = await services.actions.get(message.deviceId, message.actionId);
-    if (!found || !isTerminal(found.value.actionState)) return 'nothingToTell' as const;
+  // The device's own watchers, then those of every device, until a batch is full.
+  while (cursor && budget > 0) {
+    const page = await services.subscriptions.listWatchers(message.deviceId, cursor, budget);
+    cursor = page.next;
+    budget -= page.watchers.length;
+    if (page.watchers.length === 0) continue;
+    if (!action) {
+      const found = await services.actions.get(message.deviceId, message.actionId);
+      if (!found || !isTerminal(found.value.actionState)) return 'nothingToTell' as const;
+      action = found.value;
+    }
+    const finished = action;
     const now = services.clock.now();
-    const action = found.value;
-    const told = page.watchers.filter((w) => wantsNotice(w, action));
+    const told = page.watchers.filter((w) => wantsNotice(w, finished));
     await Promise.all(
       told.map((watcher) =>
         services.notifications.enqueue({
@@ -340,13 +349,9 @@ async function fanOut(services: Services, message: Extract<NotificationMessage, 
         }),
       ),
     );
-    queued = told.length;
+    queued += told.length;
   }
-  if (page.next) {
-    // An empty page of the device's own watchers goes straight on to the all-devices ones, in this message.
-    if (page.watchers.length === 0) return fanOut(services, { ...message, cursor: page.next });
-    await services.notifications.enqueue({ ...message, cursor: page.next });
-  }
+  if (cursor) await services.notifications.enqueue({ ...message, cursor });
   return queued > 0 ? ('queued' as const) : ('nobodyWatches' as const);
 }
 
