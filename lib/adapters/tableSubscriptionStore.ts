@@ -1,6 +1,6 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { actionIdUpperBoundFor } from '../core/actionId';
-import { PreconditionFailedError, TransientError } from '../core/errors';
+import { PreconditionFailedError } from '../core/errors';
 import { IdSchema } from '../core/model';
 import type { Subscription, Watched } from '../core/subscription';
 import type {
@@ -30,6 +30,8 @@ const DUE = 'due';
 const ALL = '*';
 const RATE_ROW = '~rate';
 const HOUR_MS = 3_600_000;
+/** How often a creation reads the owner's rows again after a concurrent creation by the same owner won. */
+const CREATION_TURNS = 10;
 /** Entities per entity-group transaction (the Table service's limit). */
 const TRANSACTION_SIZE = 100;
 
@@ -135,51 +137,9 @@ export class TableSubscriptionStore implements SubscriptionStore {
     now: Date,
   ): Promise<CreateSubscriptionOutcome> {
     const table = this.tables.subscriptions;
-    const owner = ownerPartition(subscription.ownerId);
     try {
-      const rows = await this.partition(owner);
-      const rate = rows.find((row) => row.rowKey === RATE_ROW);
-      const live = rows
-        .filter((row) => row.rowKey !== RATE_ROW)
-        .map((row) => OwnerEntitySchema.parse(row).expirationDateTime ?? '')
-        .filter((expiry) => new Date(expiry) > now)
-        .sort();
-      if (live.length >= limits.maxPerOwner) {
-        const freed = new Date(live[0] ?? now.toISOString()).getTime();
-        return { created: false, limit: 'maxPerOwner', retryAfterSeconds: secondsUntil(freed, now) };
-      }
-      const window = rate && RateEntitySchema.parse(rate);
-      const sameHour = window !== undefined && now.getTime() - new Date(window.windowStart).getTime() < HOUR_MS;
-      if (sameHour && window.count >= limits.creationsPerHour) {
-        const reopens = new Date(window.windowStart).getTime() + HOUR_MS;
-        return { created: false, limit: 'creationRate', retryAfterSeconds: secondsUntil(reopens, now) };
-      }
-      // The worklist entry first: whatever a fault leaves of the rows below, the sweeper removes at that entry.
-      await table.upsertEntity(dueEntity(subscription, subscription.dueDateTime), 'Replace');
-      const rateRow = {
-        partitionKey: owner,
-        rowKey: RATE_ROW,
-        windowStart: sameHour ? window.windowStart : now.toISOString(),
-        count: sameHour ? window.count + 1 : 1,
-      };
-      // The rate row's ETag makes concurrent creations by one owner take turns: a second one sees the first one's count.
-      const ownerRow = {
-        partitionKey: owner,
-        rowKey: subscription.id,
-        expirationDateTime: subscription.expirationDateTime,
-      };
-      const counted: TransactionAction = window
-        ? ['update', rateRow, 'Replace', { etag: window.etag }]
-        : ['create', rateRow];
-      try {
-        await table.submitTransaction([counted, ['create', ownerRow]]);
-      } catch (error) {
-        const status = storageStatus(error);
-        if (status === 409 || status === 412) {
-          throw new TransientError('Another subscription of the same owner was created at the same time; retry.', 1);
-        }
-        throw error;
-      }
+      const refused = await this.countCreation(subscription, limits, now);
+      if (refused) return refused;
       await table.upsertEntity(
         {
           partitionKey: watchPartition(subscription.watched),
@@ -197,8 +157,78 @@ export class TableSubscriptionStore implements SubscriptionStore {
       );
       return { created: true };
     } catch (error) {
-      if (error instanceof TransientError) throw error;
       return translateStorageError(error);
+    }
+  }
+
+  /**
+   * Checks the owner's limits and counts the creation: the owner row and the rate row in one transaction,
+   * conditional on the rate row as read, so that concurrent creations by one owner take turns (a loser reads again).
+   * The worklist entry is written first: whatever a fault leaves of the rows after it, the sweeper removes at it.
+   */
+  private async countCreation(
+    subscription: Subscription,
+    limits: { maxPerOwner: number; creationsPerHour: number },
+    now: Date,
+  ): Promise<Extract<CreateSubscriptionOutcome, { created: false }> | undefined> {
+    const table = this.tables.subscriptions;
+    const owner = ownerPartition(subscription.ownerId);
+    await table.upsertEntity(dueEntity(subscription, subscription.dueDateTime), 'Replace');
+    for (let turn = 0; ; turn++) {
+      const rows = await this.partition(owner);
+      const rate = rows.find((row) => row.rowKey === RATE_ROW);
+      const live = rows
+        .filter((row) => row.rowKey !== RATE_ROW)
+        .map((row) => OwnerEntitySchema.parse(row).expirationDateTime ?? '')
+        .filter((expiry) => new Date(expiry) > now)
+        .sort();
+      const window = rate && RateEntitySchema.parse(rate);
+      const sameHour = window !== undefined && now.getTime() - new Date(window.windowStart).getTime() < HOUR_MS;
+      let refused: Extract<CreateSubscriptionOutcome, { created: false }> | undefined;
+      if (live.length >= limits.maxPerOwner) {
+        const freed = new Date(live[0] ?? now.toISOString()).getTime();
+        refused = { created: false, limit: 'maxPerOwner', retryAfterSeconds: secondsUntil(freed, now) };
+      } else if (sameHour && window.count >= limits.creationsPerHour) {
+        const reopens = new Date(window.windowStart).getTime() + HOUR_MS;
+        refused = { created: false, limit: 'creationRate', retryAfterSeconds: secondsUntil(reopens, now) };
+      }
+      if (refused) {
+        await table.deleteEntity(DUE, dueRow(subscription.dueDateTime, subscription.id)).catch(ignoreNotFound);
+        return refused;
+      }
+      const rateRow = {
+        partitionKey: owner,
+        rowKey: RATE_ROW,
+        windowStart: sameHour ? window.windowStart : now.toISOString(),
+        count: sameHour ? window.count + 1 : 1,
+      };
+      const ownerRow = {
+        partitionKey: owner,
+        rowKey: subscription.id,
+        expirationDateTime: subscription.expirationDateTime,
+      };
+      const counted: TransactionAction = window
+        ? ['update', rateRow, 'Replace', { etag: window.etag }]
+        : ['create', rateRow];
+      try {
+        await table.submitTransaction([counted, ['create', ownerRow]]);
+        return undefined;
+      } catch (error) {
+        const status = storageStatus(error);
+        if ((status !== 409 && status !== 412) || turn >= CREATION_TURNS) throw error;
+        // A committed transaction whose answer was lost conflicts with itself: the owner row is then already ours.
+        if (await this.ownerRowExists(owner, subscription.id)) return undefined;
+      }
+    }
+  }
+
+  private async ownerRowExists(owner: string, id: string): Promise<boolean> {
+    try {
+      await this.tables.subscriptions.getEntity(owner, id);
+      return true;
+    } catch (error) {
+      if (storageStatus(error) === 404) return false;
+      throw error;
     }
   }
 

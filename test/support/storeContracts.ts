@@ -835,6 +835,16 @@ export function describeSubscriptionStoreContract(
       await created(subscription({ ownerId: another }), at(63));
     });
 
+    it('lets concurrent creations by one owner take turns: the cap holds, none fails', async () => {
+      const owner = uniqueOwner();
+      const outcomes = await Promise.all(
+        Array.from({ length: 5 }, () => store().create(subscription({ ownerId: owner }), limits, at(0))),
+      );
+      expect(outcomes.filter((o) => o.created)).toHaveLength(3);
+      expect(outcomes.filter((o) => !o.created && o.limit === 'maxPerOwner')).toHaveLength(2);
+      expect(await store().listByOwner(owner)).toHaveLength(3);
+    });
+
     it('updates from the version read only, lists what is due and nothing else, and removes (twice: the second says gone)', async () => {
       const s = subscription({
         ownerId: uniqueOwner(),
