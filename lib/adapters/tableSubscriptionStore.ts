@@ -117,6 +117,17 @@ const dueEntity = (s: Pick<Subscription, 'id' | 'ownerId' | 'watched'>, dueDateT
   removal,
 });
 
+/**
+ * Every row one subscription has once created, as entities of the subscriptions table (the rate row aside): for a
+ * bulk load (the fan-out benchmark), in the same formats the store writes.
+ */
+export const subscriptionRows = (s: Subscription) => [
+  toEntity(s),
+  { partitionKey: watchPartition(s.watched), rowKey: s.id, createdDateTime: s.createdDateTime },
+  { partitionKey: ownerPartition(s.ownerId), rowKey: s.id, expirationDateTime: s.expirationDateTime },
+  dueEntity(s, s.dueDateTime),
+];
+
 export interface SubscriptionTables {
   subscriptions: TableClient;
   /** Partition = subscription id, row = action id: which message delivers which action's notice to which subscription. */
