@@ -6,17 +6,26 @@ import { queueHandler } from '../lib/queueHandler';
 import { handleNotificationMessage } from '../lib/useCases/subscriptions';
 import * as z from '../lib/zod';
 
+const SubscriptionIdSchema = z.string().check(z.regex(/^[0-9a-f-]{36}$/));
+
 const NotificationMessageSchema: z.ZodMiniType<NotificationMessage> = z.lazy(() =>
   z.discriminatedUnion('kind', [
-    z.strictObject({ v: z.literal(1), kind: z.literal('finished'), deviceId: IdSchema, actionId: IdSchema }),
+    z.strictObject({
+      v: z.literal(1),
+      kind: z.literal('finished'),
+      deviceId: IdSchema,
+      actionId: IdSchema,
+      cursor: z.optional(z.strictObject({ scope: z.enum(['device', 'all']), after: z.optional(SubscriptionIdSchema) })),
+    }),
     z.strictObject({
       v: z.literal(1),
       kind: z.literal('deliver'),
-      subscriptionId: z.string().check(z.regex(/^[0-9a-f-]{36}$/)),
+      subscriptionId: SubscriptionIdSchema,
       deviceId: IdSchema,
       actionId: IdSchema,
       attempt: z.int().check(z.minimum(0)),
       firstTriedAt: z.iso.datetime(),
+      claim: z.optional(z.string().check(z.regex(/^[0-9a-f]{16}$/))),
     }),
   ]),
 );

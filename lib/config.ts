@@ -112,6 +112,11 @@ export const ConfigSchema = z
     ACTION_EXPIRY_HOURS: positiveInt(24),
     /** Days finished actions and audit events are kept before they are purged. */
     RETENTION_DAYS: positiveInt(90),
+    /** Live change-notification subscriptions one caller may hold, and create per hour (docs/integrations.md). */
+    MAX_SUBSCRIPTIONS_PER_OWNER: positiveInt(20),
+    SUBSCRIPTION_CREATIONS_PER_OWNER_PER_HOUR: positiveInt(20),
+    /** How long after its creation the app still renews a workflow's subscription by itself. */
+    WORKFLOW_SUBSCRIPTION_MAX_AGE_DAYS: positiveInt(30),
     /** `Development` under Core Tools and `npm start`; anything else is production behaviour. */
     AZURE_FUNCTIONS_ENVIRONMENT: optionalText,
     /** Set by the platform on every instance of an app running in Azure. */

@@ -140,6 +140,11 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
       retentionDays: config.RETENTION_DAYS,
       development: isDevelopment(config),
       deviceChannel: config.DEVICE_CHANNEL,
+      subscriptions: {
+        maxPerOwner: config.MAX_SUBSCRIPTIONS_PER_OWNER,
+        creationsPerHour: config.SUBSCRIPTION_CREATIONS_PER_OWNER_PER_HOUR,
+        workflowMaxAgeDays: config.WORKFLOW_SUBSCRIPTION_MAX_AGE_DAYS,
+      },
     },
   };
   const authenticate = createAuthenticator(

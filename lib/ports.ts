@@ -217,8 +217,12 @@ export const AUDIT_EVENT_TYPES = [
   'deviceCreated',
   'deviceUpdated',
   'unlockAttempted',
+  'subscriptionCreated',
+  'subscriptionRenewed',
+  'subscriptionDeleted',
+  'subscriptionRemoved',
 ] as const;
-type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** Who did what to which device, when, and how it ended. Never a secret. */
 export interface AuditEvent {
@@ -261,29 +265,80 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Change-notification subscriptions, and the record of which action's notice went to which subscription. */
-export interface SubscriptionStore {
-  create(subscription: Subscription): Promise<void>;
-  get(id: string): Promise<Versioned<Subscription> | undefined>;
-  listByOwner(ownerId: string): Promise<Subscription[]>;
-  /** Subscriptions that watch every device or this one (expired ones included; the caller filters). */
-  listWatching(deviceId: string): Promise<Subscription[]>;
-  /** Subscriptions whose expiry is before `before`, at most `limit`, each with the version read (to renew it). */
-  listExpired(before: Date, limit: number): Promise<Versioned<Subscription>[]>;
-  /** Replaces the subscription if unchanged since read (PreconditionFailedError otherwise). */
-  update(next: Subscription, current: Versioned<Subscription>): Promise<void>;
-  /** Deletes the subscription and what was recorded of its deliveries. */
-  remove(id: string): Promise<void>;
-  /**
-   * Records that the notice of `actionId` goes to `subscriptionId`: true the first time, false when it already went
-   * (or is on its way) and was recorded less than `staleAfterMs` ago.
-   */
-  claimDelivery(subscriptionId: string, actionId: string, now: Date, staleAfterMs: number): Promise<boolean>;
+/** Who watches a device: one index row per subscription, read by key. */
+export interface Watcher {
+  subscriptionId: string;
+  createdDateTime: string;
 }
 
-/** Work of the notification queue: an action finished (find who to tell), or tell one subscription. */
+/** Where a fan-out stopped: the device's own watchers come first, then those of every device. */
+export interface WatcherCursor {
+  scope: 'device' | 'all';
+  /** The last subscription id read in that scope. */
+  after?: string;
+}
+
+/** A sweeper's worklist entry: a subscription to renew or end, or the leftovers of a removal to finish. */
+export interface SubscriptionDue {
+  subscriptionId: string;
+  dueDateTime: string;
+  ownerId: string;
+  watched: Subscription['watched'];
+  /** The subscription was removed; its index rows and delivery records are still to go. */
+  removal: boolean;
+}
+
+export type CreateSubscriptionOutcome =
+  | { created: true }
+  | { created: false; limit: 'maxPerOwner' | 'creationRate'; retryAfterSeconds: number };
+
+/** Change-notification subscriptions, their indexes, and the record of which action's notice went to which one. */
+export interface SubscriptionStore {
+  /**
+   * Creates the subscription unless its owner already holds `limits.maxPerOwner` live ones or created
+   * `limits.creationsPerHour` in the current hour (one conditional write per owner serializes concurrent creations).
+   */
+  create(
+    subscription: Subscription,
+    limits: { maxPerOwner: number; creationsPerHour: number },
+    now: Date,
+  ): Promise<CreateSubscriptionOutcome>;
+  get(id: string): Promise<Versioned<Subscription> | undefined>;
+  /** The owner's subscriptions (expired ones not yet removed included; the caller filters). */
+  listByOwner(ownerId: string): Promise<Subscription[]>;
+  /** Every subscription by id, a page at a time (administrators); `after` is the last id of the previous page. */
+  listAll(query: { top: number; after?: string }): Promise<{ items: Subscription[]; more: boolean }>;
+  /** At most `limit` watchers of `deviceId` from `cursor` on, and where to go on (absent when done). */
+  listWatchers(
+    deviceId: string,
+    cursor: WatcherCursor,
+    limit: number,
+  ): Promise<{ watchers: Watcher[]; next?: WatcherCursor }>;
+  /** Worklist entries due at `now`, earliest first, at most `limit`. */
+  listDue(now: Date, limit: number): Promise<SubscriptionDue[]>;
+  /** Replaces the subscription if unchanged since read (PreconditionFailedError otherwise), moving its due entry. */
+  update(next: Subscription, current: Versioned<Subscription>): Promise<void>;
+  /**
+   * Removes the subscription at once (false when it was already gone), then its index rows and delivery records in
+   * steps of at most `budget` delivery records; what a fault or the budget leaves is a due removal entry.
+   */
+  remove(id: string, now: Date, budget: number): Promise<boolean>;
+  /** Continues a removal from its due entry; true when nothing is left. */
+  finishRemoval(due: SubscriptionDue, budget: number): Promise<boolean>;
+  /** Drops a due entry that no longer matches its subscription (a write between entry and row was lost). */
+  dropDue(due: SubscriptionDue): Promise<void>;
+  /**
+   * Records that the notice of `actionId` goes to `subscriptionId` under `token` (the delivery message's own): true
+   * the first time and when the record already holds `token` (the same message again), false for any other message.
+   */
+  claimDelivery(subscriptionId: string, actionId: string, token: string): Promise<boolean>;
+  /** Removes at most `limit` delivery records of actions started before `cutoff`; how many went. */
+  pruneDeliveries(subscriptionId: string, cutoff: Date, limit: number): Promise<number>;
+}
+
+/** Work of the notification queue: an action finished (find who to tell, from `cursor` on), or tell one subscription. */
 export type NotificationMessage =
-  | { v: 1; kind: 'finished'; deviceId: string; actionId: string }
+  | { v: 1; kind: 'finished'; deviceId: string; actionId: string; cursor?: WatcherCursor }
   | {
       v: 1;
       kind: 'deliver';
@@ -293,6 +348,8 @@ export type NotificationMessage =
       /** Failed attempts so far. */
       attempt: number;
       firstTriedAt: string;
+      /** This notice's claim: the first message to record it is the one that delivers (docs/architecture.md). */
+      claim?: string;
     };
 
 export interface NotificationQueue {

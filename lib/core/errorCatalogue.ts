@@ -147,6 +147,20 @@ export const ERROR_CATALOGUE = {
     when: 'The device reached MAX_RESETS_PER_DEVICE_PER_DAY; Retry-After says when the oldest leaves the window.',
     example: { limit: '10' },
   },
+  tooManySubscriptions: {
+    status: 429,
+    message: 'The caller holds {limit} live subscriptions, the most allowed; delete one or let one expire.',
+    headers: ['Retry-After'],
+    when: 'Creating a subscription while the caller holds MAX_SUBSCRIPTIONS_PER_OWNER live ones; Retry-After says when the first expires.',
+    example: { limit: '20' },
+  },
+  subscriptionCreationRateExceeded: {
+    status: 429,
+    message: 'The caller created {limit} subscriptions in the last hour, the most allowed.',
+    headers: ['Retry-After'],
+    when: 'Creating a subscription past SUBSCRIPTION_CREATIONS_PER_OWNER_PER_HOUR; Retry-After says when the hour ends.',
+    example: { limit: '20' },
+  },
   tooManyAttempts: {
     status: 429,
     message: 'Too many wrong passcodes: the device refuses attempts for a while.',

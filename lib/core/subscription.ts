@@ -11,7 +11,7 @@ import { IdSchema, normalizeDeviceId, textSchema } from './model';
 /** The longest a subscription may live before it must be renewed (PATCH). */
 export const MAX_SUBSCRIPTION_HOURS = 72;
 
-export const ALL_DEVICES_RESOURCE = 'deviceManagement/deviceActionResults';
+const ALL_DEVICES_RESOURCE = 'deviceManagement/deviceActionResults';
 const DEVICE_RESOURCE = /^deviceManagement\/managedDevices\/([^/]+)\/deviceActionResults$/;
 
 /** What a subscription watches: every device's actions, or one device's. */
@@ -45,6 +45,47 @@ export interface Subscription {
   expirationDateTime: string;
   createdDateTime: string;
   sealedClientState?: { keyId: string; value: string };
+  /** Whether the notification URL is a workflow's callback URL (the app renews those itself, up to a maximum age). */
+  workflow: boolean;
+  /** When the sweeper looks at it next: its expiry, or for a workflow's subscription that can still be renewed, an hour before. */
+  dueDateTime: string;
+  /** The first failed delivery since the last successful one; absent while deliveries succeed. */
+  failingSinceDateTime?: string;
+}
+
+/** What limits a subscription's owner and the app's own renewals (settings). */
+export interface SubscriptionLimits {
+  /** Live subscriptions one owner may hold (MAX_SUBSCRIPTIONS_PER_OWNER). */
+  maxPerOwner: number;
+  /** Subscriptions one owner may create per hour (SUBSCRIPTION_CREATIONS_PER_OWNER_PER_HOUR). */
+  creationsPerHour: number;
+  /** How long after its creation the app still renews a workflow's subscription (WORKFLOW_SUBSCRIPTION_MAX_AGE_DAYS). */
+  workflowMaxAgeDays: number;
+}
+
+/** Deliveries failing without a success for this long remove the subscription (any failure, DNS included). */
+const FAILING_REMOVAL_HOURS = 24;
+
+/** Whether a subscription has failed every delivery for FAILING_REMOVAL_HOURS at `now`. */
+export const failedTooLong = (subscription: Subscription, now: Date): boolean =>
+  subscription.failingSinceDateTime !== undefined &&
+  now.getTime() - new Date(subscription.failingSinceDateTime).getTime() >= FAILING_REMOVAL_HOURS * 3_600_000;
+
+/** The last moment the app may extend a workflow's subscription to. */
+const workflowRenewalEnd = (subscription: Pick<Subscription, 'createdDateTime'>, limits: SubscriptionLimits) =>
+  new Date(subscription.createdDateTime).getTime() + limits.workflowMaxAgeDays * 86_400_000;
+
+/**
+ * When the sweeper must look at a subscription: an hour before its expiry for a workflow's subscription that the app
+ * may still extend, its expiry otherwise. The sweeper reads due entries only, so this is the whole of its work.
+ */
+export function dueTimeOf(
+  subscription: Pick<Subscription, 'workflow' | 'expirationDateTime' | 'createdDateTime'>,
+  limits: SubscriptionLimits,
+): string {
+  const expiry = new Date(subscription.expirationDateTime).getTime();
+  const renewable = subscription.workflow && workflowRenewalEnd(subscription, limits) > expiry;
+  return new Date(renewable ? expiry - WORKFLOW_RENEWAL_AHEAD_MS : expiry).toISOString();
 }
 
 /** POST body: Graph's subscription properties this API supports (each field is also documented in lib/http/schemas.ts). */
@@ -60,7 +101,7 @@ export const subscriptionFields = () => ({
   expirationDateTime: z.iso.datetime({ offset: true }),
   clientState: z.optional(textSchema(128)),
 });
-export const SubscriptionInputSchema = z.lazy(() => z.strictObject(subscriptionFields()));
+const SubscriptionInputSchema = z.lazy(() => z.strictObject(subscriptionFields()));
 export type SubscriptionInput = z.infer<typeof SubscriptionInputSchema>;
 
 /** Why an expiry is not acceptable at `now`, or undefined. */
@@ -72,23 +113,17 @@ export function expiryProblem(expiration: Date, now: Date): string | undefined {
   return undefined;
 }
 
-/** Whether a subscription is told about `action`'s end: it watches the device, is live, and existed when it ended. */
-export function wantsNotice(subscription: Subscription, action: DeviceAction, now: Date): boolean {
-  const watches = subscription.watched.scope === 'all' || subscription.watched.deviceId === action.deviceId;
-  return (
-    watches &&
-    new Date(subscription.expirationDateTime) > now &&
-    new Date(subscription.createdDateTime) <= new Date(action.lastUpdatedDateTime)
-  );
-}
+/** Whether a watcher is told about `action`'s end: it existed when the action ended. */
+export const wantsNotice = (watcher: { createdDateTime: string }, action: DeviceAction): boolean =>
+  new Date(watcher.createdDateTime) <= new Date(action.lastUpdatedDateTime);
 
 /** The resource path of one action, as a notification names it. */
 export const actionResource = (action: Pick<DeviceAction, 'deviceId' | 'id'>) =>
   `deviceManagement/managedDevices/${action.deviceId}/deviceActionResults/${action.id}`;
 
 /** The first retry of a notification comes within 10 s, then the wait doubles; after 4 hours it is given up. */
-export const DELIVERY_FIRST_RETRY_SECONDS = 10;
-export const DELIVERY_GIVE_UP_HOURS = 4;
+const DELIVERY_FIRST_RETRY_SECONDS = 10;
+const DELIVERY_GIVE_UP_HOURS = 4;
 
 /** Seconds before the next delivery attempt after `attempt` failed ones (1-based), or undefined to give up. */
 export function nextDeliveryDelay(attempt: number, firstTriedAt: Date, now: Date): number | undefined {
@@ -137,13 +172,20 @@ export function isWorkflowCallbackUrl(url: string): boolean {
  * turned off or deleted), so a flow would otherwise go silent after 72 hours. Such a subscription ends with that
  * DELETE, or when its callback answers 404 or 410 (the workflow, or the waiting run, is gone).
  */
-export const WORKFLOW_RENEWAL_AHEAD_MS = 60 * 60_000;
+const WORKFLOW_RENEWAL_AHEAD_MS = 60 * 60_000;
 
-/** What a renewal of a workflow's subscription changes at `now`: a fresh expiry, the longest allowed. */
-export const renewedForWorkflow = (subscription: Subscription, now: Date): Subscription => ({
-  ...subscription,
-  expirationDateTime: new Date(now.getTime() + MAX_SUBSCRIPTION_HOURS * 3_600_000).toISOString(),
-});
+/**
+ * The expiry the app renews a workflow's subscription to at `now`: the longest allowed, but never past its maximum age
+ * (the app cannot ask Entra ID whether the owner still may read devices). Undefined when it may not be extended.
+ */
+export function workflowRenewalExpiry(
+  subscription: Subscription,
+  now: Date,
+  limits: SubscriptionLimits,
+): string | undefined {
+  const next = Math.min(now.getTime() + MAX_SUBSCRIPTION_HOURS * 3_600_000, workflowRenewalEnd(subscription, limits));
+  return next > new Date(subscription.expirationDateTime).getTime() ? new Date(next).toISOString() : undefined;
+}
 
 /** What a receiver gets when an action it watches finishes (Graph's change notification collection). */
 export interface NotificationBody {

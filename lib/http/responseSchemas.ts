@@ -402,8 +402,11 @@ export const SubscriptionSchema = z
   });
 
 const SubscriptionListSchema = z
-  .strictObject({ value: z.array(SubscriptionSchema).meta({ title: 'Subscriptions' }) })
-  .meta({ title: 'Subscription List', description: "The caller's subscriptions that have not expired." });
+  .strictObject({ value: z.array(SubscriptionSchema).meta({ title: 'Subscriptions' }), '@odata.nextLink': nextLink })
+  .meta({
+    title: 'Subscription List',
+    description: "The caller's subscriptions that have not expired (with all=true: every caller's, a page at a time).",
+  });
 
 /** A finished action as a notification carries it: the device action result, never its passcode. */
 const NotifiedActionSchema = DeviceActionResultSchema.omit({ passcode: true }).meta({

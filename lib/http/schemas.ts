@@ -208,7 +208,14 @@ export const ResetPasscodeRequestSchema = z.object({
 });
 export const UnlockRequestSchema = z.object({ params: DeviceParamsSchema, body: UnlockBodySchema });
 export const CreateSubscriptionRequestSchema = z.object({ body: CreateSubscriptionBodySchema });
-export const ListSubscriptionsRequestSchema = z.object({ query: z.strictObject({}) });
+/** GET subscriptions: the caller's own; with `all=true`, everyone's a page at a time (Subscriptions.Manage). */
+export const ListSubscriptionsRequestSchema = z.object({
+  query: z.strictObject({
+    all: z.optional(z.enum(['true', 'false'])),
+    $top: TopSchema,
+    $skipToken: z.optional(SkipTokenSchema),
+  }),
+});
 export const SubscriptionRequestSchema = z.object({ params: SubscriptionParamsSchema });
 export const RenewSubscriptionRequestSchema = z.object({
   params: SubscriptionParamsSchema,

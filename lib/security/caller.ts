@@ -1,7 +1,13 @@
 import { type ApiError, apiError } from '../core/errors';
 
 /** App roles a caller can hold (docs/API.md "Roles"); they arrive as app roles in the caller's token. */
-export type Role = 'Devices.Read' | 'Devices.Manage' | 'Passcode.Reset' | 'Passcode.Read' | 'Audit.Read';
+export type Role =
+  | 'Devices.Read'
+  | 'Devices.Manage'
+  | 'Passcode.Reset'
+  | 'Passcode.Read'
+  | 'Audit.Read'
+  | 'Subscriptions.Manage';
 
 /** Every role, in a stable order. */
 export const ALL_ROLES: readonly Role[] = [
@@ -10,6 +16,7 @@ export const ALL_ROLES: readonly Role[] = [
   'Passcode.Reset',
   'Passcode.Read',
   'Audit.Read',
+  'Subscriptions.Manage',
 ];
 
 const ROLE_SET: ReadonlySet<string> = new Set(ALL_ROLES);

@@ -1,5 +1,6 @@
 import type { LifecycleSettings } from '../core/actionLifecycle';
 import type { DeviceChannelKind } from '../core/model';
+import type { SubscriptionLimits } from '../core/subscription';
 import type {
   ActionQueue,
   ActionSchedule,
@@ -46,6 +47,7 @@ export interface Services {
     development: boolean;
     /** Which device channel `channel` is: it decides the support matrix. */
     deviceChannel: DeviceChannelKind;
+    subscriptions: SubscriptionLimits;
   };
 }
 

@@ -41,7 +41,7 @@ export interface FaultRates {
 }
 
 /** A request as the `only` filter sees it: `path` is the URL path, `query` its query string ('' or '?…'). */
-interface ProxiedRequest {
+export interface ProxiedRequest {
   service: StorageServiceName;
   method: string;
   path: string;

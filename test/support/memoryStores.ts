@@ -24,8 +24,10 @@ import type {
   ResetContext,
   ScheduleEntry,
   SentCommand,
+  SubscriptionDue,
   SubscriptionStore,
   Versioned,
+  WatcherCursor,
 } from '../../lib/ports';
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -259,14 +261,56 @@ export class MemoryQueue<M = ResetMessage> {
   }
 }
 
-/** SubscriptionStore in memory, with ETags like the Table adapter. */
+/** SubscriptionStore in memory, with ETags like the Table adapter; counts every call, as the Table one's requests. */
 export class MemorySubscriptionStore implements SubscriptionStore {
   readonly subscriptions = new Map<string, Versioned<Subscription>>();
+  /** `subscriptionId/actionId` → the claiming message's token. */
   readonly deliveries = new Map<string, string>();
+  /** Owner → the start of its creation hour and how many it created in it. */
+  readonly rates = new Map<string, { windowStart: number; count: number }>();
+  /** Due entries, by `dueDateTime|id`. */
+  readonly due = new Map<string, SubscriptionDue>();
   private version = 0;
 
-  async create(subscription: Subscription) {
+  async create(subscription: Subscription, limits: { maxPerOwner: number; creationsPerHour: number }, now: Date) {
+    const live = this.all()
+      .filter((s) => s.ownerId === subscription.ownerId && new Date(s.expirationDateTime) > now)
+      .map((s) => s.expirationDateTime)
+      .sort();
+    const seconds = (time: number) => Math.max(1, Math.ceil((time - now.getTime()) / 1000));
+    if (live.length >= limits.maxPerOwner) {
+      return {
+        created: false as const,
+        limit: 'maxPerOwner' as const,
+        retryAfterSeconds: seconds(new Date(live[0] ?? now).getTime()),
+      };
+    }
+    const rate = this.rates.get(subscription.ownerId);
+    const sameHour = rate !== undefined && now.getTime() - rate.windowStart < 3_600_000;
+    if (sameHour && rate.count >= limits.creationsPerHour) {
+      return {
+        created: false as const,
+        limit: 'creationRate' as const,
+        retryAfterSeconds: seconds(rate.windowStart + 3_600_000),
+      };
+    }
+    this.rates.set(
+      subscription.ownerId,
+      sameHour ? { ...rate, count: rate.count + 1 } : { windowStart: now.getTime(), count: 1 },
+    );
+    this.addDue(subscription, subscription.dueDateTime, false);
     this.subscriptions.set(subscription.id, { value: clone(subscription), etag: `W/"s${++this.version}"` });
+    return { created: true as const };
+  }
+
+  private addDue(s: Subscription, dueDateTime: string, removal: boolean) {
+    this.due.set(`${dueDateTime}|${s.id}`, {
+      subscriptionId: s.id,
+      dueDateTime,
+      ownerId: s.ownerId,
+      watched: clone(s.watched),
+      removal,
+    });
   }
 
   async get(id: string) {
@@ -282,33 +326,82 @@ export class MemorySubscriptionStore implements SubscriptionStore {
     return this.all().filter((s) => s.ownerId === ownerId);
   }
 
-  async listWatching(deviceId: string) {
-    return this.all().filter((s) => s.watched.scope === 'all' || s.watched.deviceId === deviceId);
+  async listAll(query: { top: number; after?: string }) {
+    const sorted = this.all()
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .filter((s) => query.after === undefined || s.id > query.after);
+    return { items: sorted.slice(0, query.top), more: sorted.length > query.top };
   }
 
-  async listExpired(before: Date, limit: number) {
-    return [...this.subscriptions.values()]
-      .filter((s) => new Date(s.value.expirationDateTime) < before)
+  async listWatchers(deviceId: string, cursor: WatcherCursor, limit: number) {
+    const inScope = this.all()
+      .filter((s) =>
+        cursor.scope === 'all'
+          ? s.watched.scope === 'all'
+          : s.watched.scope === 'device' && s.watched.deviceId === deviceId,
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .filter((s) => cursor.after === undefined || s.id > cursor.after);
+    const watchers = inScope.slice(0, limit).map((s) => ({ subscriptionId: s.id, createdDateTime: s.createdDateTime }));
+    const last = watchers[watchers.length - 1]?.subscriptionId;
+    if (inScope.length > limit) return { watchers, next: { scope: cursor.scope, after: last } };
+    return cursor.scope === 'device' ? { watchers, next: { scope: 'all' as const } } : { watchers };
+  }
+
+  async listDue(now: Date, limit: number) {
+    return [...this.due.entries()]
+      .filter(([, d]) => new Date(d.dueDateTime) <= now)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
       .slice(0, limit)
-      .map((s) => ({ value: clone(s.value), etag: s.etag }));
+      .map(([, d]) => clone(d));
   }
 
   async update(next: Subscription, current: Versioned<Subscription>) {
     if (this.subscriptions.get(next.id)?.etag !== current.etag) throw new PreconditionFailedError();
     this.subscriptions.set(next.id, { value: clone(next), etag: `W/"s${++this.version}"` });
+    if (next.dueDateTime !== current.value.dueDateTime) {
+      this.addDue(next, next.dueDateTime, false);
+      this.due.delete(`${current.value.dueDateTime}|${next.id}`);
+    }
   }
 
-  async remove(id: string) {
+  async remove(id: string, now: Date, budget: number) {
+    const found = this.subscriptions.get(id);
+    if (!found) return false;
     this.subscriptions.delete(id);
-    for (const key of [...this.deliveries.keys()]) if (key.startsWith(`${id}/`)) this.deliveries.delete(key);
+    this.due.delete(`${found.value.dueDateTime}|${id}`);
+    this.addDue(found.value, now.toISOString(), true);
+    const [removal] = [...this.due.values()].filter((d) => d.removal && d.subscriptionId === id);
+    if (removal) await this.finishRemoval(removal, budget);
+    return true;
   }
 
-  async claimDelivery(subscriptionId: string, actionId: string, now: Date, staleAfterMs: number) {
-    const key = `${subscriptionId}/${actionId}`;
-    const claimed = this.deliveries.get(key);
-    if (claimed && now.getTime() - new Date(claimed).getTime() < staleAfterMs) return false;
-    this.deliveries.set(key, now.toISOString());
+  async finishRemoval(due: SubscriptionDue, budget: number) {
+    const rows = [...this.deliveries.keys()].filter((key) => key.startsWith(`${due.subscriptionId}/`));
+    for (const key of rows.slice(0, budget)) this.deliveries.delete(key);
+    if (rows.length > budget) return false;
+    this.due.delete(`${due.dueDateTime}|${due.subscriptionId}`);
     return true;
+  }
+
+  async dropDue(due: SubscriptionDue) {
+    this.due.delete(`${due.dueDateTime}|${due.subscriptionId}`);
+  }
+
+  async claimDelivery(subscriptionId: string, actionId: string, token: string) {
+    const key = `${subscriptionId}/${actionId}`;
+    const holder = this.deliveries.get(key);
+    if (holder === undefined) this.deliveries.set(key, token);
+    return (holder ?? token) === token;
+  }
+
+  async pruneDeliveries(subscriptionId: string, cutoff: Date, limit: number) {
+    const bound = actionIdUpperBoundFor(cutoff);
+    const old = [...this.deliveries.keys()]
+      .filter((key) => key.startsWith(`${subscriptionId}/`) && key.slice(subscriptionId.length + 1) >= bound)
+      .slice(0, limit);
+    for (const key of old) this.deliveries.delete(key);
+    return old.length;
   }
 }
 

@@ -103,6 +103,7 @@ export const TEST_SETTINGS: Services['settings'] = {
   retentionDays: 90,
   development: false,
   deviceChannel: 'simulated',
+  subscriptions: { maxPerOwner: 20, creationsPerHour: 20, workflowMaxAgeDays: 30 },
 };
 
 export interface TestServices {

@@ -17,6 +17,8 @@ import type {
   IdempotencyKeys,
   Page,
   SubscriptionStore,
+  Watcher,
+  WatcherCursor,
 } from '../../lib/ports';
 import { passcodeAad } from '../../lib/useCases/services';
 import { actionFixture, deviceFixture } from './services';
@@ -820,52 +822,169 @@ export function describeSubscriptionStoreContract(
       changeType: 'updated',
       expirationDateTime: at(60).toISOString(),
       createdDateTime: at(0).toISOString(),
+      workflow: false,
+      dueDateTime: at(60).toISOString(),
       ...overrides,
     });
 
-    it('creates, reads back, lists by owner and by what it watches, with the URL and clientState sealed', async () => {
+    const limits = { maxPerOwner: 3, creationsPerHour: 5 };
+    const created = async (s: Subscription, now = at(0)) =>
+      expect(await store().create(s, limits, now)).toEqual({ created: true });
+    const uniqueOwner = () => `owner-${randomBytes(4).toString('hex')}`;
+    /** Every watcher of a device, page by page, as the fan-out reads them. */
+    async function allWatchers(device: string, pageSize: number) {
+      const ids: string[] = [];
+      let cursor: WatcherCursor | undefined = { scope: 'device' };
+      let pages = 0;
+      while (cursor) {
+        const page: { watchers: Watcher[]; next?: WatcherCursor } = await store().listWatchers(
+          device,
+          cursor,
+          pageSize,
+        );
+        expect(page.watchers.length).toBeLessThanOrEqual(pageSize);
+        ids.push(...page.watchers.map((w) => w.subscriptionId));
+        cursor = page.next;
+        pages++;
+      }
+      return { ids, pages };
+    }
+
+    it('creates, reads back, lists by owner and finds who watches a device by key', async () => {
       const device = uniqueDevice();
-      const all = subscription({ sealedClientState: { keyId: 'k1', value: 'c2VhbGVk' } });
-      const one = subscription({ watched: { scope: 'device', deviceId: device }, ownerId: 'owner-2' });
-      const elsewhere = subscription({ watched: { scope: 'device', deviceId: uniqueDevice() } });
-      for (const s of [all, one, elsewhere]) await store().create(s);
+      const all = subscription({ sealedClientState: { keyId: 'k1', value: 'c2VhbGVk' }, ownerId: uniqueOwner() });
+      const owner2 = uniqueOwner();
+      const one = subscription({ watched: { scope: 'device', deviceId: device }, ownerId: owner2 });
+      const elsewhere = subscription({
+        watched: { scope: 'device', deviceId: uniqueDevice() },
+        ownerId: uniqueOwner(),
+      });
+      for (const s of [all, one, elsewhere]) await created(s);
 
       expect((await store().get(all.id))?.value).toEqual(all);
-      expect((await store().listByOwner('owner-2')).map((s) => s.id)).toEqual([one.id]);
-      const watching = (await store().listWatching(device)).map((s) => s.id).sort();
-      expect(watching).toEqual([all.id, one.id].sort());
+      expect((await store().listByOwner(owner2)).map((s) => s.id)).toEqual([one.id]);
+      const { ids } = await allWatchers(device, 10);
+      expect(ids).toContain(one.id);
+      expect(ids).toContain(all.id);
+      expect(ids).not.toContain(elsewhere.id);
       await expect(store().get('no-such-subscription')).resolves.toBeUndefined();
     });
 
-    it('updates from the version read only, lists the expired, and removes', async () => {
-      const s = subscription({ expirationDateTime: at(10).toISOString() });
-      await store().create(s);
+    it('pages the watchers of a device in bounded batches, the device own ones first', async () => {
+      const device = uniqueDevice();
+      const mine = [];
+      for (let i = 0; i < 5; i++) {
+        const s = subscription({ watched: { scope: 'device', deviceId: device }, ownerId: uniqueOwner() });
+        await created(s);
+        mine.push(s.id);
+      }
+      const { ids, pages } = await allWatchers(device, 2);
+      expect(ids.slice(0, 5).sort()).toEqual(mine.sort());
+      expect(pages).toBeGreaterThanOrEqual(3);
+    });
+
+    it('refuses a creation past the per-owner cap and past the hourly rate, with when to try again', async () => {
+      const owner = uniqueOwner();
+      for (let i = 0; i < 3; i++)
+        await created(subscription({ ownerId: owner, expirationDateTime: at(60 + i).toISOString() }));
+      expect(await store().create(subscription({ ownerId: owner }), limits, at(1))).toEqual({
+        created: false,
+        limit: 'maxPerOwner',
+        retryAfterSeconds: 59 * 60,
+      });
+      // Past the first expiry a slot is free, but 3 creations this hour and 2 more reach the rate.
+      await created(subscription({ ownerId: owner, expirationDateTime: at(200).toISOString() }), at(61));
+      const another = uniqueOwner();
+      for (let i = 0; i < 5; i++) {
+        const s = subscription({ ownerId: another });
+        await created(s, at(2));
+        expect(await store().remove(s.id, at(2), 100)).toBe(true);
+      }
+      expect(await store().create(subscription({ ownerId: another }), limits, at(10))).toEqual({
+        created: false,
+        limit: 'creationRate',
+        retryAfterSeconds: 52 * 60,
+      });
+      await created(subscription({ ownerId: another }), at(63));
+    });
+
+    it('lets concurrent creations by one owner take turns: the cap holds, none fails', async () => {
+      const owner = uniqueOwner();
+      const outcomes = await Promise.all(
+        Array.from({ length: 5 }, () => store().create(subscription({ ownerId: owner }), limits, at(0))),
+      );
+      expect(outcomes.filter((o) => o.created)).toHaveLength(3);
+      expect(outcomes.filter((o) => !o.created && o.limit === 'maxPerOwner')).toHaveLength(2);
+      expect(await store().listByOwner(owner)).toHaveLength(3);
+    });
+
+    it('updates from the version read only, lists what is due and nothing else, and removes (twice: the second says gone)', async () => {
+      const s = subscription({
+        ownerId: uniqueOwner(),
+        expirationDateTime: at(10).toISOString(),
+        dueDateTime: at(10).toISOString(),
+      });
+      await created(s);
       const read = await store().get(s.id);
       if (!read) throw new Error('not created');
-      await store().update({ ...s, expirationDateTime: at(20).toISOString() }, read);
+      const later = { ...s, expirationDateTime: at(20).toISOString(), dueDateTime: at(20).toISOString() };
+      await store().update(later, read);
       await expect(store().update({ ...s, expirationDateTime: at(30).toISOString() }, read)).rejects.toBeInstanceOf(
         PreconditionFailedError,
       );
-      expect((await store().listExpired(at(15), 10)).map((e) => e.value.id)).not.toContain(s.id);
-      expect((await store().listExpired(at(25), 10)).map((e) => e.value.id)).toContain(s.id);
-      for (let i = 0; i < 3; i++) await store().create(subscription({ expirationDateTime: at(10).toISOString() }));
-      expect(await store().listExpired(at(25), 2)).toHaveLength(2);
-      await store().remove(s.id);
-      await store().remove(s.id);
+      const dueAt = async (minutes: number) =>
+        (await store().listDue(at(minutes), 1000)).filter((d) => d.subscriptionId === s.id);
+      expect(await dueAt(15)).toEqual([]);
+      expect(await dueAt(25)).toEqual([
+        {
+          subscriptionId: s.id,
+          dueDateTime: at(20).toISOString(),
+          ownerId: s.ownerId,
+          watched: s.watched,
+          removal: false,
+        },
+      ]);
+      expect(await store().remove(s.id, at(25), 100)).toBe(true);
+      expect(await store().remove(s.id, at(25), 100)).toBe(false);
       await expect(store().get(s.id)).resolves.toBeUndefined();
+      expect(await dueAt(1000)).toEqual([]);
+      expect((await allWatchers(uniqueDevice(), 100)).ids).not.toContain(s.id);
     });
 
-    it('claims a delivery once; a claim older than the stale time can be taken over', async () => {
-      const s = subscription();
-      await store().create(s);
+    it('claims a delivery for one message only; the same message again keeps it', async () => {
+      const s = subscription({ ownerId: uniqueOwner() });
+      await created(s);
       const action = idAt(1);
-      expect(await store().claimDelivery(s.id, action, at(0), 60_000)).toBe(true);
-      expect(await store().claimDelivery(s.id, action, at(0.5), 60_000)).toBe(false);
-      expect(await store().claimDelivery(s.id, action, at(2), 60_000)).toBe(true);
-      expect(await store().claimDelivery(s.id, idAt(2), at(2), 60_000)).toBe(true);
-      // Removing the subscription forgets its deliveries.
-      await store().remove(s.id);
-      expect(await store().claimDelivery(s.id, action, at(2), 60_000)).toBe(true);
+      expect(await store().claimDelivery(s.id, action, 'message-1')).toBe(true);
+      expect(await store().claimDelivery(s.id, action, 'message-2')).toBe(false);
+      expect(await store().claimDelivery(s.id, action, 'message-1')).toBe(true);
+      expect(await store().claimDelivery(s.id, idAt(2), 'message-2')).toBe(true);
+    });
+
+    it('removes delivery records in bounded steps; a removal left half way is finished from its due entry', async () => {
+      const s = subscription({ ownerId: uniqueOwner() });
+      await created(s);
+      for (let i = 0; i < 7; i++) await store().claimDelivery(s.id, idAt(i + 1), 'm');
+      expect(await store().remove(s.id, at(5), 3)).toBe(true);
+      const [left] = (await store().listDue(at(5), 1000)).filter((d) => d.subscriptionId === s.id);
+      expect(left).toMatchObject({ removal: true });
+      if (!left) throw new Error('no removal entry');
+      expect(await store().finishRemoval(left, 3)).toBe(false);
+      expect(await store().finishRemoval(left, 3)).toBe(true);
+      expect((await store().listDue(at(5), 1000)).filter((d) => d.subscriptionId === s.id)).toEqual([]);
+      // Its records are gone: a new claim by another message succeeds.
+      expect(await store().claimDelivery(s.id, idAt(1), 'other')).toBe(true);
+    });
+
+    it('prunes the delivery records of actions started before a cutoff, at most a limit', async () => {
+      const s = subscription({ ownerId: uniqueOwner() });
+      await created(s);
+      const recent = idAt(50);
+      for (const action of [idAt(1), idAt(2), idAt(3), recent]) await store().claimDelivery(s.id, action, 'm');
+      expect(await store().pruneDeliveries(s.id, at(10), 2)).toBe(2);
+      expect(await store().pruneDeliveries(s.id, at(10), 2)).toBe(1);
+      expect(await store().pruneDeliveries(s.id, at(10), 2)).toBe(0);
+      expect(await store().claimDelivery(s.id, recent, 'other')).toBe(false);
     });
   });
 }

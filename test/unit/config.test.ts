@@ -51,6 +51,9 @@ describe('parseConfig', () => {
       AUTH_REQUIRED_SCOPE: 'access_as_user',
       AUTH_ALLOWED_CLIENT_IDS: [],
       SIMULATOR_VERIFIER_COST: 16384,
+      MAX_SUBSCRIPTIONS_PER_OWNER: 20,
+      SUBSCRIPTION_CREATIONS_PER_OWNER_PER_HOUR: 20,
+      WORKFLOW_SUBSCRIPTION_MAX_AGE_DAYS: 30,
     });
     expect(
       parseConfig({

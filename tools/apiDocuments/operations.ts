@@ -171,6 +171,13 @@ export const PARAMETERS: Record<string, ParameterSpec> = {
     visibility: 'advanced',
     example: '2026-11-27T00:00:00Z',
   },
+  'query.all': {
+    title: 'All Callers',
+    description:
+      "`true` lists every caller's subscriptions, a page of `$top` at a time, for an administrator (Subscriptions.Manage); " +
+      "default: the caller's own, in one answer.",
+    visibility: 'advanced',
+  },
   'query.includePasscode': {
     title: 'Include Passcode',
     description:
@@ -702,12 +709,21 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
       contentDescription: 'The finished action, never its passcode.',
       contentExample: EXAMPLE_NOTIFICATION,
     },
-    errors: ['invalidRequest', 'subscriptionValidationFailed', 'deviceNotFound', 'payloadTooLarge'],
+    errors: [
+      'invalidRequest',
+      'subscriptionValidationFailed',
+      'deviceNotFound',
+      'payloadTooLarge',
+      'tooManySubscriptions',
+      'subscriptionCreationRateExceeded',
+    ],
   },
   listSubscriptions: {
     operationId: 'ListSubscriptions',
     summary: 'List subscriptions',
-    description: "The caller's subscriptions that have not expired. Needs Devices.Read.",
+    description:
+      "The caller's subscriptions that have not expired. Needs Devices.Read; with all=true, every caller's, paged, " +
+      'for an administrator who also holds Subscriptions.Manage.',
     tag: 'Subscriptions',
     visibility: 'advanced',
     success: [
@@ -720,12 +736,14 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
         example: { value: [EXAMPLE_SUBSCRIPTION] },
       },
     ],
-    errors: ['invalidRequest'],
+    errors: ['invalidRequest', 'forbidden'],
   },
   getSubscription: {
     operationId: 'GetSubscription',
     summary: 'Get a subscription',
-    description: "One of the caller's subscriptions; another caller's is not found. Needs Devices.Read.",
+    description:
+      "One of the caller's subscriptions; another caller's is not found, unless the caller also holds " +
+      'Subscriptions.Manage. Needs Devices.Read.',
     tag: 'Subscriptions',
     visibility: 'advanced',
     pathParams: SubscriptionParamsSchema,
@@ -773,7 +791,8 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
     summary: 'Delete a subscription',
     description:
       "Deletes one of the caller's subscriptions: no notification is sent to it afterwards. This is how a flow's " +
-      'trigger unsubscribes (the Location of the subscription). Needs Devices.Read.',
+      'trigger unsubscribes (the Location of the subscription). An administrator holding Subscriptions.Manage may ' +
+      "delete any caller's. Needs Devices.Read.",
     tag: 'Subscriptions',
     visibility: 'advanced',
     pathParams: SubscriptionParamsSchema,

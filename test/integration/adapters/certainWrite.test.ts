@@ -194,9 +194,13 @@ describe.each<Loss>(['answerLost', 'retryMeetsItself'])('the other stores (%s)',
       changeType: 'updated',
       expirationDateTime: at(3600).toISOString(),
       createdDateTime: at(0).toISOString(),
+      workflow: false,
+      dueDateTime: at(3600).toISOString(),
     };
     subscriptionsTable.next('createEntity', loss);
-    await store.create(subscription);
+    await expect(store.create(subscription, { maxPerOwner: 20, creationsPerHour: 20 }, at(0))).resolves.toEqual({
+      created: true,
+    });
     const stored = await store.get(subscription.id);
     if (!stored) throw new Error('not created');
     subscriptionsTable.next('updateEntity', loss);
@@ -204,8 +208,9 @@ describe.each<Loss>(['answerLost', 'retryMeetsItself'])('the other stores (%s)',
     await store.update(renewed, stored);
     expect((await store.get(subscription.id))?.value.expirationDateTime).toBe(renewed.expirationDateTime);
     deliveries.next('createEntity', loss);
-    await expect(store.claimDelivery(subscription.id, 'a1', at(10), 600_000)).resolves.toBe(true);
-    // A second claim of the same notice, by anyone, is refused.
-    await expect(store.claimDelivery(subscription.id, 'a1', at(11), 600_000)).resolves.toBe(false);
+    await expect(store.claimDelivery(subscription.id, 'a1', 'token-1')).resolves.toBe(true);
+    // The same message again keeps its claim; any other message for the same notice is refused.
+    await expect(store.claimDelivery(subscription.id, 'a1', 'token-1')).resolves.toBe(true);
+    await expect(store.claimDelivery(subscription.id, 'a1', 'token-2')).resolves.toBe(false);
   });
 });

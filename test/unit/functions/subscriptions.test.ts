@@ -310,11 +310,135 @@ describe('GET, PATCH and DELETE deviceManagement/subscriptions/{subscriptionId}'
     expect(harness().subscriptions.subscriptions.size).toBe(0);
   });
 
-  it('refuses query parameters on the list (400), as every list does', async () => {
-    const result = await call(listSubscriptions, ROUTES.listSubscriptions, `${SUBSCRIPTIONS}?$top=5`, {
+  it('refuses unknown query parameters on the list (400), as every list does', async () => {
+    const result = await call(listSubscriptions, ROUTES.listSubscriptions, `${SUBSCRIPTIONS}?orderBy=id`, {
       headers: reader,
     });
-    expectError(result, 400, 'invalidRequest', '$top');
+    expectError(result, 400, 'invalidRequest', 'orderBy');
+  });
+});
+
+/** A caller with its own object id and the given roles. */
+function principal(oid: string, ...roles: string[]): Record<string, string> {
+  const claims = [
+    { typ: 'oid', val: oid },
+    { typ: 'name', val: `${oid}@contoso.com` },
+    ...roles.map((val) => ({ typ: 'roles', val })),
+  ];
+  return { 'X-MS-CLIENT-PRINCIPAL': Buffer.from(JSON.stringify({ auth_typ: 'aad', claims })).toString('base64') };
+}
+
+describe('limits per owner: 429 with Retry-After', () => {
+  it('refuses the subscription past MAX_SUBSCRIPTIONS_PER_OWNER until one ends; another owner is not limited', async () => {
+    harness().services.settings.subscriptions = { maxPerOwner: 2, creationsPerHour: 10, workflowMaxAgeDays: 30 };
+    const first = await subscribe(body({ expirationDateTime: '2026-11-26T12:00:00.000Z' }));
+    expect(first.status).toBe(201);
+    expect((await subscribe()).status).toBe(201);
+    const refused = await subscribe();
+    expectError(refused, 429, 'tooManySubscriptions');
+    // The first ends at 12:00, two hours after the fixed clock's 10:00.
+    expect(refused.headers.get('retry-after')).toBe('7200');
+    expect(harness().subscriptions.subscriptions.size).toBe(2);
+    expect((await subscribe(body(), otherReader())).status).toBe(201);
+    const deleted = await call(deleteSubscription, ROUTES.deleteSubscription, one(first.body.id), { headers: reader });
+    expect(deleted.status).toBe(204);
+    expect((await subscribe()).status).toBe(201);
+  });
+
+  it('refuses a creation past SUBSCRIPTION_CREATIONS_PER_OWNER_PER_HOUR until the hour is over', async () => {
+    harness().services.settings.subscriptions = { maxPerOwner: 20, creationsPerHour: 3, workflowMaxAgeDays: 30 };
+    for (let i = 0; i < 3; i++) {
+      const created = await subscribe();
+      expect(created.status).toBe(201);
+      await call(deleteSubscription, ROUTES.deleteSubscription, one(created.body.id), { headers: reader });
+    }
+    harness().clock.advance({ minutes: 20 });
+    const refused = await subscribe();
+    expectError(refused, 429, 'subscriptionCreationRateExceeded');
+    expect(refused.headers.get('retry-after')).toBe(String(40 * 60));
+    harness().clock.advance({ minutes: 40 });
+    expect((await subscribe()).status).toBe(201);
+  });
+});
+
+describe('administrators (Subscriptions.Manage)', () => {
+  const administrator = principal('caller-9', 'Devices.Read', 'Subscriptions.Manage');
+
+  it("read, list and delete another caller's subscription; a reader without the role cannot", async () => {
+    const { id } = (await subscribe()).body;
+    expectError(
+      await call(getSubscription, ROUTES.getSubscription, one(id), { headers: otherReader() }),
+      404,
+      'subscriptionNotFound',
+    );
+    expectError(
+      await call(deleteSubscription, ROUTES.deleteSubscription, one(id), { headers: otherReader() }),
+      404,
+      'subscriptionNotFound',
+    );
+    expectError(
+      await call(listSubscriptions, ROUTES.listSubscriptions, `${SUBSCRIPTIONS}?all=true`, { headers: otherReader() }),
+      403,
+      'forbidden',
+    );
+    expect((await call(getSubscription, ROUTES.getSubscription, one(id), { headers: administrator })).body.id).toBe(id);
+    const listed = await call(listSubscriptions, ROUTES.listSubscriptions, `${SUBSCRIPTIONS}?all=true`, {
+      headers: administrator,
+    });
+    expect(listed.body.value.map((s: { id: string }) => s.id)).toEqual([id]);
+    // An administrator may not renew someone else's: only the owner, whose right the route checks, may.
+    expectError(
+      await call(renewSubscription, ROUTES.renewSubscription, one(id), {
+        headers: administrator,
+        json: { expirationDateTime: '2026-11-27T10:00:00.000Z' },
+      }),
+      404,
+      'subscriptionNotFound',
+    );
+    const deleted = await call(deleteSubscription, ROUTES.deleteSubscription, one(id), { headers: administrator });
+    expect(deleted.status).toBe(204);
+    expect(harness().subscriptions.subscriptions.size).toBe(0);
+    const events = harness()
+      .audit.events.filter((e) => e.actionId === id)
+      .map((e) => [e.eventType, e.callerId]);
+    expect(events).toEqual([
+      ['subscriptionCreated', 'caller-1'],
+      ['subscriptionDeleted', 'caller-9'],
+    ]);
+    // A second delete of the same subscription is a 404, never a 500.
+    expectError(
+      await call(deleteSubscription, ROUTES.deleteSubscription, one(id), { headers: administrator }),
+      404,
+      'subscriptionNotFound',
+    );
+  });
+
+  it("pages every caller's subscriptions with $top and a signed $skipToken", async () => {
+    const ids = [
+      (await subscribe()).body.id,
+      (await subscribe()).body.id,
+      (await subscribe(body(), otherReader())).body.id,
+    ];
+    const seen: string[] = [];
+    let url: string | undefined = `${SUBSCRIPTIONS}?all=true&$top=2`;
+    while (url) {
+      const page: CallResult = await call(listSubscriptions, ROUTES.listSubscriptions, url, { headers: administrator });
+      expect(page.status).toBe(200);
+      expect(page.body.value.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.value.map((s: { id: string }) => s.id));
+      const next: string | undefined = page.body['@odata.nextLink'];
+      url = next?.slice(next.indexOf(SUBSCRIPTIONS));
+    }
+    expect(seen.sort()).toEqual(ids.sort());
+  });
+
+  it('PATCH needs Devices.Read of the owner at every renewal: without it, 403', async () => {
+    const { id } = (await subscribe()).body;
+    const renewal = await call(renewSubscription, ROUTES.renewSubscription, one(id), {
+      headers: principal('caller-1', 'Subscriptions.Manage'),
+      json: { expirationDateTime: '2026-11-27T10:00:00.000Z' },
+    });
+    expectError(renewal, 403, 'forbidden');
   });
 });
 

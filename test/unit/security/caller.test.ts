@@ -20,9 +20,16 @@ describe('requireRole', () => {
     expect(attempt).toThrow(/needs the role Passcode\.Reset/);
   });
 
-  it('knows the five roles of docs/API.md', () => {
+  it('knows the six roles of docs/API.md', () => {
     expect([...ALL_ROLES].sort()).toEqual(
-      ['Audit.Read', 'Devices.Manage', 'Devices.Read', 'Passcode.Read', 'Passcode.Reset'].sort(),
+      [
+        'Audit.Read',
+        'Devices.Manage',
+        'Devices.Read',
+        'Passcode.Read',
+        'Passcode.Reset',
+        'Subscriptions.Manage',
+      ].sort(),
     );
   });
 });
