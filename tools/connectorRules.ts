@@ -177,17 +177,21 @@ export const CONNECTOR_RULES: ConnectorRule[] = [
   },
   {
     id: 'operationSummary',
-    what: 'every operation summary: present, at most 80 characters, no restricted characters or quotes, ends alphanumeric',
+    what: 'every operation summary: present, at most 80 characters, only letters, digits, spaces and parentheses, ends alphanumeric',
     source:
       'swagger validator: "Summary string contains any of the restricted characters [/\\<>*%&?]" ' +
-      '(microsoft/PowerPlatformConnectors#1095); connector string guidance (no slash, <= 80, no trailing punctuation)',
+      '(microsoft/PowerPlatformConnectors#1095); connector string guidance (no slash, <= 80, no trailing punctuation); ' +
+      'certification: a summary may hold only alphanumeric characters, spaces and parentheses ' +
+      '(https://learn.microsoft.com/connectors/custom-connectors/certification-submission)',
     check: ({ definition }) =>
       operationsOf(definition).flatMap(({ operation, where }) => {
         const summary: unknown = operation.summary;
         if (typeof summary !== 'string' || summary === '') return [`${where}: no summary`];
         return [
           ...(summary.length > 80 ? [`${where}: summary over 80 characters`] : []),
-          ...(/[/\\<>*%&?'"`’]/.test(summary) ? [`${where}: summary "${summary}" has a restricted character`] : []),
+          ...(/[^A-Za-z0-9 ()]/.test(summary)
+            ? [`${where}: summary "${summary}" has a character other than a letter, digit, space or parenthesis`]
+            : []),
           ...(/[A-Za-z0-9)]$/.test(summary) ? [] : [`${where}: summary "${summary}" ends with punctuation`]),
         ];
       }),
