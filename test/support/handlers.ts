@@ -56,6 +56,7 @@ export function as(...roles: Role[]): Record<string, string> {
     claims: [
       { typ: 'oid', val: 'caller-1' },
       { typ: 'name', val: 'ana@contoso.com' },
+      { typ: 'http://schemas.microsoft.com/identity/claims/scope', val: 'access_as_user' },
       ...roles.map((role) => ({ typ: 'roles', val: role })),
     ],
   };
@@ -90,7 +91,7 @@ export function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOption
   const deps: AppDeps = {
     config,
     services: testServices.services,
-    authenticate: createAuthenticator({ mode: 'appService' }),
+    authenticate: createAuthenticator({ mode: 'appService', requiredScope: 'access_as_user' }),
     statusLinks: createStatusLinkSigner({ keys: linkKeys, ttlSeconds: 3600, clock: testServices.clock }),
     pageTokens: createPageTokenSigner(linkKeys),
   };
