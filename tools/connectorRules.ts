@@ -197,6 +197,25 @@ export const CONNECTOR_RULES: ConnectorRule[] = [
       }),
   },
   {
+    id: 'jsonContentType',
+    what: 'every POST, PUT and PATCH sends Content-Type: application/json, with a body or without one',
+    source:
+      'the app (docs/API.md, Conventions): a POST, PUT or PATCH that does not declare JSON is a 400 invalidRequest ' +
+      '(unsupportedContentType); the platform sends a Content-Type of its own only with a body',
+    check: ({ definition }) =>
+      operationsOf(definition)
+        .filter(({ method }) => ['post', 'put', 'patch'].includes(method))
+        .flatMap(({ operation, where }) => {
+          const parameters: Json[] = Array.isArray(operation.parameters) ? operation.parameters : [];
+          const header = parameters.find((p) => p?.in === 'header' && String(p?.name).toLowerCase() === 'content-type');
+          const sends =
+            header?.required === true &&
+            /^application\/json\b/.test(String(header.default)) &&
+            header['x-ms-visibility'] === 'internal';
+          return sends ? [] : [`${where}: no required, internal Content-Type header defaulting to application/json`];
+        }),
+  },
+  {
     id: 'texts',
     what: 'operation, parameter and schema texts name no product and do not say API',
     source:

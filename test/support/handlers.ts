@@ -98,13 +98,17 @@ export function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOption
   const call = async (handler: HttpHandler, route: RouteSpec, path: string, init: CallInit = {}) => {
     const params = init.params ?? matchRoute(route, path);
     if (!params) throw new Error(`${path} does not match the route ${route.route}`);
+    const method = init.method ?? route.method;
+    // A POST, PUT or PATCH declares JSON even without a body, as the API requires; a raw `body` brings its own type.
+    const declareJson =
+      init.json !== undefined || (['POST', 'PUT', 'PATCH'].includes(method) && init.body === undefined);
     const headers: Record<string, string> = {
-      ...(init.json !== undefined && { 'Content-Type': 'application/json' }),
+      ...(declareJson && { 'Content-Type': 'application/json' }),
       ...init.headers,
     };
     const body = init.json !== undefined ? JSON.stringify(init.json) : init.body;
     const request = new HttpRequest({
-      method: init.method ?? route.method,
+      method,
       url: `${ORIGIN}/api/${path}`,
       headers,
       params,

@@ -121,6 +121,10 @@ const BREAKS: Record<string, (f: ConnectorFiles) => void> = {
   operationSummary: (f) => {
     f.definition.paths['/deviceManagement/managedDevices'].get.summary = 'List devices (by last-seen time)';
   },
+  jsonContentType: (f) => {
+    const sync = f.definition.paths['/deviceManagement/androidManagement/sync'].post;
+    sync.parameters = sync.parameters.filter((p: { name: string }) => p.name !== 'Content-Type');
+  },
   texts: (f) => {
     f.definition.paths['/health'].get.description = 'Checks the API.';
   },
