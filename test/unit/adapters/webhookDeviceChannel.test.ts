@@ -580,7 +580,7 @@ describe('redactPasscode', () => {
         expect(redacted).toContain('[redacted]');
         expect(redacted).not.toContain(encode(passcode));
       }),
-      { numRuns: 300 },
+      { numRuns: 100 },
     );
   });
 
