@@ -133,9 +133,13 @@ export const ConfigSchema = z
   );
 export type Config = z.infer<typeof ConfigSchema>;
 
-/** Whether the app runs for a developer (Core Tools and `npm start` set AZURE_FUNCTIONS_ENVIRONMENT=Development). */
-export const isDevelopment = (c: Pick<Config, 'AZURE_FUNCTIONS_ENVIRONMENT'>) =>
-  /^development$/i.test(c.AZURE_FUNCTIONS_ENVIRONMENT ?? '');
+/**
+ * Whether the app runs for a developer (Core Tools and `npm start` set AZURE_FUNCTIONS_ENVIRONMENT=Development). In
+ * Azure that is an ordinary app setting anyone with write access to the app may set, so an instance there (the
+ * platform sets WEBSITE_INSTANCE_ID) never counts as one, whatever it says; start-up refuses the combination.
+ */
+export const isDevelopment = (c: Pick<Config, 'AZURE_FUNCTIONS_ENVIRONMENT' | 'WEBSITE_INSTANCE_ID'>) =>
+  /^development$/i.test(c.AZURE_FUNCTIONS_ENVIRONMENT ?? '') && c.WEBSITE_INSTANCE_ID === undefined;
 
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
 
@@ -153,7 +157,10 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: Report)
   };
   // https://learn.microsoft.com/azure/app-service/reference-app-settings#scaling
   const inAzure = text('WEBSITE_INSTANCE_ID') !== undefined;
-  const development = isDevelopment({ AZURE_FUNCTIONS_ENVIRONMENT: text('AZURE_FUNCTIONS_ENVIRONMENT') });
+  const development = isDevelopment({
+    AZURE_FUNCTIONS_ENVIRONMENT: text('AZURE_FUNCTIONS_ENVIRONMENT'),
+    WEBSITE_INSTANCE_ID: text('WEBSITE_INSTANCE_ID'),
+  });
   checkStorageSettings(c, report);
   if (c.DEVICE_CHANNEL === 'webhook') {
     need('DEVICE_CHANNEL_URL', 'DEVICE_CHANNEL=webhook');
@@ -177,7 +184,17 @@ function settingRules(c: Partial<Record<keyof Config, unknown>>, report: Report)
   if (c.AUTH_MODE === 'none' && !development) {
     report(
       'AUTH_MODE',
-      'must not be "none" unless AZURE_FUNCTIONS_ENVIRONMENT=Development (none lets anyone in; it is for local use only)',
+      inAzure
+        ? 'must not be "none" in Azure (WEBSITE_INSTANCE_ID is set): none lets anyone in; use "entra" or "appService"'
+        : 'must not be "none" unless AZURE_FUNCTIONS_ENVIRONMENT=Development (none lets anyone in; it is for local use only)',
+    );
+  }
+  // Development also lets notifications reach private addresses and plain-http loopback URLs: a laptop's allowances.
+  if (inAzure && /^development$/i.test(text('AZURE_FUNCTIONS_ENVIRONMENT') ?? '')) {
+    report(
+      'AZURE_FUNCTIONS_ENVIRONMENT',
+      'must not be "Development" in Azure (WEBSITE_INSTANCE_ID is set): it is for a developer\'s machine, where it ' +
+        'allows AUTH_MODE=none and notifications to private addresses; remove the setting',
     );
   }
   // Without App Service Authentication in front, anyone could send the x-ms-client-principal header it would set.

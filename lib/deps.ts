@@ -157,7 +157,13 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
           requiredScope: config.AUTH_REQUIRED_SCOPE,
           allowedClientIds: config.AUTH_ALLOWED_CLIENT_IDS,
         }
-      : { mode: config.AUTH_MODE },
+      : config.AUTH_MODE === 'appService'
+        ? {
+            mode: 'appService',
+            requiredScope: config.AUTH_REQUIRED_SCOPE,
+            allowedClientIds: config.AUTH_ALLOWED_CLIENT_IDS,
+          }
+        : { mode: config.AUTH_MODE },
   );
   const linkKeys = parseStatusLinkKeys(config.STATUS_LINK_KEYS);
   const statusLinks = createStatusLinkSigner({ keys: linkKeys, ttlSeconds: config.STATUS_LINK_TTL_SECONDS, clock });

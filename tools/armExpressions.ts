@@ -195,6 +195,12 @@ function call(
       return typeof a === 'boolean' ? (a ? 'True' : 'False') : text(a ?? '');
     case 'split':
       return text(a ?? '').split(text(b ?? ''));
+    case 'join':
+      return (Array.isArray(a) ? a : []).map(text).join(text(b ?? ''));
+    case 'replace':
+      return text(a ?? '').replaceAll(text(b ?? ''), text(c ?? ''));
+    case 'json':
+      return JSON.parse(text(a ?? 'null'));
     case 'createarray':
       return args;
     case 'copyindex':

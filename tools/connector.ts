@@ -100,6 +100,7 @@ export function connectorDefinition(generated: Json, options: ConnectorOptions):
   const generatedInfo = typeof generated.info === 'object' && generated.info !== null ? generated.info : {};
   return {
     ...generated,
+    paths: withJsonContentType(generated.paths),
     info: { ...generatedInfo, contact: { name: info.contactName, url: info.website, email: info.contactEmail } },
     host: options.host,
     schemes: ['https'],
@@ -109,6 +110,44 @@ export function connectorDefinition(generated: Json, options: ConnectorOptions):
       { propertyName: 'Categories', propertyValue: info.categories },
     ],
   };
+}
+
+const CHANGING_METHODS = new Set(['post', 'put', 'patch']);
+
+/**
+ * The app refuses a POST, PUT or PATCH that does not declare JSON, with a body or without one (docs/API.md), while
+ * the platform sends Content-Type only with a body the flow filled in: every such operation gets a hidden, required
+ * Content-Type header whose default the platform always sends.
+ */
+export const JSON_CONTENT_TYPE_PARAMETER = {
+  name: 'Content-Type',
+  in: 'header',
+  required: true,
+  type: 'string',
+  default: 'application/json',
+  'x-ms-visibility': 'internal',
+  'x-ms-summary': 'Content type',
+  description: 'Always application/json.',
+};
+
+function withJsonContentType(paths: unknown): unknown {
+  if (typeof paths !== 'object' || paths === null) return paths;
+  return Object.fromEntries(
+    Object.entries(paths as Record<string, Json>).map(([path, item]) => [
+      path,
+      Object.fromEntries(
+        Object.entries(item).map(([method, operation]) => {
+          if (!CHANGING_METHODS.has(method) || typeof operation !== 'object' || operation === null) {
+            return [method, operation];
+          }
+          const parameters = Array.isArray((operation as Json).parameters)
+            ? ((operation as Json).parameters as Json[])
+            : [];
+          return [method, { ...operation, parameters: [...parameters, JSON_CONTENT_TYPE_PARAMETER] }];
+        }),
+      ),
+    ]),
+  );
 }
 
 /** README.md in the shape of the connector repository's template, its operations taken from the definition. */

@@ -191,20 +191,43 @@ export const CONNECTOR_RULES: ConnectorRule[] = [
   },
   {
     id: 'operationSummary',
-    what: 'every operation summary: present, at most 80 characters, no restricted characters or quotes, ends alphanumeric',
+    what: 'every operation summary: present, at most 80 characters, only letters, digits, spaces and parentheses, ends alphanumeric',
     source:
       'swagger validator: "Summary string contains any of the restricted characters [/\\<>*%&?]" ' +
-      '(microsoft/PowerPlatformConnectors#1095); connector string guidance (no slash, <= 80, no trailing punctuation)',
+      '(microsoft/PowerPlatformConnectors#1095); connector string guidance (no slash, <= 80, no trailing punctuation); ' +
+      'certification: a summary may hold only alphanumeric characters, spaces and parentheses ' +
+      '(https://learn.microsoft.com/connectors/custom-connectors/certification-submission)',
     check: ({ definition }) =>
       operationsOf(definition).flatMap(({ operation, where }) => {
         const summary: unknown = operation.summary;
         if (typeof summary !== 'string' || summary === '') return [`${where}: no summary`];
         return [
           ...(summary.length > 80 ? [`${where}: summary over 80 characters`] : []),
-          ...(/[/\\<>*%&?'"`’]/.test(summary) ? [`${where}: summary "${summary}" has a restricted character`] : []),
+          ...(/[^A-Za-z0-9 ()]/.test(summary)
+            ? [`${where}: summary "${summary}" has a character other than a letter, digit, space or parenthesis`]
+            : []),
           ...(/[A-Za-z0-9)]$/.test(summary) ? [] : [`${where}: summary "${summary}" ends with punctuation`]),
         ];
       }),
+  },
+  {
+    id: 'jsonContentType',
+    what: 'every POST, PUT and PATCH sends Content-Type: application/json, with a body or without one',
+    source:
+      'the app (docs/API.md, Conventions): a POST, PUT or PATCH that does not declare JSON is a 400 invalidRequest ' +
+      '(unsupportedContentType); the platform sends a Content-Type of its own only with a body',
+    check: ({ definition }) =>
+      operationsOf(definition)
+        .filter(({ method }) => ['post', 'put', 'patch'].includes(method))
+        .flatMap(({ operation, where }) => {
+          const parameters: Json[] = Array.isArray(operation.parameters) ? operation.parameters : [];
+          const header = parameters.find((p) => p?.in === 'header' && String(p?.name).toLowerCase() === 'content-type');
+          const sends =
+            header?.required === true &&
+            /^application\/json\b/.test(String(header.default)) &&
+            header['x-ms-visibility'] === 'internal';
+          return sends ? [] : [`${where}: no required, internal Content-Type header defaulting to application/json`];
+        }),
   },
   {
     id: 'texts',

@@ -1,15 +1,16 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { TransientError } from '../core/errors';
+import { isGlobalAddress } from '../core/globalAddress';
 import type { NotificationSender } from '../ports';
 
 export interface HttpNotificationSenderOptions {
   /** Per request, covering connect and the answer (Graph gives receivers 10 s to validate). */
   timeoutMs?: number;
   /**
-   * Refuse to connect to private, loopback, link-local and other non-public addresses (production). Checked on the
+   * Connect only to global unicast addresses (lib/core/globalAddress.ts), in production. Checked on the
    * addresses the name resolves to when connecting, so a name that changes its answer (DNS rebinding) cannot get in.
    */
   refusePrivateAddresses: boolean;
@@ -18,50 +19,11 @@ export interface HttpNotificationSenderOptions {
 const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_ANSWER_BYTES = 4 * 1024;
 
-// Address ranges a receiver on the internet never has: RFC 1918, loopback, link-local (cloud metadata at
-// 169.254.169.254), carrier-grade NAT, "this network", multicast and reserved, and their IPv6 counterparts.
-// (IPv4-mapped IPv6 addresses are checked as the IPv4 address they carry: a ::ffff:0:0/96 rule here would make
-// BlockList match every IPv4 address.)
-const NON_PUBLIC = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 3],
-] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 127],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, 'ipv6');
-}
-
-/** Whether an IP address is one that a public receiver cannot have. */
-export function isNonPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  if (family === 6 && address.toLowerCase().startsWith('::ffff:')) {
-    const mapped = address.slice(7);
-    if (isIP(mapped) === 4) return NON_PUBLIC.check(mapped, 'ipv4');
-  }
-  return NON_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6');
-}
-
-/** A DNS lookup that fails for non-public addresses, for the request's connect step. */
+/** A DNS lookup that keeps only global unicast addresses, for the request's connect step. */
 const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
   dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
     if (error) return callback(error, '', 0);
-    const allowed = addresses.filter((a) => !isNonPublicAddress(a.address));
+    const allowed = addresses.filter((a) => isGlobalAddress(a.address));
     if (allowed.length === 0) {
       const refused = Object.assign(new Error(`${hostname} does not resolve to a public address`), {
         code: 'ENOTPUBLIC',
@@ -100,7 +62,7 @@ export class HttpNotificationSender implements NotificationSender {
 
   private send(url: URL, body: string, contentType: string) {
     if (isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0 && this.options.refusePrivateAddresses) {
-      if (isNonPublicAddress(url.hostname.replace(/^\[|\]$/g, ''))) {
+      if (!isGlobalAddress(url.hostname)) {
         return Promise.reject(new TransientError('the notification URL names a non-public address'));
       }
     }

@@ -309,9 +309,61 @@ function safeError(
   passcode: string,
   fallback: { code: string; message: string },
 ): { code: string; message: string } {
-  if (!GatewayCodeSchema.safeParse(code).success || code.includes(passcode)) return fallback;
+  if (!GatewayCodeSchema.safeParse(code).success || redactPasscode(code, passcode) !== code) return fallback;
   if (message === undefined || message.trim() === '') return { code, message: fallback.message };
-  return { code, message: message.replaceAll(passcode, '[redacted]').slice(0, MAX_MESSAGE_CHARS) };
+  return { code, message: redactPasscode(message, passcode).slice(0, MAX_MESSAGE_CHARS) };
+}
+
+const REDACTED = '[redacted]';
+
+/**
+ * `text` with every copy of `passcode` a gateway could plausibly echo replaced: in any letter case, URL-encoded
+ * (`%39`), JSON-escaped (`\u0039`), with up to three spaces or punctuation marks between its characters
+ * (`90 27 16`, `9-0-2-7-1-6`), and base64 or base64url-encoded at any of the three byte alignments it can have inside
+ * a longer encoded value. Redacting a little too much is harmless; a passcode left in an error is not.
+ */
+export function redactPasscode(text: string, passcode: string): string {
+  if (passcode === '') return text;
+  let redacted = text;
+  for (const encoded of base64Forms(passcode)) redacted = redacted.replaceAll(encoded, REDACTED);
+  const characters = [...passcode].map((c) => `(?:${characterForms(c).join('|')})`);
+  return redacted.replace(new RegExp(characters.join('[\\s\\p{P}\\p{S}]{0,3}'), 'giu'), REDACTED);
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** One character of a passcode as a gateway may write it: itself, percent-encoded UTF-8, or a JSON escape. */
+function characterForms(character: string): string[] {
+  const bytes = [...Buffer.from(character, 'utf8')];
+  const percent = bytes.map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+  const units = [...character].flatMap((c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code > 0xffff ? [0xd800 + ((code - 0x10000) >> 10), 0xdc00 + ((code - 0x10000) & 0x3ff)] : [code];
+  });
+  const unicode = units.map((u) => `\\\\u${u.toString(16).padStart(4, '0')}`).join('');
+  const shortEscape = character === '"' || character === '\\' ? [`\\\\${escapeRegExp(character)}`] : [];
+  return [escapeRegExp(character), escapeRegExp(percent), unicode, ...shortEscape];
+}
+
+/**
+ * The base64 and base64url characters that only the passcode's bytes decide, for each alignment it can have in a
+ * longer encoded value (0, 1 or 2 bytes before it).
+ */
+function base64Forms(passcode: string): string[] {
+  const bytes = Buffer.from(passcode, 'utf8');
+  const forms = new Set<string>();
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
+    const start = Math.ceil((offset * 8) / 6);
+    const end = Math.floor(((offset + bytes.length) * 8) / 6);
+    const stable = encoded.slice(start, end);
+    if (stable.length >= 4) {
+      forms.add(stable);
+      forms.add(stable.replaceAll('+', '-').replaceAll('/', '_'));
+    }
+  }
+  // Longest first, so that a shorter form never cuts a longer one in two.
+  return [...forms].sort((a, b) => b.length - a.length);
 }
 
 /** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), clamped; undefined when absent or bad. */

@@ -1,4 +1,5 @@
 import * as z from '../zod';
+import { isNonGlobalIpHost } from './globalAddress';
 import { LOOPBACK_HOSTS } from './loopback';
 import type { DeviceAction } from './model';
 import { IdSchema, normalizeDeviceId, textSchema } from './model';
@@ -142,6 +143,7 @@ export function notificationUrlProblem(url: string, options: { development: bool
   const parsed = new URL(url);
   if (parsed.username || parsed.password) return 'must not contain credentials';
   if (parsed.hash) return 'must not contain a fragment';
+  if (!options.development && isNonGlobalIpHost(parsed.hostname)) return 'must not name a non-public address';
   if (parsed.protocol === 'https:') return undefined;
   if (parsed.protocol === 'http:' && options.development && LOOPBACK_HOSTS.has(parsed.hostname)) return undefined;
   return options.development ? 'must use https (http only to localhost)' : 'must use https';

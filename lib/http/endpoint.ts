@@ -3,6 +3,7 @@ import { withinBudget } from '../adapters/storageDeadline';
 import { ApiError } from '../core/errors';
 import { type AppDeps, getDeps } from '../deps';
 import { type Caller, type Role, requireRole } from '../security/caller';
+import { requireJsonContentType } from './parse';
 import { errorResponse } from './responses';
 import type { RouteSpec } from './routes';
 
@@ -34,6 +35,7 @@ function wrap<C>(
       const deps = getDeps();
       return await withinBudget(REQUEST_BUDGET_MS, async () => {
         const caller = await authorise(request, deps);
+        requireJsonContentType(request);
         return handler({ request, context, deps, caller, route });
       });
     } catch (error) {

@@ -43,6 +43,28 @@ export function parseOrThrow<S extends z.ZodMiniType>(schema: S, value: unknown)
   throw invalidFields(toDetails(result.error.issues));
 }
 
+const UNSUPPORTED_CONTENT_TYPE: ErrorDetail = {
+  code: 'unsupportedContentType',
+  message: 'the request body must be JSON (Content-Type: application/json)',
+  target: 'Content-Type',
+};
+
+/** `application/json`, or a `+json` type such as `application/merge-patch+json`, with or without parameters. */
+const isJsonContentType = (type: string | null) => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type ?? '');
+
+const CHANGING_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Every POST, PUT and PATCH must say it is JSON, with a body or without one. An HTML form cannot send that type
+ * without a CORS preflight, so a cross-site form cannot start a reset on the strength of a session cookie (App
+ * Service Authentication's); a plain form post would otherwise pass as an empty body.
+ */
+export function requireJsonContentType(request: Pick<HttpRequest, 'method' | 'headers'>): void {
+  if (CHANGING_METHODS.has(request.method.toUpperCase()) && !isJsonContentType(request.headers.get('content-type'))) {
+    throw invalidFields([UNSUPPORTED_CONTENT_TYPE]);
+  }
+}
+
 type BodyRead = { ok: true; value: unknown } | { ok: false; detail: ErrorDetail };
 
 /**
@@ -77,11 +99,7 @@ async function readBody(request: HttpRequest, optional: boolean): Promise<BodyRe
   if (bytes === undefined) throw tooLarge();
   const text = bytes.toString('utf8');
   if (text.trim() === '' && optional) return { ok: true, value: {} };
-  const type = request.headers.get('content-type') ?? '';
-  if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
-    const message = 'the request body must be JSON (Content-Type: application/json)';
-    return { ok: false, detail: { code: 'unsupportedContentType', message, target: 'Content-Type' } };
-  }
+  if (!isJsonContentType(request.headers.get('content-type'))) return { ok: false, detail: UNSUPPORTED_CONTENT_TYPE };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {

@@ -18,8 +18,17 @@ export interface EntraAuthConfig {
   fetch?: typeof fetch;
 }
 
+/** Settings of AUTH_MODE=appService: App Service Authentication validated the token; the app runs the Entra checks. */
+interface AppServiceAuthConfig {
+  mode: 'appService';
+  /** As in entra mode: the delegated permission a user's principal must carry (AUTH_REQUIRED_SCOPE). */
+  requiredScope: string;
+  /** As in entra mode: when non-empty, only these client applications (`azp`, or `appid`) may call. */
+  allowedClientIds?: readonly string[];
+}
+
 /** How callers are authenticated (AUTH_MODE and its settings). */
-export type AuthConfig = EntraAuthConfig | { mode: 'appService' } | { mode: 'none' };
+export type AuthConfig = EntraAuthConfig | AppServiceAuthConfig | { mode: 'none' };
 
 /** The request headers an authenticator reads (the Fetch API `Headers` and `HttpRequest.headers` fit). */
 export interface RequestHeaders {
@@ -35,7 +44,7 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
     case 'entra':
       return createEntraAuthenticator(config);
     case 'appService':
-      return async (headers) => callerFromAppService(headers);
+      return async (headers) => callerFromAppService(headers, config);
     case 'none':
       return async () => localDeveloper();
   }
@@ -196,20 +205,30 @@ function callerFromEntraClaims(payload: JWTPayload, config: EntraAuthConfig): Ca
   if (claims.nonce !== undefined) throw unauthorized('The token is not an access token.', { tokenRejected: true });
   const id = claims.oid ?? claims.sub;
   if (id === undefined) throw unauthorized('The access token does not identify its caller.', { tokenRejected: true });
-  const clientId = claims.azp ?? claims.appid;
+  const roles = knownRoles(claims.roles ?? []);
+  checkClientAndPermission({ clientId: claims.azp ?? claims.appid, scp: claims.scp, roles }, config);
+  const name = firstNonEmpty(claims.preferred_username, claims.upn, claims.name, claims.appid, claims.azp) ?? id;
+  return { id, name, roles };
+}
+
+/**
+ * The Entra checks both token modes run on a caller: the client application allow-list (`azp`/`appid`), then the
+ * delegated scope of a user's token, or app roles for an app-only one (no `scp`).
+ */
+function checkClientAndPermission(
+  caller: { clientId: string | undefined; scp: string | undefined; roles: ReadonlySet<Role> },
+  config: { requiredScope: string; allowedClientIds?: readonly string[] | undefined },
+) {
   const allowed = config.allowedClientIds ?? [];
-  if (allowed.length > 0 && (clientId === undefined || !allowed.includes(clientId))) {
+  if (allowed.length > 0 && (caller.clientId === undefined || !allowed.includes(caller.clientId))) {
     throw apiError('forbidden', { reason: 'This client application is not allowed to call this API.' });
   }
-  const roles = knownRoles(claims.roles ?? []);
-  if (claims.scp !== undefined) {
-    if (!claims.scp.split(' ').includes(config.requiredScope)) throw insufficientScope(config.requiredScope);
-  } else if (roles.size === 0) {
+  if (caller.scp !== undefined) {
+    if (!caller.scp.split(' ').includes(config.requiredScope)) throw insufficientScope(config.requiredScope);
+  } else if (caller.roles.size === 0) {
     // No scp: an app-only token, which is authorised by app roles alone.
     throw insufficientScope(config.requiredScope);
   }
-  const name = firstNonEmpty(claims.preferred_username, claims.upn, claims.name, claims.appid, claims.azp) ?? id;
-  return { id, name, roles };
 }
 
 /** RFC 6750 §3.1: a valid token without the privileges the request needs is a 403 naming the scope required. */
@@ -228,6 +247,9 @@ function insufficientScope(scope: string): ApiError {
 // client requests. https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities
 
 const OBJECT_ID_CLAIMS = new Set(['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid']);
+// The principal carries the token's claims, some under the long claim types of .NET's claim mapping.
+const SCOPE_CLAIMS = new Set(['http://schemas.microsoft.com/identity/claims/scope', 'scp']);
+const CLIENT_ID_CLAIMS = [new Set(['azp']), new Set(['appid'])];
 
 const ClientPrincipalSchema = z.lazy(() =>
   z.object({
@@ -239,7 +261,7 @@ const ClientPrincipalSchema = z.lazy(() =>
 );
 type ClientPrincipal = z.infer<typeof ClientPrincipalSchema>;
 
-function callerFromAppService(headers: RequestHeaders): Caller {
+function callerFromAppService(headers: RequestHeaders, config: AppServiceAuthConfig): Caller {
   const encoded = headers.get('x-ms-client-principal');
   if (!encoded) throw unauthorized('Sign in: the request carries no caller from App Service Authentication.');
   const principal = decodeClientPrincipal(encoded);
@@ -248,7 +270,13 @@ function callerFromAppService(headers: RequestHeaders): Caller {
   if (id === undefined) throw unauthorized('The caller from App Service Authentication has no object id.');
   const nameClaim = principal.name_typ ? claimValue(new Set([principal.name_typ])) : undefined;
   const name = firstNonEmpty(headers.get('x-ms-client-principal-name'), nameClaim) ?? id;
-  return { id, name, roles: knownRoles(roleClaims(principal)) };
+  const roles = knownRoles(roleClaims(principal));
+  // App Service checked signature, issuer, audience and expiry; who the client is and what it may do is ours to check.
+  // A principal of App Service's own sign-in (its session cookie) comes from an ID token, which names the signed-in
+  // client in `aud` and has no azp/appid: https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+  const clientId = CLIENT_ID_CLAIMS.map(claimValue).find((v) => v !== undefined) ?? claimValue(new Set(['aud']));
+  checkClientAndPermission({ clientId, scp: claimValue(SCOPE_CLAIMS), roles }, config);
+  return { id, name, roles };
 }
 
 function decodeClientPrincipal(encoded: string): ClientPrincipal {

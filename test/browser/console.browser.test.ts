@@ -192,11 +192,21 @@ describe('admin console in a real browser (AUTH_MODE=entra, MSAL.js against a fa
     expect(passcode).toMatch(/^\d{6}$/);
     await screenshot(page, '6-new-passcode');
     await page.getByRole('button', { name: 'Copy passcode' }).click();
-    await page.getByText('Passcode copied to the clipboard.').waitFor();
+    await page.getByText('Passcode copied to the clipboard; it is cleared from there in 30 seconds.').waitFor();
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(passcode);
     const views = await passcodeViews('user-ana-iphone', action.id);
     expect(views).toHaveLength(1);
     expect(views[0].callerName).toBe(ADMIN.name);
+
+    // Hiding drops it: it leaves the page, Copy is off, and showing it again fetches it again (a second audited view).
+    await page.getByRole('button', { name: 'Show passcode' }).click();
+    await expect.poll(() => field.getAttribute('type')).toBe('password');
+    expect(await page.content()).not.toContain(passcode);
+    expect(await page.getByRole('button', { name: 'Copy passcode' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Show passcode' }).click();
+    await expect.poll(() => field.getAttribute('type')).toBe('text');
+    expect(await field.inputValue()).toBe(passcode);
+    expect(await passcodeViews('user-ana-iphone', action.id)).toHaveLength(2);
 
     // The passcode shown is the one the device got.
     const unlock = await api('simulator/managedDevices/user-ana-iphone/unlock', { method: 'POST', json: { passcode } });
@@ -213,15 +223,15 @@ describe('admin console in a real browser (AUTH_MODE=entra, MSAL.js against a fa
     await expectNoSeriousAxeViolations(page, 'Device actions');
     await screenshot(page, '7-device-actions');
 
-    // Audit log: the request and the one view.
+    // Audit log: the request and the two views (shown, hidden, shown again).
     await page.getByRole('link', { name: 'Audit log', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
     await page.locator('tbody tr', { hasText: 'Passcode viewed' }).first().waitFor();
-    expect(await page.locator('tbody tr', { hasText: 'Passcode viewed' }).count()).toBe(1);
+    expect(await page.locator('tbody tr', { hasText: 'Passcode viewed' }).count()).toBe(2);
     await page.getByLabel('Device ID').fill('user-ana-iphone');
     await page.getByRole('button', { name: 'Filter' }).click();
-    // created, reset requested, passcode viewed, unlock attempted (the simulator's lock screen audits attempts)
-    await expect.poll(() => page.locator('tbody tr').count()).toBe(4);
+    // created, reset requested, passcode viewed twice, unlock attempted (the simulator's lock screen audits attempts)
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(5);
     expect(await page.locator('tbody tr', { hasText: 'Unlock attempted' }).count()).toBe(1);
     expect(await page.locator('tbody tr', { hasText: 'scanner' }).count()).toBe(0);
     await expectNoSeriousAxeViolations(page, 'Audit log');

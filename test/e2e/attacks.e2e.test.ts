@@ -106,6 +106,27 @@ describe('attacks on a production-like deployment (AUTH_MODE=entra, PUBLIC_BASE_
     expect(JSON.stringify(audit.body)).not.toContain(done.passcode);
   });
 
+  it('a cross-site form post (no JSON Content-Type) starts no reset, even with valid credentials', async () => {
+    const reset = api('deviceManagement/managedDevices/atk-3/resetPasscode');
+    // fetch sends no Content-Type for an empty body; a browser's form sends one of the types a form may have.
+    for (const type of [
+      undefined,
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'text/plain',
+    ]) {
+      const response = await fetch(reset, {
+        method: 'POST',
+        headers: { ...admin, ...(type && { 'Content-Type': type }) },
+      });
+      expect(response.status, type).toBe(400);
+      const body = (await response.json()) as { error: { details: unknown[] } };
+      expect(body.error.details, type).toEqual([expect.objectContaining({ code: 'unsupportedContentType' })]);
+    }
+    const actions = await call(api('deviceManagement/managedDevices/atk-3/deviceActionResults'), { headers: admin });
+    expect(actions.body.value).toEqual([]);
+  });
+
   it('a forged x-ms-client-principal with every role is ignored: 401', async () => {
     const principal = Buffer.from(
       JSON.stringify({ auth_typ: 'aad', claims: ALL_ROLES.map((r) => ({ typ: 'roles', val: r })) }),
@@ -190,7 +211,7 @@ describe('attacks on a production-like deployment (AUTH_MODE=entra, PUBLIC_BASE_
     const publicHost = new URL(PUBLIC).host;
     const accepted = await withHost(api('deviceManagement/managedDevices/atk-host/resetPasscode'), publicHost, {
       method: 'POST',
-      headers: admin,
+      headers: { ...admin, 'Content-Type': 'application/json' },
     });
     expect(accepted.status).toBe(202);
     expect(accepted.headers.location).toMatch(new RegExp(`^${PUBLIC}/api/deviceManagement/managedDevices/atk-host/`));
@@ -273,6 +294,12 @@ describe('settings a production deployment must not run with', () => {
   it('AUTH_MODE=none outside Development: the app refuses to start and says why', async () => {
     const output = await refusedStart({ AUTH_MODE: 'none', AZURE_FUNCTIONS_ENVIRONMENT: 'Production' });
     expect(output).toMatch(/AUTH_MODE: must not be "none" unless AZURE_FUNCTIONS_ENVIRONMENT=Development/);
+  });
+
+  it('AUTH_MODE=none and Development in Azure (WEBSITE_INSTANCE_ID set): refused at start-up', async () => {
+    const output = await refusedStart({ AUTH_MODE: 'none', WEBSITE_INSTANCE_ID: 'e2e-instance' });
+    expect(output).toMatch(/AUTH_MODE: must not be "none" in Azure/);
+    expect(output).toMatch(/AZURE_FUNCTIONS_ENVIRONMENT: must not be "Development" in Azure/);
   });
 
   it('appService mode without App Service Authentication in front: refused', async () => {

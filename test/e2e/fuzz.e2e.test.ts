@@ -181,7 +181,11 @@ function setupRequest(
     op: 'setUp',
     method,
     target,
-    headers: json === undefined ? headers : { 'Content-Type': 'application/json', ...headers },
+    // Every POST, PUT and PATCH declares JSON, also without a body (docs/API.md, Conventions).
+    headers:
+      json === undefined && !['POST', 'PUT', 'PATCH'].includes(method)
+        ? headers
+        : { 'Content-Type': 'application/json', ...headers },
     ...(json !== undefined && { body: Buffer.from(JSON.stringify(json)) }),
     notes: [],
     ...(deviceId && { deviceId }),

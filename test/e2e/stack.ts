@@ -60,13 +60,18 @@ export interface JsonResponse {
   body: any;
 }
 
-/** fetch + JSON body. */
+/**
+ * fetch + JSON body. A POST, PUT or PATCH says it is JSON even without a body, as the API requires (docs/API.md); a
+ * call that sends a body of its own (`body`) sets its own type.
+ */
 export async function call(url: string, init: RequestInit & { json?: unknown } = {}): Promise<JsonResponse> {
   const { json, ...rest } = init;
+  const changes = ['POST', 'PUT', 'PATCH'].includes((rest.method ?? 'GET').toUpperCase());
+  const declareJson = json !== undefined || (changes && rest.body === undefined);
   const response = await fetch(url, {
     ...rest,
-    ...(json !== undefined && {
-      body: JSON.stringify(json),
+    ...(json !== undefined && { body: JSON.stringify(json) }),
+    ...(declareJson && {
       headers: { 'Content-Type': 'application/json', ...(rest.headers as Record<string, string>) },
     }),
   });

@@ -56,6 +56,7 @@ export function as(...roles: Role[]): Record<string, string> {
     claims: [
       { typ: 'oid', val: 'caller-1' },
       { typ: 'name', val: 'ana@contoso.com' },
+      { typ: 'http://schemas.microsoft.com/identity/claims/scope', val: 'access_as_user' },
       ...roles.map((role) => ({ typ: 'roles', val: role })),
     ],
   };
@@ -90,20 +91,24 @@ function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOptions = {})
   const deps: AppDeps = {
     config,
     services: testServices.services,
-    authenticate: createAuthenticator({ mode: 'appService' }),
+    authenticate: createAuthenticator({ mode: 'appService', requiredScope: 'access_as_user' }),
     statusLinks: createStatusLinkSigner({ keys: linkKeys, ttlSeconds: 3600, clock: testServices.clock }),
     pageTokens: createPageTokenSigner(linkKeys),
   };
   const call = async (handler: HttpHandler, route: RouteSpec, path: string, init: CallInit = {}) => {
     const params = init.params ?? matchRoute(route, path);
     if (!params) throw new Error(`${path} does not match the route ${route.route}`);
+    const method = init.method ?? route.method;
+    // A POST, PUT or PATCH declares JSON even without a body, as the API requires; a raw `body` brings its own type.
+    const declareJson =
+      init.json !== undefined || (['POST', 'PUT', 'PATCH'].includes(method) && init.body === undefined);
     const headers: Record<string, string> = {
-      ...(init.json !== undefined && { 'Content-Type': 'application/json' }),
+      ...(declareJson && { 'Content-Type': 'application/json' }),
       ...init.headers,
     };
     const body = init.json !== undefined ? JSON.stringify(init.json) : init.body;
     const request = new HttpRequest({
-      method: init.method ?? route.method,
+      method,
       url: `${ORIGIN}/api/${path}`,
       headers,
       params,

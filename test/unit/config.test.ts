@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../lib/config';
+import { ConfigError, isDevelopment, parseConfig } from '../../lib/config';
 
 const key = () => randomBytes(32).toString('base64');
 const valid = () => ({
@@ -96,6 +96,20 @@ describe('parseConfig', () => {
       );
     }
     expect(parseConfig(azure()).AUTH_MODE).toBe('entra');
+  });
+
+  it('refuses Development, and with it AUTH_MODE=none, wherever WEBSITE_INSTANCE_ID says the app runs in Azure', () => {
+    const inAzure = { ...valid(), WEBSITE_INSTANCE_ID: 'abc123' };
+    const message = failure(inAzure);
+    expect(message).toMatch(/AUTH_MODE: must not be "none" in Azure/);
+    expect(message).toMatch(/AZURE_FUNCTIONS_ENVIRONMENT: must not be "Development" in Azure/);
+    for (const spelling of ['Development', 'development', ' DEVELOPMENT ']) {
+      expect(failure({ ...azure(), AZURE_FUNCTIONS_ENVIRONMENT: spelling })).toMatch(
+        /AZURE_FUNCTIONS_ENVIRONMENT: must not be "Development" in Azure/,
+      );
+    }
+    expect(isDevelopment({ AZURE_FUNCTIONS_ENVIRONMENT: 'Development', WEBSITE_INSTANCE_ID: 'abc123' })).toBe(false);
+    expect(isDevelopment({ AZURE_FUNCTIONS_ENVIRONMENT: 'Development', WEBSITE_INSTANCE_ID: undefined })).toBe(true);
   });
 
   it('starts appService mode only where App Service Authentication is on', () => {

@@ -834,7 +834,7 @@ export const OPERATIONS: Record<RouteName, OperationSpec> = {
   },
   getMe: {
     operationId: 'GetSignedInCaller',
-    summary: 'Get the signed-in caller',
+    summary: 'Get the signed in caller',
     description:
       'Who the request is served as and which roles of this service they hold, so that a client (the admin ' +
       'console) can hide or disable what the caller may not do. Any authenticated caller; no role needed.',

@@ -59,7 +59,8 @@ export function createApi(accessToken: () => Promise<string | undefined>): Api {
       const headers = new Headers({ Accept: 'application/json', ...options.headers });
       const token = await accessToken();
       if (token) headers.set('Authorization', `Bearer ${token}`);
-      if (options.body !== undefined) headers.set('Content-Type', 'application/json');
+      // The API refuses a POST that does not say it is JSON, with a body or without one (a cross-site form's guard).
+      if (options.body !== undefined || options.method === 'POST') headers.set('Content-Type', 'application/json');
       let response: Response;
       try {
         response = await fetch(apiUrl(path), {

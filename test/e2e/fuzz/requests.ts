@@ -384,6 +384,8 @@ export class RequestFactory {
       if (known !== undefined && isRecord(value) && 'passcode' in value && r.chance(0.7)) value.passcode = known;
       this.setJsonBody(draft, value);
     }
+    // The API wants every POST, PUT and PATCH declared JSON, also without a body (docs/API.md, Conventions).
+    if (['POST', 'PUT', 'PATCH'].includes(op.method)) draft.headers['Content-Type'] ??= 'application/json';
     if (this.auth.admin !== undefined && !op.anonymous) draft.headers.Authorization = this.auth.admin;
     return draft;
   }

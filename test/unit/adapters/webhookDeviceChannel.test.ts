@@ -6,8 +6,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  redactPasscode,
   retryAfterSeconds,
   signWebhookPayload,
   WebhookDeviceChannel,
@@ -240,6 +242,31 @@ describe('WebhookDeviceChannel response classification', () => {
     gateway.handler = (_r, res) => reply(res, 400, { error: { code: 'badPasscode', message: 'rejected 902716' } });
     const outcome = await channel().send(request);
     expect(outcome).toEqual({ status: 'failed', code: 'badPasscode', message: 'rejected [redacted]' });
+  });
+
+  it('redacts the passcode however the gateway echoes it: case, URL or JSON encoding, spacing, base64', async () => {
+    const passcode = 'Xk7-p9Qz';
+    const echoes = [
+      'xk7-P9QZ',
+      encodeURIComponent(passcode),
+      '%58%6b%37%2d%70%39%51%7a',
+      JSON.stringify(passcode).slice(1, -1),
+      '\\u0058\\u006b\\u0037\\u002d\\u0070\\u0039\\u0051\\u007a',
+      'X k 7 - p 9 Q z',
+      'Xk7-.p9.Qz',
+      Buffer.from(passcode).toString('base64'),
+      Buffer.from(`user:${passcode}`).toString('base64url'),
+    ];
+    for (const echo of echoes) {
+      gateway.handler = (_r, res) => reply(res, 400, { error: { code: 'badPasscode', message: `rejected ${echo}` } });
+      const outcome = await channel().send(applyRequest({ passcode }));
+      expect(outcome, echo).toMatchObject({ status: 'failed', code: 'badPasscode' });
+      expect((outcome as { message: string }).message, echo).toContain('[redacted]');
+      expect((outcome as { message: string }).message, echo).not.toContain(echo);
+    }
+    // A code that carries the passcode in any of those forms is replaced as a whole.
+    gateway.handler = (_r, res) => reply(res, 400, { error: { code: `bad_${passcode.toUpperCase()}`, message: 'x' } });
+    await expect(channel().send(applyRequest({ passcode }))).resolves.toMatchObject({ code: 'gatewayRejected' });
   });
 
   it('reports notSupported when a 2xx body says so', async () => {
@@ -560,3 +587,39 @@ describeDeviceChannelContract('webhook (idempotent test gateway)', async () => (
   channel: new WebhookDeviceChannel({ url: contractUrl, secret: SECRET, clock }),
   appliedCount: async (deviceId) => appliedPerDevice.get(deviceId) ?? 0,
 }));
+
+describe('redactPasscode', () => {
+  const encodings: [string, (passcode: string) => string][] = [
+    ['as is', (p) => p],
+    ['upper case', (p) => p.toUpperCase()],
+    ['lower case', (p) => p.toLowerCase()],
+    ['URL-encoded', (p) => encodeURIComponent(p)],
+    ['every byte percent-encoded', (p) => [...Buffer.from(p)].map((b) => `%${b.toString(16).toUpperCase()}`).join('')],
+    ['JSON-escaped', (p) => JSON.stringify(p).slice(1, -1)],
+    ['spaced out', (p) => [...p].join(' ')],
+    ['base64', (p) => Buffer.from(p).toString('base64')],
+    ['base64url after 1 byte', (p) => Buffer.from(`:${p}`).toString('base64url')],
+    ['base64 after 2 bytes', (p) => Buffer.from(`a:${p}`).toString('base64')],
+  ];
+  const passcodes = fc.oneof(
+    fc.stringMatching(/^[0-9]{4,16}$/),
+    fc.stringMatching(/^[A-Za-z0-9!#$%&*+\-=?@^_"\\]{6,16}$/),
+  );
+
+  it.each(encodings)('leaves no copy of a passcode %s in the text around it', (_name, encode) => {
+    fc.assert(
+      fc.property(passcodes, fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 }), (passcode, before, after) => {
+        const redacted = redactPasscode(`${before} ${encode(passcode)} ${after}`, passcode);
+        expect(redacted).toContain('[redacted]');
+        expect(redacted).not.toContain(encode(passcode));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('leaves text without the passcode alone', () => {
+    expect(redactPasscode('the device is offline (code 7)', '902716')).toBe('the device is offline (code 7)');
+    expect(redactPasscode('902 71 ok', '902716')).toBe('902 71 ok');
+    expect(redactPasscode('anything', '')).toBe('anything');
+  });
+});

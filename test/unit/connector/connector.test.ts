@@ -119,7 +119,11 @@ const BREAKS: Record<string, (f: ConnectorFiles) => void> = {
     f.definition.paths['/health'].get.operationId = 'get-health';
   },
   operationSummary: (f) => {
-    f.definition.paths['/deviceManagement/managedDevices'].get.summary = "List a device's actions";
+    f.definition.paths['/deviceManagement/managedDevices'].get.summary = 'List devices (by last-seen time)';
+  },
+  jsonContentType: (f) => {
+    const sync = f.definition.paths['/deviceManagement/androidManagement/sync'].post;
+    sync.parameters = sync.parameters.filter((p: { name: string }) => p.name !== 'Content-Type');
   },
   texts: (f) => {
     f.definition.paths['/health'].get.description = 'Checks the API.';

@@ -111,6 +111,56 @@ describe('authentication and roles (every authenticated route)', () => {
   });
 });
 
+describe('Content-Type: every POST, PUT and PATCH must declare JSON, with a body or without one', () => {
+  // A cross-site HTML form can POST with the browser's cookies, but only as a form or text/plain: an empty form post
+  // must not start a reset where App Service Authentication's session cookie signs the caller in.
+  const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+  it.each<[string, HttpHandler, RouteSpec, string, CallInit]>([
+    ['an empty reset without Content-Type', resetPasscode, ROUTES.resetPasscode, resetPath('device-1'), { body: '' }],
+    [
+      'an empty reset as a form',
+      resetPasscode,
+      ROUTES.resetPasscode,
+      resetPath('device-1'),
+      { body: '', headers: form },
+    ],
+    [
+      'a reset as text/plain',
+      resetPasscode,
+      ROUTES.resetPasscode,
+      resetPath('device-1'),
+      { body: '{}', headers: { 'Content-Type': 'text/plain' } },
+    ],
+    ['an empty PUT without Content-Type', putManagedDevice, ROUTES.putManagedDevice, devicePath('d-9'), { body: '' }],
+    [
+      'an empty unlock as a form',
+      simulatorUnlock,
+      ROUTES.simulatorUnlock,
+      'simulator/managedDevices/device-1/unlock',
+      { body: '', headers: form },
+    ],
+  ])('%s: 400 unsupportedContentType, nothing written', async (_name, handler, route, path, init) => {
+    harness().addDevice(deviceFixture());
+    const writesBefore = harness().actions.writes;
+    const result = await call(handler, route, path, { ...init, headers: { ...everyRole, ...init.headers } });
+    expectError(result, 400, 'invalidRequest');
+    expect(result.body.error.details).toEqual([
+      expect.objectContaining({ code: 'unsupportedContentType', target: 'Content-Type' }),
+    ]);
+    expect(harness().actions.writes).toBe(writesBefore);
+    expect(harness().queue.messages).toEqual([]);
+  });
+
+  it('accepts an empty reset that declares JSON (what the console, the connector and the e2e helpers send)', async () => {
+    harness().addDevice(deviceFixture());
+    const result = await call(resetPasscode, ROUTES.resetPasscode, resetPath('device-1'), {
+      body: '',
+      headers: { ...everyRole, 'Content-Type': 'application/json' },
+    });
+    expect(result.status, JSON.stringify(result.body)).toBe(202);
+  });
+});
+
 describe('PUT managedDevices/{deviceId}', () => {
   it('creates (201), then replaces (200), a device, with its support and policy defaults', async () => {
     const created = await call(putManagedDevice, ROUTES.putManagedDevice, devicePath('d-1'), {
@@ -321,9 +371,13 @@ describe('POST managedDevices/{deviceId}/resetPasscode', () => {
     expect(harness().queue.messages).toEqual([{ v: 1, actionId: accepted.body.id, deviceId: 'device-1' }]);
   });
 
-  it('takes an empty body as no reason', async () => {
+  it('takes an empty body declared JSON as no reason', async () => {
     harness().addDevice(deviceFixture());
-    const accepted = await accept('device-1', { json: undefined, body: '' });
+    const accepted = await accept('device-1', {
+      json: undefined,
+      body: '',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(accepted.status).toBe(202);
     expect(accepted.body.reason).toBeUndefined();
   });

@@ -163,11 +163,15 @@ describe('POST deviceManagement/subscriptions', () => {
     expect(harness().subscriptions.subscriptions.size).toBe(0);
   });
 
-  it('refuses plain http outside Development, an expiry past 72 hours or in the past, and an unknown device', async () => {
+  it('refuses plain http and non-public addresses outside Development, an expiry past 72 hours or in the past, and an unknown device', async () => {
     const cases: [Record<string, unknown>, number, string, string][] = [
       [{ notificationUrl: 'http://receiver.contoso.com/notify' }, 400, 'invalidRequest', 'notificationUrl'],
       [{ notificationUrl: 'http://localhost:9000/notify' }, 400, 'invalidRequest', 'notificationUrl'],
       [{ notificationUrl: 'https://user:pw@receiver.contoso.com/' }, 400, 'invalidRequest', 'notificationUrl'],
+      // An address outside global unicast space is refused at once, however it is spelt (the sender checks again).
+      [{ notificationUrl: 'https://[::127.0.0.1]/notify' }, 400, 'invalidRequest', 'notificationUrl'],
+      [{ notificationUrl: 'https://168.63.129.16/notify' }, 400, 'invalidRequest', 'notificationUrl'],
+      [{ notificationUrl: 'https://[64:ff9b::a00:1]/notify' }, 400, 'invalidRequest', 'notificationUrl'],
       [{ expirationDateTime: '2026-11-29T10:00:01.000Z' }, 400, 'invalidRequest', 'expirationDateTime'],
       [{ expirationDateTime: '2026-11-26T09:59:59.000Z' }, 400, 'invalidRequest', 'expirationDateTime'],
       [{ resource: 'deviceManagement/managedDevices/nope/deviceActionResults' }, 404, 'deviceNotFound', 'resource'],

@@ -411,7 +411,7 @@ describe('the template creates what the app uses, with least privilege', () => {
       [
         "keyVaultSecretsUser on [variables('keyVaultId')]",
         "monitoringMetricsPublisher on [variables('insightsId')]",
-        "storageBlobDataOwner on [variables('storageId')]",
+        "storageBlobDataOwner on [format('{0}/blobServices/default/containers/{1}', variables('storageId'), variables('blobOwnerContainers')[copyIndex()])]",
         "storageQueueDataContributor on [variables('storageId')]",
         "storageTableDataContributor on [variables('storageId')]",
       ].sort(),
@@ -430,6 +430,27 @@ describe('the template creates what the app uses, with least privilege', () => {
       expect(g.type).toBe('ServicePrincipal');
     }
     expect(identity).toMatch(/-identity$/);
+  });
+
+  it('grants blob data only on the deployment container and the host containers, never on the account', () => {
+    const storage = of('Microsoft.Storage/storageAccounts')[0]?.name;
+    const blobOwner = `/providers/Microsoft.Authorization/roleDefinitions/${template().variables.roles.storageBlobDataOwner}`;
+    const scopes = of('Microsoft.Authorization/roleAssignments')
+      .filter((r) => String((r.body.properties as any).roleDefinitionId).endsWith(blobOwner))
+      .map((r) => String(r.body.scope));
+    const account = `/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-reset-passcode/providers/Microsoft.Storage/storageAccounts/${storage}`;
+    expect(scopes.sort()).toEqual(
+      ['app-package', 'azure-webjobs-hosts', 'azure-webjobs-secrets'].map(
+        (c) => `${account}/blobServices/default/containers/${c}`,
+      ),
+    );
+    // Each container the role names exists in the template, and the site deploys from the first of them.
+    const containers = of('Microsoft.Storage/storageAccounts/blobServices/containers').map((r) => r.name);
+    expect(containers.sort()).toEqual(
+      ['app-package', 'azure-webjobs-hosts', 'azure-webjobs-secrets'].map((c) => `${storage}/default/${c}`),
+    );
+    const site = of('Microsoft.Web/sites')[0]?.body.properties as any;
+    expect(site.functionAppConfig.deployment.storage.value).toMatch(/app-package$/);
   });
 
   it('runs Node.js 22 on Flex Consumption, HTTPS only, TLS 1.2+, FTP and basic publishing off, no shared keys', () => {
@@ -457,13 +478,134 @@ describe('the template creates what the app uses, with least privilege', () => {
     const [settings] = auth('appService');
     expect(settings?.body.properties).toMatchObject({
       platform: { enabled: true },
-      // Anonymous requests reach the app, which answers 401 itself where a caller is needed and serves health,
-      // the API documents and signed status links without one (docs/API.md).
-      globalValidation: { requireAuthentication: false, unauthenticatedClientAction: 'AllowAnonymous' },
+      // docs/security.md: "Require authentication" and HTTP 401, except where the app serves callers without a
+      // token of this API (health, the documents, the console's page, Pub/Sub's push, signed status links).
+      globalValidation: { requireAuthentication: true, unauthenticatedClientAction: 'Return401' },
       identityProviders: {
         azureActiveDirectory: { enabled: true, registration: { clientId: exampleValues().apiClientId } },
       },
     });
+  });
+
+  it('in appService mode, lets anonymous requests through only on the paths the app serves without a caller', () => {
+    const properties = (values: Record<string, ArmValue>): any =>
+      deploy(template(), { ...exampleValues(), authMode: 'appService', ...values }).resources.find((r) =>
+        r.name.endsWith('/authsettingsV2'),
+      )?.body.properties;
+    const excluded: string[] = properties({}).globalValidation.excludedPaths;
+    // A trailing "*" matches any rest of the path (App Service's excludedPaths); anything else matches exactly.
+    const isExcluded = (path: string) =>
+      excluded.some((e) => (e.endsWith('/*') ? path.startsWith(e.slice(0, -1)) : path === e));
+    for (const path of [
+      '/api/health',
+      '/api/openapi.json',
+      '/api/swagger.json',
+      '/api/console/devices/d-1',
+      `/api/${PUSH_ROUTES.androidManagementNotifications.route}`,
+      '/api/deviceManagement/managedDevices/d-1/deviceActionResults/a-1',
+    ]) {
+      expect(isExcluded(path), path).toBe(true);
+    }
+    for (const path of [
+      '/api/me',
+      '/api/deviceManagement/managedDevices',
+      '/api/deviceManagement/deviceActionResults',
+      '/api/deviceManagement/auditEvents',
+      '/api/deviceManagement/subscriptions',
+      '/api/deviceManagement/androidManagement/sync',
+    ]) {
+      expect(isExcluded(path), path).toBe(false);
+    }
+  });
+
+  it('in appService mode, allows the same client applications at App Service and in the app', () => {
+    const deployment = (allowedClientIds: string) =>
+      deploy(template(), { ...exampleValues(), authMode: 'appService', allowedClientIds });
+    const allowedApplications = (d: Deployment): any =>
+      (d.resources.find((r) => r.name.endsWith('/authsettingsV2'))?.body.properties as any)?.identityProviders
+        .azureActiveDirectory.validation.defaultAuthorizationPolicy.allowedApplications;
+    const apiClientId = String(exampleValues().apiClientId);
+    const listed = deployment('11111111-1111-1111-1111-111111111111, 22222222-2222-2222-2222-222222222222');
+    // The API's own registration is App Service's client when the console signs in through its session.
+    const expected = ['11111111-1111-1111-1111-111111111111', '22222222-2222-2222-2222-222222222222', apiClientId];
+    expect(allowedApplications(listed)).toEqual(expected);
+    expect(appSettingsOf(listed).AUTH_ALLOWED_CLIENT_IDS).toBe(expected.join(','));
+    const any = deployment('');
+    expect(allowedApplications(any)).toBeNull();
+    expect(appSettingsOf(any).AUTH_ALLOWED_CLIENT_IDS).toBe('');
+    const entra = deploy(template(), { ...exampleValues(), authMode: 'entra', allowedClientIds: 'a, b' });
+    expect(appSettingsOf(entra).AUTH_ALLOWED_CLIENT_IDS).toBe('a,b');
+  });
+});
+
+describe('privateNetworking: storage and Key Vault closed to the internet', () => {
+  const NETWORK_TYPES = [
+    'Microsoft.Network/virtualNetworks',
+    'Microsoft.Network/privateDnsZones',
+    'Microsoft.Network/privateDnsZones/virtualNetworkLinks',
+    'Microsoft.Network/privateEndpoints',
+    'Microsoft.Network/privateEndpoints/privateDnsZoneGroups',
+  ];
+  const deployment = (privateNetworking?: boolean) =>
+    deploy(template(), { ...exampleValues(), ...(privateNetworking !== undefined && { privateNetworking }) });
+  const of = (d: Deployment, type: string) => d.resources.filter((r) => r.type === type);
+  const properties = (d: Deployment, type: string): any => of(d, type)[0]?.body.properties;
+
+  it('is off by default: public access as before, no network resources, no VNet integration', () => {
+    expect(template().parameters.privateNetworking.defaultValue).toBe(false);
+    const d = deployment();
+    for (const type of NETWORK_TYPES) expect(of(d, type), type).toEqual([]);
+    for (const type of ['Microsoft.Storage/storageAccounts', 'Microsoft.KeyVault/vaults']) {
+      expect(properties(d, type).publicNetworkAccess).toBe('Enabled');
+    }
+    expect(properties(d, 'Microsoft.Web/sites').virtualNetworkSubnetId).toBeNull();
+  });
+
+  it('on: public access off, a private endpoint and DNS zone for blob, queue, table and vault, the app in the VNet', () => {
+    const d = deployment(true);
+    for (const type of ['Microsoft.Storage/storageAccounts', 'Microsoft.KeyVault/vaults']) {
+      expect(properties(d, type), type).toMatchObject({
+        publicNetworkAccess: 'Disabled',
+        networkAcls: { defaultAction: 'Deny' },
+      });
+    }
+    const [vnet] = of(d, 'Microsoft.Network/virtualNetworks');
+    const subnets = (vnet?.body.properties as any)?.subnets;
+    expect(subnets.map((s: any) => [s.name, s.properties.addressPrefix])).toEqual([
+      ['app', '10.90.0.0/24'],
+      ['private-endpoints', '10.90.1.0/24'],
+    ]);
+    // Flex Consumption integrates with a subnet delegated to Microsoft.App/environments.
+    expect(subnets[0].properties.delegations[0].properties.serviceName).toBe('Microsoft.App/environments');
+    expect(properties(d, 'Microsoft.Web/sites').virtualNetworkSubnetId).toMatch(
+      new RegExp(`/virtualNetworks/${vnet?.name}/subnets/app$`),
+    );
+    const zones = of(d, 'Microsoft.Network/privateDnsZones').map((r) => r.name);
+    expect(zones).toEqual([
+      'privatelink.blob.core.windows.net',
+      'privatelink.queue.core.windows.net',
+      'privatelink.table.core.windows.net',
+      'privatelink.vaultcore.azure.net',
+    ]);
+    const links = of(d, 'Microsoft.Network/privateDnsZones/virtualNetworkLinks');
+    expect(links.map((r) => r.name.split('/')[0])).toEqual(zones);
+    for (const link of links) expect((link.body.properties as any).virtualNetwork.id).toMatch(/\/virtualNetworks\//);
+    const storage = of(d, 'Microsoft.Storage/storageAccounts')[0]?.name ?? '';
+    const vault = of(d, 'Microsoft.KeyVault/vaults')[0]?.name ?? '';
+    const endpoints = of(d, 'Microsoft.Network/privateEndpoints').map((r) => {
+      const [connection] = (r.body.properties as any).privateLinkServiceConnections;
+      return [connection.properties.groupIds[0], connection.properties.privateLinkServiceId.split('/').at(-1)];
+    });
+    expect(endpoints).toEqual([
+      ['blob', storage],
+      ['queue', storage],
+      ['table', storage],
+      ['vault', vault],
+    ]);
+    const groups = of(d, 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups').map((r) =>
+      (r.body.properties as any).privateDnsZoneConfigs[0].properties.privateDnsZoneId.split('/').at(-1),
+    );
+    expect(groups).toEqual(zones);
   });
 });
 

@@ -359,7 +359,8 @@ describe('entra mode', () => {
 });
 
 describe('appService mode', () => {
-  const authenticate = createAuthenticator({ mode: 'appService' });
+  const authenticate = createAuthenticator({ mode: 'appService', requiredScope: 'access_as_user' });
+  const SCOPE_TYP = 'http://schemas.microsoft.com/identity/claims/scope';
   const ROLE_TYP = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
 
   it('reads the caller that App Service Authentication passes in x-ms-client-principal', async () => {
@@ -382,6 +383,7 @@ describe('appService mode', () => {
       auth_typ: 'aad',
       claims: [
         { typ: 'oid', val: OID },
+        { typ: SCOPE_TYP, val: 'access_as_user' },
         { typ: 'groups', val: 'Passcode.Read' },
       ],
       role_typ: 'groups',
@@ -408,6 +410,59 @@ describe('appService mode', () => {
     );
     expect(caller).toMatchObject({ id: 'principal-id-1', name: 'bo@contoso.com' });
     expect([...caller.roles]).toEqual(['Devices.Read']);
+  });
+
+  /** A principal as App Service passes it, from the claims of the token it validated. */
+  const principalOf = (claims: Record<string, string | string[]>) =>
+    clientPrincipal({
+      auth_typ: 'aad',
+      claims: Object.entries({ oid: OID, ...claims }).flatMap(([typ, val]) =>
+        (Array.isArray(val) ? val : [val]).map((v) => ({ typ, val: v })),
+      ),
+    });
+  const headersOf = (claims: Record<string, string | string[]>) =>
+    new Headers({ 'x-ms-client-principal': principalOf(claims) });
+
+  it('runs the scope check of entra mode: a user without the scope, or an app without roles, is 403', async () => {
+    const refused: Record<string, string>[] = [
+      { [SCOPE_TYP]: 'User.Read', roles: 'Passcode.Read' },
+      { scp: 'openid profile', roles: 'Passcode.Read' },
+      {},
+      { roles: 'Unknown.Role' },
+    ];
+    for (const claims of refused) {
+      const error = await rejection(authenticate(headersOf(claims)));
+      expect(error, JSON.stringify(claims)).toMatchObject({ status: 403, code: 'forbidden' });
+      expect(error.extra.headers).toEqual({
+        'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="access_as_user"',
+      });
+    }
+    expect((await authenticate(headersOf({ [SCOPE_TYP]: 'User.Read access_as_user' }))).id).toBe(OID);
+    expect([...(await authenticate(headersOf({ roles: 'Devices.Read' }))).roles]).toEqual(['Devices.Read']);
+  });
+
+  it('runs the client allow-list of entra mode on azp, appid, or the aud of a session sign-in', async () => {
+    const allowList = createAuthenticator({
+      mode: 'appService',
+      requiredScope: 'access_as_user',
+      allowedClientIds: ['client-a', 'api-app'],
+    });
+    const scoped = { scp: 'access_as_user' };
+    expect((await allowList(headersOf({ ...scoped, azp: 'client-a' }))).id).toBe(OID);
+    expect((await allowList(headersOf({ ...scoped, appid: 'client-a' }))).id).toBe(OID);
+    expect((await allowList(headersOf({ roles: 'Devices.Read', aud: 'api-app' }))).id).toBe(OID);
+    const refused: Record<string, string>[] = [
+      { ...scoped, azp: 'client-b' },
+      { ...scoped, appid: 'client-b' },
+      // azp names the client; an aud naming an allowed one does not stand in for it.
+      { ...scoped, azp: 'client-b', aud: 'api-app' },
+      scoped,
+    ];
+    for (const claims of refused) {
+      const error = await rejection(allowList(headersOf(claims)));
+      expect(error, JSON.stringify(claims)).toMatchObject({ status: 403, code: 'forbidden' });
+      expect(error.message).toMatch(/client application is not allowed/);
+    }
   });
 
   it('answers 401 with a Bearer challenge when the principal is missing', async () => {

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Api, ApiRequestError, actionPath, devicePath, followAction, withQuery } from '../api';
 import { roleReason, useConsole } from '../context';
 import { describePolicy, formatDateTime, isInFlight, PLATFORM_LABELS, STATE_LABELS } from '../format';
+import { CLIPBOARD_CLEAR_MS, msUntilExpiry, scheduleClipboardClear } from '../passcodeMemory';
 import { href } from '../router';
 import {
   type Action,
@@ -409,6 +410,7 @@ function NewPasscode({ device, action }: { device: Device; action: Action }) {
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
+  const [checks, setChecks] = useState(0);
   const expiry = action.passcodeExpirationDateTime;
   const expired = expiry !== undefined && new Date(expiry).getTime() <= Date.now();
 
@@ -417,6 +419,18 @@ function NewPasscode({ device, action }: { device: Device; action: Action }) {
     setVisible(false);
     setNote(undefined);
   }, [action.id]);
+
+  // When the display window closes, the passcode goes from the page's memory too, not only from the screen.
+  useEffect(() => {
+    const delay = msUntilExpiry(expiry, Date.now());
+    if (delay === undefined || expired) return undefined;
+    const timer = setTimeout(() => {
+      setPasscode(undefined);
+      setVisible(false);
+      setChecks((n) => n + 1);
+    }, delay);
+    return () => clearTimeout(timer);
+  }, [expiry, expired, checks]);
 
   const unconfirmed = action.actionState !== 'done';
   if (!can('Passcode.Read')) {
@@ -433,7 +447,10 @@ function NewPasscode({ device, action }: { device: Device; action: Action }) {
 
   const toggle = async () => {
     if (visible) {
+      // Hidden means gone: showing it again fetches it again (and is audited again).
       setVisible(false);
+      setPasscode(undefined);
+      setNote(undefined);
       return;
     }
     if (passcode === undefined) {
@@ -460,7 +477,12 @@ function NewPasscode({ device, action }: { device: Device; action: Action }) {
     if (passcode === undefined) return;
     try {
       await navigator.clipboard.writeText(passcode);
-      setNote('Passcode copied to the clipboard.');
+      setNote(`Passcode copied to the clipboard; it is cleared from there in ${CLIPBOARD_CLEAR_MS / 1000} seconds.`);
+      void scheduleClipboardClear(passcode, {
+        clipboard: navigator.clipboard,
+        schedule: (run, ms) => setTimeout(run, ms),
+        whenFocused: (retry) => window.addEventListener('focus', retry, { once: true }),
+      });
     } catch {
       setNote('The browser did not allow copying; select the passcode and copy it.');
     }
