@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { IdSchema } from '../lib/core/model';
+import { IdSchema, TraceparentSchema } from '../lib/core/model';
 import { STORAGE_NAMES } from '../lib/deps';
 import type { NotificationMessage } from '../lib/ports';
 import { queueHandler } from '../lib/queueHandler';
@@ -8,7 +8,13 @@ import * as z from '../lib/zod';
 
 const NotificationMessageSchema: z.ZodMiniType<NotificationMessage> = z.lazy(() =>
   z.discriminatedUnion('kind', [
-    z.strictObject({ v: z.literal(1), kind: z.literal('finished'), deviceId: IdSchema, actionId: IdSchema }),
+    z.strictObject({
+      v: z.literal(1),
+      kind: z.literal('finished'),
+      deviceId: IdSchema,
+      actionId: IdSchema,
+      traceparent: z.optional(TraceparentSchema),
+    }),
     z.strictObject({
       v: z.literal(1),
       kind: z.literal('deliver'),
@@ -17,6 +23,7 @@ const NotificationMessageSchema: z.ZodMiniType<NotificationMessage> = z.lazy(() 
       actionId: IdSchema,
       attempt: z.int().check(z.minimum(0)),
       firstTriedAt: z.iso.datetime(),
+      traceparent: z.optional(TraceparentSchema),
     }),
   ]),
 );
@@ -31,5 +38,6 @@ app.storageQueue('notifications', {
     'notification',
     handleNotificationMessage,
     (message, outcome) => `notification ${message.kind} for ${message.actionId}: ${outcome}`,
+    STORAGE_NAMES.notificationQueue,
   ),
 });

@@ -280,7 +280,7 @@ export interface SubscriptionStore {
 }
 
 /** Work of the notification queue: an action finished (find who to tell), or tell one subscription. */
-export type NotificationMessage =
+export type NotificationMessage = (
   | { v: 1; kind: 'finished'; deviceId: string; actionId: string }
   | {
       v: 1;
@@ -291,7 +291,11 @@ export type NotificationMessage =
       /** Failed attempts so far. */
       attempt: number;
       firstTriedAt: string;
-    };
+    }
+) & {
+  /** The trace the notice belongs to (W3C traceparent): its delivery joins the reset's trace. */
+  traceparent?: string;
+};
 
 export interface NotificationQueue {
   enqueue(message: NotificationMessage, options?: { delaySeconds?: number }): Promise<void>;

@@ -61,12 +61,25 @@ const androidManagementApart = {
   },
 };
 
+// The OpenTelemetry SDK and exporters: dist/telemetry.js, which lib/telemetry/telemetry.ts imports only when an
+// exporter is configured (docs/operations.md), so an app without one never parses it.
+const telemetryApart = {
+  name: 'telemetry-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/sdk$/ }, (args) =>
+      args.importer.endsWith(join('lib', 'telemetry', 'telemetry.ts'))
+        ? { path: './telemetry.js', external: true }
+        : undefined,
+    );
+  },
+};
+
 const app = await build({
   ...common,
   entryPoints: ['functions/index.ts'],
   outfile: 'dist/main.js',
   external: ['@azure/functions-core'],
-  plugins: [zodEnglishOnly, identityApart, androidManagementApart, noXml],
+  plugins: [zodEnglishOnly, identityApart, androidManagementApart, telemetryApart, noXml],
   // What each module adds to the bundle, for esbuild's analyzer (https://esbuild.github.io/analyze/) and the test that
   // keeps the XML stack and @azure/storage-queue out (test/integration/adapters/bundleWithoutXml.test.ts).
   metafile: true,
@@ -79,6 +92,12 @@ await build({
   ...common,
   entryPoints: ['lib/adapters/identity.ts'],
   outfile: 'dist/identity.js',
+  minify: true,
+});
+await build({
+  ...common,
+  entryPoints: ['lib/telemetry/sdk.ts'],
+  outfile: 'dist/telemetry.js',
   minify: true,
 });
 await build({
