@@ -180,6 +180,7 @@ function tracedActions(inner: ActionStore, channel: string): ActionStore {
   const instrumented = Object.create(inner) as ActionStore;
   instrumented.update = async (next, current) => {
     const finishing = isTerminal(next.actionState) && !isTerminal(current.value.actionState);
+    const seconds = (Date.parse(next.lastUpdatedDateTime) - Date.parse(next.startDateTime)) / 1000;
     const stored = finishing
       ? await telemetry().tracing.span(
           'finish reset',
@@ -189,6 +190,9 @@ function tracedActions(inner: ActionStore, channel: string): ActionStore {
               'app.action.id': next.id,
               'app.action.state': next.actionState,
               'error.code': next.error?.code,
+              // Application Insights keeps a histogram as count, sum, min and max only: the p95 of the time to done
+              // is read from this attribute of the spans (docs/operations.md).
+              'app.action.duration_seconds': seconds,
             },
           },
           () => inner.update(next, current),
@@ -196,7 +200,6 @@ function tracedActions(inner: ActionStore, channel: string): ActionStore {
       : await inner.update(next, current);
     const metrics = appMetrics();
     if (finishing) {
-      const seconds = (Date.parse(next.lastUpdatedDateTime) - Date.parse(next.startDateTime)) / 1000;
       metrics.resetFinished(next.actionState, next.error?.code, seconds);
     }
     const before = waitsForDevice(current.value);
