@@ -49,13 +49,17 @@ Module._resolveFilename = function (request, ...rest) {
 const cpuBefore = process.cpuUsage();
 const before = performance.now();
 require(entry);
+// Telemetry on (COLD_START_TELEMETRY=1): the app's appStart hook would now load dist/telemetry.js and build the
+// providers before the first invocation; this harness runs no hooks, so it does that step itself, timed with the rest.
+if (process.env.COLD_START_TELEMETRY === '1') require(require('node:path').join(require('node:path').dirname(entry), 'telemetry.js')).createTelemetry(process.env);
 const after = performance.now();
 const cpu = process.cpuUsage(cpuBefore);
 const files = Object.keys(require.cache);
 let bytes = 0;
 for (const file of files) { try { bytes += statSync(file).size; } catch {} }
 const androidManagementLoaded = files.some((file) => file.endsWith('androidManagement.js'));
-process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes, androidManagementLoaded }));
+const telemetryLoaded = files.some((file) => file.endsWith('telemetry.js'));
+process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes, androidManagementLoaded, telemetryLoaded }));
 `;
 
 export const LoadSampleSchema = z.object({
@@ -68,6 +72,8 @@ export const LoadSampleSchema = z.object({
   bytesLoaded: z.number(),
   /** Whether dist/androidManagement.js (Google's libraries) was loaded: it must not be, until a device call. */
   androidManagementLoaded: z.boolean(),
+  /** Whether dist/telemetry.js (the OpenTelemetry SDK) was loaded: only with an exporter configured. */
+  telemetryLoaded: z.boolean(),
 });
 export type LoadSample = z.infer<typeof LoadSampleSchema>;
 
@@ -86,6 +92,7 @@ export interface ColdStartVariant {
   filesLoaded: number;
   bytesLoaded: number;
   androidManagementLoaded: boolean;
+  telemetryLoaded: boolean;
 }
 
 export interface ColdStartResult {
@@ -94,6 +101,8 @@ export interface ColdStartResult {
   bundled: ColdStartVariant;
   /** The same bundle with DEVICE_CHANNEL=androidManagement: Google's libraries stay unloaded at start. */
   androidManagement: ColdStartVariant;
+  /** The same bundle with an OTLP endpoint set: the load includes dist/telemetry.js and the providers' set-up. */
+  telemetry: ColdStartVariant;
   unbundled: ColdStartVariant;
   /** unbundled median / bundled median. */
   speedup: number;
@@ -114,6 +123,13 @@ function countRegistrations(repoDir: string): number {
     0,
   );
 }
+
+/** Telemetry on: an OTLP endpoint (nothing is sent at load), and the harness's stand-in for the appStart hook. */
+export const TELEMETRY_SETTINGS = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+  COLD_START_TELEMETRY: '1',
+};
 
 /** The Android Management channel's settings, keyless (nothing is called at load: the credential is only parsed). */
 const ANDROID_MANAGEMENT_SETTINGS = {
@@ -180,6 +196,7 @@ function variant(entry: string, samples: LoadSample[], outputFiles: string[]): C
     filesLoaded: last?.filesLoaded ?? 0,
     bytesLoaded: last?.bytesLoaded ?? 0,
     androidManagementLoaded: samples.some((s) => s.androidManagementLoaded),
+    telemetryLoaded: samples.some((s) => s.telemetryLoaded),
   };
 }
 
@@ -201,6 +218,9 @@ export async function measureColdStart(
   await loadOnce(loader, bundle, env);
   await loadOnce(loader, bundle, amapiEnv);
   await loadOnce(loader, unbundledEntry, env);
+  const telemetryEnv = { ...env, ...TELEMETRY_SETTINGS };
+  await loadOnce(loader, bundle, telemetryEnv);
+  const telemetrySamples: LoadSample[] = [];
   const bundledSamples: LoadSample[] = [];
   const amapiSamples: LoadSample[] = [];
   const unbundledSamples: LoadSample[] = [];
@@ -208,6 +228,7 @@ export async function measureColdStart(
     bundledSamples.push(await loadOnce(loader, bundle, env));
     amapiSamples.push(await loadOnce(loader, bundle, amapiEnv));
     unbundledSamples.push(await loadOnce(loader, unbundledEntry, env));
+    telemetrySamples.push(await loadOnce(loader, bundle, telemetryEnv));
   }
   const bundled = variant(bundle, bundledSamples, [bundle]);
   const androidManagement = variant(bundle, amapiSamples, [bundle]);
@@ -219,6 +240,7 @@ export async function measureColdStart(
     expectedFunctions: countRegistrations(repoDir),
     bundled,
     androidManagement,
+    telemetry: variant(bundle, telemetrySamples, [bundle, join(repoDir, 'dist', 'telemetry.js')]),
     unbundled: plain,
     speedup: plain.medianMs / bundled.medianMs,
   };

@@ -81,6 +81,13 @@ export function evaluateTargets(r: Omit<BenchResult, 'targets'>): BenchResult['t
     figure: `${amapi.androidManagementLoaded ? 'loaded' : 'not loaded'}, ${f(100 * amapiRatio)}%`,
     met: !amapi.androidManagementLoaded && amapiRatio <= 1.1,
   });
+  const traced = r.coldStart.telemetry;
+  const tracedRatio = traced.medianMs / r.coldStart.bundled.medianMs;
+  targets.push({
+    target: 'Telemetry: nothing of it loaded when off; on (OTLP endpoint set), cold start ≤ 115% of off',
+    figure: `${r.coldStart.bundled.telemetryLoaded ? 'loaded when off' : 'not loaded when off'}, on ${f(100 * tracedRatio)}%`,
+    met: !r.coldStart.bundled.telemetryLoaded && traced.telemetryLoaded && tracedRatio <= 1.15,
+  });
   return targets;
 }
 
@@ -160,6 +167,7 @@ export function toMarkdown(r: BenchResult): string {
   for (const [name, v] of [
     ['bundle (dist/main.js)', c.bundled],
     ['bundle, DEVICE_CHANNEL=androidManagement', c.androidManagement],
+    ['bundle, telemetry on (OTLP endpoint set)', c.telemetry],
     ['unbundled (esbuild per file, cjs)', c.unbundled],
   ] as const) {
     lines.push(
