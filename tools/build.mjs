@@ -61,11 +61,16 @@ const androidManagementApart = {
   },
 };
 
-// The OpenTelemetry SDK and exporters: dist/telemetry.js, which lib/telemetry/telemetry.ts imports only when an
+// The OpenTelemetry SDK: dist/telemetry.js (its exporters, loaded on the first export: dist/telemetryExporters.js), which lib/telemetry/telemetry.ts imports only when an
 // exporter is configured (docs/operations.md), so an app without one never parses it.
 const telemetryApart = {
   name: 'telemetry-apart',
   setup(b) {
+    b.onResolve({ filter: /^\.\/exporters$/ }, (args) =>
+      args.importer.endsWith(join('lib', 'telemetry', 'sdk.ts'))
+        ? { path: './telemetryExporters.js', external: true }
+        : undefined,
+    );
     b.onResolve({ filter: /^\.\/sdk$/ }, (args) =>
       args.importer.endsWith(join('lib', 'telemetry', 'telemetry.ts'))
         ? { path: './telemetry.js', external: true }
@@ -98,6 +103,13 @@ await build({
   ...common,
   entryPoints: ['lib/telemetry/sdk.ts'],
   outfile: 'dist/telemetry.js',
+  plugins: [telemetryApart],
+  minify: true,
+});
+await build({
+  ...common,
+  entryPoints: ['lib/telemetry/exporters.ts'],
+  outfile: 'dist/telemetryExporters.js',
   minify: true,
 });
 await build({

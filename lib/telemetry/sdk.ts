@@ -1,6 +1,5 @@
-// The telemetry bundle (dist/telemetry.js): the OpenTelemetry SDK and its exporters, loaded by ./telemetry.ts only when
-// an exporter is configured, so an app without one never parses any of it.
-import { AzureMonitorMetricExporter, AzureMonitorTraceExporter } from '@azure/monitor-opentelemetry-exporter';
+// The telemetry bundle (dist/telemetry.js): the OpenTelemetry SDK, loaded by ./telemetry.ts only when an exporter is
+// configured, so an app without one never parses any of it. The exporters are a bundle of their own (./exporters.ts).
 import {
   type Context,
   context,
@@ -14,21 +13,20 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPMetricExporter as OtlpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { OTLPTraceExporter as OtlpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OtlpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { type ExportResult, ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
+  InstrumentType,
   MeterProvider,
   PeriodicExportingMetricReader,
   type PushMetricExporter,
+  type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
+  type ReadableSpan,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
@@ -74,6 +72,68 @@ export function createTelemetry(env: NodeJS.ProcessEnv): Telemetry {
   };
 }
 
+type ExporterClasses = typeof import('./exporters');
+let exporterClasses: Promise<ExporterClasses> | undefined;
+const loadExporters = () => {
+  exporterClasses ??= import('./exporters');
+  return exporterClasses;
+};
+
+/** A span exporter built on its first export (the exporters' bundle is loaded then, not at start-up). */
+class LazySpanExporter implements SpanExporter {
+  private inner: Promise<SpanExporter> | undefined;
+  constructor(private readonly make: (classes: ExporterClasses) => SpanExporter) {}
+  private get() {
+    this.inner ??= loadExporters().then(this.make);
+    return this.inner;
+  }
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.get().then(
+      (exporter) => exporter.export(spans, done),
+      (error: Error) => done({ code: ExportResultCode.FAILED, error }),
+    );
+  }
+  async shutdown() {
+    if (this.inner) await (await this.inner).shutdown();
+  }
+  async forceFlush() {
+    if (this.inner) await (await this.inner).forceFlush?.();
+  }
+}
+
+/** A metric exporter built on its first export; its temporality is known before (the reader asks at once). */
+class LazyMetricExporter implements PushMetricExporter {
+  private inner: Promise<PushMetricExporter> | undefined;
+  constructor(
+    private readonly make: (classes: ExporterClasses) => PushMetricExporter,
+    readonly selectAggregationTemporality: (type: InstrumentType) => AggregationTemporality,
+  ) {}
+  private get() {
+    this.inner ??= loadExporters().then(this.make);
+    return this.inner;
+  }
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    this.get().then(
+      (exporter) => exporter.export(metrics, done),
+      (error: Error) => done({ code: ExportResultCode.FAILED, error }),
+    );
+  }
+  async shutdown() {
+    if (this.inner) await (await this.inner).shutdown();
+  }
+  async forceFlush() {
+    if (this.inner) await (await this.inner).forceFlush();
+  }
+}
+
+// OTLP: delta, so each export holds what happened since the last and sums across instances and restarts.
+const delta = () => AggregationTemporality.DELTA;
+// Azure Monitor's own choice (its AzureMonitorMetricExporter): up-down counters cumulative, the rest delta.
+const azureMonitorTemporality = (type: InstrumentType) =>
+  type === InstrumentType.UP_DOWN_COUNTER || type === InstrumentType.OBSERVABLE_UP_DOWN_COUNTER
+    ? AggregationTemporality.CUMULATIVE
+    : AggregationTemporality.DELTA;
+
 /**
  * OTLP when an endpoint is named (OTEL_EXPORTER_OTLP_PROTOCOL `http/protobuf`, the specification's default, or
  * `http/json`; the exporters read the endpoint and headers variables themselves), Application Insights when its
@@ -84,22 +144,23 @@ function exportersFor(env: NodeJS.ProcessEnv): { spans: SpanExporter[]; metrics:
   const metrics: PushMetricExporter[] = [];
   if (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()) {
     const protocol = env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
-    // Delta: each export holds what happened since the last, which sums across instances and restarts.
     const temporalityPreference = AggregationTemporality.DELTA;
     if (protocol === 'http/json') {
-      spans.push(new OtlpJsonTraceExporter());
-      metrics.push(new OtlpJsonMetricExporter({ temporalityPreference }));
+      spans.push(new LazySpanExporter((c) => new c.OtlpJsonTraceExporter()));
+      metrics.push(new LazyMetricExporter((c) => new c.OtlpJsonMetricExporter({ temporalityPreference }), delta));
     } else if (protocol === 'http/protobuf') {
-      spans.push(new OtlpProtoTraceExporter());
-      metrics.push(new OtlpProtoMetricExporter({ temporalityPreference }));
+      spans.push(new LazySpanExporter((c) => new c.OtlpProtoTraceExporter()));
+      metrics.push(new LazyMetricExporter((c) => new c.OtlpProtoMetricExporter({ temporalityPreference }), delta));
     } else {
       throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL ${protocol} is not supported: use http/protobuf or http/json`);
     }
   }
   const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
   if (connectionString) {
-    spans.push(new AzureMonitorTraceExporter({ connectionString }));
-    metrics.push(new AzureMonitorMetricExporter({ connectionString }));
+    spans.push(new LazySpanExporter((c) => new c.AzureMonitorTraceExporter({ connectionString })));
+    metrics.push(
+      new LazyMetricExporter((c) => new c.AzureMonitorMetricExporter({ connectionString }), azureMonitorTemporality),
+    );
   }
   return { spans, metrics };
 }
