@@ -1,6 +1,7 @@
 // The app's entry point (package.json "main" after the build): every function registers itself on import.
 import { app } from '@azure/functions';
 import { consoleLogger, ensureStorage, getConfig, getStorage } from '../lib/deps';
+import { startTelemetry, telemetry } from '../lib/telemetry/telemetry';
 import './putManagedDevice';
 import './getManagedDevice';
 import './listManagedDevices';
@@ -38,6 +39,12 @@ getConfig();
 // Tables and queues are created when missing. Storage being unreachable at start-up must not stop the app: requests
 // then answer 503 and the queue trigger retries, until it is back.
 app.hook.appStart(async () => {
+  // OpenTelemetry (docs/operations.md): loaded before the first invocation, and only when an exporter is configured.
+  await startTelemetry(process.env).catch((error: unknown) => {
+    consoleLogger.warn('telemetry could not start; the app runs without it', {
+      errorName: error instanceof Error ? error.name : typeof error,
+    });
+  });
   try {
     await ensureStorage(getStorage());
   } catch (error) {
@@ -46,3 +53,6 @@ app.hook.appStart(async () => {
     });
   }
 });
+
+// What the exporters still buffer is sent before the process ends.
+app.hook.appTerminate(() => telemetry().flush());

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { IdSchema } from '../lib/core/model';
+import { IdSchema, TraceparentSchema } from '../lib/core/model';
 import { STORAGE_NAMES } from '../lib/deps';
 import type { NotificationMessage } from '../lib/ports';
 import { queueHandler } from '../lib/queueHandler';
@@ -16,6 +16,7 @@ const NotificationMessageSchema: z.ZodMiniType<NotificationMessage> = z.lazy(() 
       deviceId: IdSchema,
       actionId: IdSchema,
       cursor: z.optional(z.strictObject({ scope: z.enum(['device', 'all']), after: z.optional(SubscriptionIdSchema) })),
+      traceparent: z.optional(TraceparentSchema),
     }),
     z.strictObject({
       v: z.literal(1),
@@ -26,6 +27,7 @@ const NotificationMessageSchema: z.ZodMiniType<NotificationMessage> = z.lazy(() 
       attempt: z.int().check(z.minimum(0)),
       firstTriedAt: z.iso.datetime(),
       claim: z.optional(z.string().check(z.regex(/^[0-9a-f]{16}$/))),
+      traceparent: z.optional(TraceparentSchema),
     }),
   ]),
 );
@@ -40,5 +42,6 @@ app.storageQueue('notifications', {
     'notification',
     handleNotificationMessage,
     (message, outcome) => `notification ${message.kind} for ${message.actionId}: ${outcome}`,
+    STORAGE_NAMES.notificationQueue,
   ),
 });

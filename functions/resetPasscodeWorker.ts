@@ -8,8 +8,14 @@ app.storageQueue('resetPasscodeWorker', {
   queueName: STORAGE_NAMES.queue,
   connection: 'AzureWebJobsStorage',
   // The trace id of the request that accepted the reset joins this invocation's logs to that request's.
-  handler: queueHandler(ResetMessageSchema, 'reset', applyPasscodeReset, (message, outcome, context) => {
-    const traceId = message.traceparent?.split('-')[1] ?? 'none';
-    return `reset ${message.actionId}: ${outcome} (delivery ${String(context.triggerMetadata?.dequeueCount)}, trace ${traceId})`;
-  }),
+  handler: queueHandler(
+    ResetMessageSchema,
+    'reset',
+    applyPasscodeReset,
+    (message, outcome, context) => {
+      const traceId = message.traceparent?.split('-')[1] ?? 'none';
+      return `reset ${message.actionId}: ${outcome} (delivery ${String(context.triggerMetadata?.dequeueCount)}, trace ${traceId})`;
+    },
+    STORAGE_NAMES.queue,
+  ),
 });

@@ -23,5 +23,6 @@ app.storageQueue('syncManagedDevicesPage', {
     'device sync',
     syncDevicePage,
     (message, outcome) => `device sync ${message.startedDateTime} ${outcome}`,
+    STORAGE_NAMES.deviceSyncQueue,
   ),
 });

@@ -27,6 +27,8 @@ import { type Authenticator, createAuthenticator } from './security/authenticate
 import { createPageTokenSigner, type PageTokenSigner } from './security/pageToken';
 import { createPushVerifier } from './security/pubsubPush';
 import { createStatusLinkSigner, type StatusLinkSigner } from './security/statusLink';
+import { instrumentServices } from './telemetry/instrument';
+import { telemetryEnabled } from './telemetry/telemetry';
 import type { Services } from './useCases/services';
 
 /** Storage names: fixed, documented in docs/ and created by tools/start.ts (or infrastructure) before use. */
@@ -109,7 +111,7 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
       timeoutMs: config.DEVICE_CHANNEL_TIMEOUT_MS,
       clock,
     });
-  const services: Services = {
+  const plainServices: Services = {
     clock,
     randomInt,
     randomHex: (bytes) => randomBytes(bytes).toString('hex'),
@@ -147,6 +149,14 @@ export function buildDeps(env: NodeJS.ProcessEnv, clock: Clock = systemClock, op
       },
     },
   };
+  // Spans and metrics around queues, device channel and notifications only when an exporter is configured
+  // (docs/operations.md): without one the services are the plain adapters.
+  const services = telemetryEnabled(env)
+    ? instrumentServices(plainServices, {
+        resets: STORAGE_NAMES.queue,
+        notifications: STORAGE_NAMES.notificationQueue,
+      })
+    : plainServices;
   const authenticate = createAuthenticator(
     config.AUTH_MODE === 'entra'
       ? {

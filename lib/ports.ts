@@ -337,7 +337,7 @@ export interface SubscriptionStore {
 }
 
 /** Work of the notification queue: an action finished (find who to tell, from `cursor` on), or tell one subscription. */
-export type NotificationMessage =
+export type NotificationMessage = (
   | { v: 1; kind: 'finished'; deviceId: string; actionId: string; cursor?: WatcherCursor }
   | {
       v: 1;
@@ -350,7 +350,11 @@ export type NotificationMessage =
       firstTriedAt: string;
       /** This notice's claim: the first message to record it is the one that delivers (docs/architecture.md). */
       claim?: string;
-    };
+    }
+) & {
+  /** The trace the notice belongs to (W3C traceparent): its delivery joins the reset's trace. */
+  traceparent?: string;
+};
 
 export interface NotificationQueue {
   enqueue(message: NotificationMessage, options?: { delaySeconds?: number }): Promise<void>;

@@ -90,12 +90,30 @@ const queueSdkApart = {
   },
 };
 
+// The OpenTelemetry SDK: dist/telemetry.js (its exporters, loaded on the first export: dist/telemetryExporters.js), which lib/telemetry/telemetry.ts imports only when an
+// exporter is configured (docs/operations.md), so an app without one never parses it.
+const telemetryApart = {
+  name: 'telemetry-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/exporters$/ }, (args) =>
+      args.importer.endsWith(join('lib', 'telemetry', 'sdk.ts'))
+        ? { path: './telemetryExporters.js', external: true }
+        : undefined,
+    );
+    b.onResolve({ filter: /^\.\/sdk$/ }, (args) =>
+      args.importer.endsWith(join('lib', 'telemetry', 'telemetry.ts'))
+        ? { path: './telemetry.js', external: true }
+        : undefined,
+    );
+  },
+};
+
 const app = await build({
   ...common,
   entryPoints: ['functions/index.ts'],
   outfile: 'dist/main.js',
   external: ['@azure/functions-core'],
-  plugins: [zodEnglishOnly, identityApart, androidManagementApart, queueSdkApart, noXml],
+  plugins: [zodEnglishOnly, identityApart, androidManagementApart, queueSdkApart, telemetryApart, noXml],
   // What each module adds to the bundle, for esbuild's analyzer (https://esbuild.github.io/analyze/) and the test that
   // keeps the XML stack and @azure/storage-queue out of it (test/integration/adapters/bundleWithoutXml.test.ts).
   metafile: true,
@@ -118,6 +136,19 @@ await build({
   metafile: true,
   minify: true,
 }).then((queue) => writeFileSync('dist/storageQueue.meta.json', JSON.stringify(queue.metafile)));
+await build({
+  ...common,
+  entryPoints: ['lib/telemetry/sdk.ts'],
+  outfile: 'dist/telemetry.js',
+  plugins: [telemetryApart],
+  minify: true,
+});
+await build({
+  ...common,
+  entryPoints: ['lib/telemetry/exporters.ts'],
+  outfile: 'dist/telemetryExporters.js',
+  minify: true,
+});
 await build({
   ...common,
   entryPoints: ['lib/adapters/androidManagement/index.ts'],

@@ -3,6 +3,7 @@ import { withinBudget } from '../adapters/storageDeadline';
 import { ApiError } from '../core/errors';
 import { type AppDeps, getDeps } from '../deps';
 import { type Caller, type Role, requireRole } from '../security/caller';
+import { telemetry } from '../telemetry/telemetry';
 import { requireJsonContentType } from './parse';
 import { errorResponse } from './responses';
 import type { RouteSpec } from './routes';
@@ -30,7 +31,8 @@ function wrap<C>(
   authorise: (request: HttpRequest, deps: AppDeps) => Promise<C>,
   handler: Handler<C>,
 ): HttpHandler {
-  return async (request, context) => {
+  const attributes = { 'http.request.method': route.method, 'http.route': `/api/${route.route}` };
+  const run = async (request: HttpRequest, context: InvocationContext) => {
     try {
       const deps = getDeps();
       return await withinBudget(REQUEST_BUDGET_MS, async () => {
@@ -42,7 +44,23 @@ function wrap<C>(
       return errorResponse(error, context.invocationId);
     }
   };
+  // The server span of OpenTelemetry's HTTP conventions, continuing the host's trace context. Its attributes name the
+  // route template and never the URL's query (a status link's `sig`).
+  return (request, context) =>
+    telemetry().tracing.span(
+      `${attributes['http.request.method']} ${attributes['http.route']}`,
+      { kind: 'server', attributes, ...(traceParentOf(context) && { parent: traceParentOf(context) }) },
+      async (span) => {
+        const response = await run(request, context);
+        const status = response.status ?? 200;
+        span.setAttributes({ 'http.response.status_code': status });
+        if (status >= 500) span.fail(String(status));
+        return response;
+      },
+    );
 }
+
+const traceParentOf = (context: InvocationContext) => context.traceContext?.traceParent ?? undefined;
 
 async function authenticated(request: HttpRequest, deps: AppDeps, role: Role): Promise<Caller> {
   const caller = await deps.authenticate(request.headers);

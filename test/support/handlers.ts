@@ -84,7 +84,7 @@ export interface HarnessOptions {
 }
 
 /** Builds the harness's dependencies: settings as the app parses them, memory stores, real signers. */
-function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOptions = {}): HandlerHarness {
+export function makeHandlerHarness({ settings = {}, limits = {} }: HarnessOptions = {}): HandlerHarness {
   const testServices = makeTestServices({ settings: limits });
   const config = parseConfig(throwawaySettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...settings }));
   const linkKeys = parseKeyList('STATUS_LINK_KEYS', `s1:${randomBytes(32).toString('base64')}`, { atLeast: 32 });

@@ -52,6 +52,9 @@ Module._resolveFilename = function (request, ...rest) {
 const cpuBefore = process.cpuUsage();
 const before = performance.now();
 require(entry);
+// Telemetry on (COLD_START_TELEMETRY=1): the app's appStart hook would now load dist/telemetry.js and build the
+// providers before the first invocation; this harness runs no hooks, so it does that step itself, timed with the rest.
+if (process.env.COLD_START_TELEMETRY === '1') require(require('node:path').join(require('node:path').dirname(entry), 'telemetry.js')).createTelemetry(process.env);
 const after = performance.now();
 const cpu = process.cpuUsage(cpuBefore);
 const files = Object.keys(require.cache);
@@ -59,13 +62,14 @@ let bytes = 0;
 for (const file of files) { try { bytes += statSync(file).size; } catch {} }
 const androidManagementLoaded = files.some((file) => file.endsWith('androidManagement.js'));
 const storageQueueLoaded = files.some((file) => file.endsWith('storageQueue.js'));
+const telemetryLoaded = files.some((file) => file.endsWith('telemetry.js'));
 let laterRequireMs;
 if (later) {
   const start = performance.now();
   require(later);
   laterRequireMs = performance.now() - start;
 }
-process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes, androidManagementLoaded, storageQueueLoaded, laterRequireMs }));
+process.stdout.write(JSON.stringify({ sinceProcessStartMs: after, requireMs: after - before, requireCpuMs: (cpu.user + cpu.system) / 1000, registered, filesLoaded: files.length, bytesLoaded: bytes, androidManagementLoaded, storageQueueLoaded, telemetryLoaded, laterRequireMs }));
 `;
 
 const LoadSampleSchema = z.object({
@@ -82,6 +86,8 @@ const LoadSampleSchema = z.object({
   storageQueueLoaded: z.boolean(),
   /** The require time of the second file given, after the entry (the queue SDK's bundle). */
   laterRequireMs: z.number().optional(),
+  /** Whether dist/telemetry.js (the OpenTelemetry SDK) was loaded: only with an exporter configured. */
+  telemetryLoaded: z.boolean(),
 });
 export type LoadSample = z.infer<typeof LoadSampleSchema>;
 
@@ -101,6 +107,7 @@ interface ColdStartVariant {
   bytesLoaded: number;
   androidManagementLoaded: boolean;
   storageQueueLoaded: boolean;
+  telemetryLoaded: boolean;
 }
 
 /** The queue SDK's bundle, required after the app's: what the first enqueue of a fresh instance adds. */
@@ -121,6 +128,8 @@ export interface ColdStartResult {
   androidManagement: ColdStartVariant;
   /** Absent when the build has no separate queue bundle (dist/storageQueue.js). */
   queueSdk?: QueueSdkLoad;
+  /** The same bundle with an OTLP endpoint set: the load includes dist/telemetry.js and the providers' set-up. */
+  telemetry: ColdStartVariant;
   unbundled: ColdStartVariant;
   /** unbundled median / bundled median. */
   speedup: number;
@@ -141,6 +150,13 @@ function countRegistrations(repoDir: string): number {
     0,
   );
 }
+
+/** Telemetry on: an OTLP endpoint (nothing is sent at load), and the harness's stand-in for the appStart hook. */
+export const TELEMETRY_SETTINGS = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+  COLD_START_TELEMETRY: '1',
+};
 
 /** The Android Management channel's settings, keyless (nothing is called at load: the credential is only parsed). */
 const ANDROID_MANAGEMENT_SETTINGS = {
@@ -213,6 +229,7 @@ function variant(entry: string, samples: LoadSample[], outputFiles: string[]): C
     bytesLoaded: last?.bytesLoaded ?? 0,
     androidManagementLoaded: samples.some((s) => s.androidManagementLoaded),
     storageQueueLoaded: samples.some((s) => s.storageQueueLoaded),
+    telemetryLoaded: samples.some((s) => s.telemetryLoaded),
   };
 }
 
@@ -248,6 +265,9 @@ export async function measureColdStart(
   await loadOnce(loader, bundle, amapiEnv);
   await loadOnce(loader, unbundledEntry, env);
   if (hasQueueBundle) await loadOnce(loader, bundle, env, queueBundle);
+  const telemetryEnv = { ...env, ...TELEMETRY_SETTINGS };
+  await loadOnce(loader, bundle, telemetryEnv);
+  const telemetrySamples: LoadSample[] = [];
   const bundledSamples: LoadSample[] = [];
   const amapiSamples: LoadSample[] = [];
   const unbundledSamples: LoadSample[] = [];
@@ -257,6 +277,7 @@ export async function measureColdStart(
     amapiSamples.push(await loadOnce(loader, bundle, amapiEnv));
     unbundledSamples.push(await loadOnce(loader, unbundledEntry, env));
     if (hasQueueBundle) queueSamples.push(await loadOnce(loader, bundle, env, queueBundle));
+    telemetrySamples.push(await loadOnce(loader, bundle, telemetryEnv));
   }
   const bundled = variant(bundle, bundledSamples, [bundle]);
   const androidManagement = variant(bundle, amapiSamples, [bundle]);
@@ -269,6 +290,7 @@ export async function measureColdStart(
     bundled,
     androidManagement,
     ...(hasQueueBundle && { queueSdk: queueSdkLoad(queueBundle, queueSamples) }),
+    telemetry: variant(bundle, telemetrySamples, [bundle, join(repoDir, 'dist', 'telemetry.js')]),
     unbundled: plain,
     speedup: plain.medianMs / bundled.medianMs,
   };

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOADER, type LoadSample, loadOnce } from './coldStart';
+import { LOADER, type LoadSample, loadOnce, TELEMETRY_SETTINGS } from './coldStart';
 import { median, round } from './stats';
 
 /** Settings both revisions accept (each reads the keys it knows): throwaway keys, no authentication. */
@@ -40,6 +40,7 @@ interface Variant {
   label: string;
   bundle: string;
   samples: LoadSample[];
+  env: Record<string, string>;
 }
 
 const summary = ({ label, bundle, samples }: Variant) => ({
@@ -53,7 +54,12 @@ const summary = ({ label, bundle, samples }: Variant) => ({
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { baseline: { type: 'string' }, runs: { type: 'string', default: '30' } },
+    options: {
+      baseline: { type: 'string' },
+      runs: { type: 'string', default: '30' },
+      // This checkout with OpenTelemetry on (an OTLP endpoint set): the load includes dist/telemetry.js and its setup.
+      telemetry: { type: 'boolean', default: false },
+    },
   });
   if (!values.baseline) throw new Error('give --baseline <git revision>');
   const runs = Number(values.runs);
@@ -64,16 +70,22 @@ async function main(): Promise<void> {
   const loader = join(work, 'loader.cjs');
   writeFileSync(loader, LOADER);
   const env = loadSettings();
+  const measuredEnv = values.telemetry ? { ...env, ...TELEMETRY_SETTINGS } : env;
   const variants: Variant[] = [
-    { label: `baseline ${values.baseline}`, bundle: baseline.bundle, samples: [] },
-    { label: 'this checkout', bundle: resolve(repoDir, 'dist', 'main.js'), samples: [] },
+    { label: `baseline ${values.baseline}`, bundle: baseline.bundle, samples: [], env },
+    {
+      label: values.telemetry ? 'this checkout, telemetry on' : 'this checkout',
+      bundle: resolve(repoDir, 'dist', 'main.js'),
+      samples: [],
+      env: measuredEnv,
+    },
   ];
   let summaries: ReturnType<typeof summary>[];
   try {
     // One untimed load each warms the file cache; then the two alternate, so load on the machine hits both alike.
-    for (const variant of variants) await loadOnce(loader, variant.bundle, env);
+    for (const variant of variants) await loadOnce(loader, variant.bundle, variant.env);
     for (let i = 0; i < runs; i++) {
-      for (const variant of variants) variant.samples.push(await loadOnce(loader, variant.bundle, env));
+      for (const variant of variants) variant.samples.push(await loadOnce(loader, variant.bundle, variant.env));
     }
     summaries = variants.map(summary);
   } finally {

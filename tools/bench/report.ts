@@ -86,6 +86,13 @@ export function evaluateTargets(r: Omit<BenchResult, 'targets'>): BenchResult['t
     figure: r.coldStart.bundled.storageQueueLoaded ? 'loaded' : 'not loaded',
     met: !r.coldStart.bundled.storageQueueLoaded && r.coldStart.queueSdk !== undefined,
   });
+  const traced = r.coldStart.telemetry;
+  const tracedRatio = traced.medianMs / r.coldStart.bundled.medianMs;
+  targets.push({
+    target: 'Telemetry: nothing of it loaded when off; on (OTLP endpoint set), cold start ≤ 115% of off',
+    figure: `${r.coldStart.bundled.telemetryLoaded ? 'loaded when off' : 'not loaded when off'}, on ${f(100 * tracedRatio)}%`,
+    met: !r.coldStart.bundled.telemetryLoaded && traced.telemetryLoaded && tracedRatio <= 1.15,
+  });
   return targets;
 }
 
@@ -165,6 +172,7 @@ export function toMarkdown(r: BenchResult): string {
   for (const [name, v] of [
     ['bundle (dist/main.js)', c.bundled],
     ['bundle, DEVICE_CHANNEL=androidManagement', c.androidManagement],
+    ['bundle, telemetry on (OTLP endpoint set)', c.telemetry],
     ['unbundled (esbuild per file, cjs)', c.unbundled],
   ] as const) {
     lines.push(
