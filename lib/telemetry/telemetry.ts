@@ -84,4 +84,3 @@ export function startTelemetry(env: NodeJS.ProcessEnv): Promise<Telemetry> {
 export function useTelemetryForTests(replacement: Telemetry | undefined): void {
   active = replacement ?? noTelemetry;
 }
-
