@@ -200,18 +200,22 @@ export class TableActionStore implements ActionStore {
 
   /** Upserts the action's feed rows (idempotent: a retry after a lost answer writes the same rows). */
   private async announce(action: DeviceAction, scopes: FeedScope[]): Promise<void> {
+    const stored = async (scope: FeedScope) => {
+      try {
+        await this.tables.actions.getEntity(FEED_PARTITION, feedRow(scope, action.id));
+        return true;
+      } catch (error) {
+        if (storageStatus(error) === 404) return false;
+        throw error;
+      }
+    };
     try {
-      await this.tables.actions.submitTransaction(
-        scopes.map((scope) => [
-          'upsert',
-          {
-            partitionKey: FEED_PARTITION,
-            rowKey: feedRow(scope, action.id),
-            deviceId: action.deviceId,
-            actionId: action.id,
-          },
-          'Replace',
-        ]),
+      await certainWrite(
+        async () => {
+          await this.tables.actions.submitTransaction(feedWrites(action, scopes));
+          return true;
+        },
+        async () => ((await Promise.all(scopes.map(stored))).every(Boolean) ? true : undefined),
       );
     } catch (error) {
       translateStorageError(error);

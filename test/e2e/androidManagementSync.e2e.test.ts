@@ -39,14 +39,16 @@ describe('the Android Management inventory sync of 10,000 devices', () => {
     const devices = tableClient(stack.azurite.connectionString, STORAGE_NAMES.tables.devices);
     const countRows = async () => {
       let rows = 0;
-      for await (const _ of devices.listEntities({ queryOptions: { select: ['rowKey'] } })) rows++;
+      // Device rows only: their search index rows sort after them ("~…").
+      for await (const _ of devices.listEntities({ queryOptions: { select: ['rowKey'], filter: "RowKey lt '~'" } }))
+        rows++;
       return rows;
     };
     const started = Date.now();
     const sync = await call(`${stack.api}/deviceManagement/androidManagement/sync`, { method: 'POST' });
     expect(sync.status).toBe(202);
     let rows = await countRows();
-    while (rows < DEVICES && Date.now() - started < 100_000) {
+    while (rows < DEVICES && Date.now() - started < 240_000) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       rows = await countRows();
     }
@@ -68,5 +70,5 @@ describe('the Android Management inventory sync of 10,000 devices', () => {
     expect(lists).toBe(DEVICES / PAGE);
     expect(durations).toHaveLength(DEVICES / PAGE);
     expect(durations.at(-1)).toBeLessThan(30_000);
-  });
+  }, 300_000);
 });

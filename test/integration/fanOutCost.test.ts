@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startAzurite } from '../../tools/azurite';
-import { measureFanOut } from '../../tools/benchScaleFanOut';
+import { measureFanOut } from '../../tools/bench/fanOut';
 
 // Issue 20: the fan-out of a finished action reads who watches its device by key, so its storage requests follow the
 // watchers, not every subscription stored.

@@ -12,6 +12,7 @@ import { listActions } from '../../lib/useCases/deviceActions';
 import { listDevices } from '../../lib/useCases/devices';
 import { startAzurite } from '../azurite';
 import { BENCH_CALLER, benchSettings } from './environment';
+import { measureFanOut } from './fanOut';
 import { forEachLimited, ratio, round } from './stats';
 
 interface Size {
@@ -45,10 +46,13 @@ const device = (n: number): Device => {
 
 async function loadDevices(table: TableClient, from: number, to: number): Promise<void> {
   const batches = Math.ceil((to - from) / DEVICES_PER_TRANSACTION);
+  const started = Date.now();
   await forEachLimited(batches, 4, async (b) => {
     const first = from + b * DEVICES_PER_TRANSACTION;
     const ids = Array.from({ length: Math.min(DEVICES_PER_TRANSACTION, to - first) }, (_, i) => first + i);
     await table.submitTransaction(ids.flatMap((n) => deviceWrites(device(n), undefined, true)));
+    const done = first + ids.length;
+    if (done % 10_000 === 0) console.log(`  ${done} devices loaded (${round((Date.now() - started) / 1000)} s)`);
   });
 }
 
@@ -158,6 +162,15 @@ async function main(): Promise<void> {
       worst = Math.max(worst, r);
       console.log(`| ${name} | ${small[name]} | ${large[name]} | ${round(r, 2)} |`);
     }
+    // The fan-out of one finished action: 50 subscriptions watch its device, among 50 and among 5,000.
+    const fanOutSmall = (await measureFanOut(azurite.connectionString, { subscriptions: 50, watching: 50 })).requests;
+    const fanOutLarge = (await measureFanOut(azurite.connectionString, { subscriptions: 5_000, watching: 50 }))
+      .requests;
+    const fanOutRatio = ratio(fanOutLarge, fanOutSmall);
+    worst = Math.max(worst, fanOutRatio);
+    console.log(
+      `| fan-out of one finished action, 50 watchers (50 vs 5,000 subscriptions) | ${fanOutSmall} | ${fanOutLarge} | ${round(fanOutRatio, 2)} |`,
+    );
     console.log(
       `\nLoading: ${SMALL.devices} devices in ${round(smallLoad.devicesSeconds)} s; ` +
         `${LARGE.devices - SMALL.devices} more in ${round(largeLoad.devicesSeconds)} s ` +

@@ -187,7 +187,9 @@ const TRACEPARENTS: (() => string)[] = [
 
 const JUNK_HEADER_VALUES = ['', 'x', '\t', LATIN1_BYTES, UTF8_BYTES, '{"a":1}', 'a'.repeat(2000), '%00', '() { :; };'];
 
-const encodeQuery = (text: string) => encodeURIComponent(text).replaceAll('%24', '$');
+// A lone surrogate cannot be sent in a URL at all: the request carries U+FFFD for it, as a browser would.
+const wellFormed = (text: string) => Buffer.from(text, 'utf8').toString('utf8');
+const encodeQuery = (text: string) => encodeURIComponent(wellFormed(text)).replaceAll('%24', '$');
 
 const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const wellFormedId = (id: string) => ID_PATTERN.test(id) && id !== '.' && id !== '..';

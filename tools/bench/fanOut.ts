@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { TableEntity, TransactionAction } from '@azure/data-tables';
-import { toEntity } from '../lib/adapters/tableActionStore';
-import { tableClient } from '../lib/adapters/tableClients';
-import { subscriptionRows } from '../lib/adapters/tableSubscriptionStore';
-import { newActionId } from '../lib/core/actionId';
-import type { DeviceAction } from '../lib/core/model';
-import { dueTimeOf, type Subscription } from '../lib/core/subscription';
-import { buildDeps, ensureStorage, STORAGE_NAMES } from '../lib/deps';
-import type { NotificationMessage } from '../lib/ports';
-import { handleNotificationMessage } from '../lib/useCases/subscriptions';
-import { benchSettings } from './bench/environment';
+import { toEntity } from '../../lib/adapters/tableActionStore';
+import { tableClient } from '../../lib/adapters/tableClients';
+import { subscriptionRows } from '../../lib/adapters/tableSubscriptionStore';
+import { newActionId } from '../../lib/core/actionId';
+import type { DeviceAction } from '../../lib/core/model';
+import { dueTimeOf, type Subscription } from '../../lib/core/subscription';
+import { buildDeps, ensureStorage, STORAGE_NAMES } from '../../lib/deps';
+import type { NotificationMessage } from '../../lib/ports';
+import { handleNotificationMessage } from '../../lib/useCases/subscriptions';
+import { benchSettings } from './environment';
 
 /** Transactions sent at once while loading. */
 const LOAD_PARALLEL = 4;
