@@ -57,17 +57,24 @@ export function createTelemetry(env: NodeJS.ProcessEnv): Telemetry {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const interval = positive(env.OTEL_METRIC_EXPORT_INTERVAL, 60_000);
-  const meterProvider = new MeterProvider({
-    resource,
-    readers: exporters.metrics.map(
-      (exporter) => new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: interval }),
-    ),
-  });
+  // Built on the first metric (the first request), not at start-up: it is a third of the setup's cost (issue 22).
+  let meterProvider: MeterProvider | undefined;
+  const meterProviderNow = () => {
+    meterProvider ??= new MeterProvider({
+      resource,
+      readers: exporters.metrics.map(
+        (exporter) => new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: interval }),
+      ),
+    });
+    return meterProvider;
+  };
   return {
     tracing: tracingWith(tracerProvider.getTracer(SCOPE)),
-    meter: meterProvider.getMeter(SCOPE),
+    get meter() {
+      return meterProviderNow().getMeter(SCOPE);
+    },
     flush: async () => {
-      await Promise.allSettled([tracerProvider.forceFlush(), meterProvider.forceFlush()]);
+      await Promise.allSettled([tracerProvider.forceFlush(), meterProvider?.forceFlush()]);
     },
   };
 }

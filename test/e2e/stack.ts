@@ -1,6 +1,6 @@
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { type Azurite, startAzurite } from '../../tools/azurite';
-import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
+import { type SpawnedHost, spawnHost, watchHostOutput } from '../../tools/host/spawnHost';
 import { throwawaySettings } from '../../tools/localSettings';
 
 export interface Stack {
@@ -11,6 +11,73 @@ export interface Stack {
   env: Record<string, string>;
   stop(): Promise<void>;
 }
+
+// No passcode may reach a log (issue 22), in any e2e file: every passcode a JSON response to this file's tests carries
+// is recorded (not the ones tests send: a fuzzer's or an attacker's guesses such as "1" are no secret and would match
+// anything), every host this file spawns (through startStack or spawnHost itself) is listened to, and once the file is
+// done no line any of them wrote may hold one. The hook is registered at import, before the file's own, so it runs
+// after them (vitest runs after-hooks in reverse), when the hosts have stopped and said all they say. Azurite runs with
+// --silent: it writes no request or body to scan. Vitest isolates each file (a process of its own by default), so the
+// fetch wrapper and the records are this file's only.
+const seenPasscodes = new Set<string>();
+const hostOutput = new Map<string, string>();
+const pendingBodies: Promise<void>[] = [];
+watchHostOutput((text, source) => hostOutput.set(source, (hostOutput.get(source) ?? '') + text));
+
+function recordPasscodes(value: unknown): void {
+  if (Array.isArray(value)) for (const item of value) recordPasscodes(item);
+  else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === 'passcode' && typeof inner === 'string' && inner !== '') seenPasscodes.add(inner);
+      else recordPasscodes(inner);
+    }
+  }
+}
+
+function recordPasscodesIn(text: unknown): void {
+  if (typeof text !== 'string') return;
+  try {
+    recordPasscodes(JSON.parse(text));
+  } catch {
+    // not JSON: no passcode field to record
+  }
+}
+
+// fetch, not call(): tests and clients (the Graph SDK's middleware, the console pages) also fetch on their own.
+const fetchUnwatched = globalThis.fetch;
+globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+  const response = await fetchUnwatched(input, init);
+  if (/json/i.test(response.headers.get('content-type') ?? '')) {
+    pendingBodies.push(
+      response
+        .clone()
+        .text()
+        .then(recordPasscodesIn, () => undefined),
+    );
+  }
+  return response;
+}) as typeof fetch;
+
+/** The lines of `outputs` that hold one of `passcodes` as a whole token (not inside a longer number or id), masked. */
+export function linesWithPasscodes(passcodes: Iterable<string>, outputs: Iterable<string>): string[] {
+  const escaped = [...passcodes].map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  if (escaped.length === 0) return [];
+  const token = new RegExp(`(?<![0-9A-Za-z])(?:${escaped.join('|')})(?![0-9A-Za-z])`, 'g');
+  const found: string[] = [];
+  for (const output of outputs) {
+    for (const line of output.split('\n')) {
+      if (token.test(line)) found.push(line.replace(token, '<passcode>'));
+      token.lastIndex = 0;
+    }
+  }
+  return found;
+}
+
+afterAll(async () => {
+  await Promise.all(pendingBodies);
+  const leaks = linesWithPasscodes(seenPasscodes, hostOutput.values());
+  expect(leaks, `host log lines holding one of the ${seenPasscodes.size} passcodes this file saw`).toEqual([]);
+});
 
 /** Settings for a test host: fresh keys, fast queue polling, the simulated channel. */
 export function testSettings(overrides: Record<string, string> = {}): Record<string, string> {

@@ -30,6 +30,20 @@ export interface SpawnedHost {
 }
 
 const READY = /Host ready at (http:\/\/\S+)/;
+
+type OutputWatcher = (text: string, source: string) => void;
+const watchers = new Set<OutputWatcher>();
+
+/**
+ * Calls `watcher` with every chunk that any host this process spawns writes from now on, whoever spawned it, with its
+ * source (the host's pid and stream: chunks of two streams interleave). The e2e stack scans it all for leaked
+ * passcodes. Returns the function that stops the calls.
+ */
+export function watchHostOutput(watcher: OutputWatcher): () => void {
+  watchers.add(watcher);
+  return () => watchers.delete(watcher);
+}
+
 // logs() keeps the most recent output only, so a long benchmark run does not grow without bound.
 const MAX_LOG_CHARS = 16 * 1024 * 1024;
 
@@ -56,10 +70,11 @@ export async function spawnHost(options: SpawnHostOptions): Promise<SpawnedHost>
       child.kill('SIGKILL');
       reject(new Error(`The host did not get ready within ${options.readyTimeoutMs ?? 60_000} ms. Output:\n${output}`));
     }, options.readyTimeoutMs ?? 60_000);
-    const onData = (text: string) => {
+    const onData = (text: string, stream: 'stdout' | 'stderr') => {
       output += text;
       if (output.length > MAX_LOG_CHARS) output = output.slice(-MAX_LOG_CHARS);
       options.onOutput?.(text);
+      for (const watcher of watchers) watcher(text, `${child.pid}/${stream}`);
       if (ready) return;
       const match = READY.exec(output);
       if (match?.[1]) {
@@ -68,8 +83,8 @@ export async function spawnHost(options: SpawnHostOptions): Promise<SpawnedHost>
         resolve(match[1]);
       }
     };
-    child.stdout?.setEncoding('utf8').on('data', onData);
-    child.stderr?.setEncoding('utf8').on('data', onData);
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => onData(text, 'stdout'));
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => onData(text, 'stderr'));
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
