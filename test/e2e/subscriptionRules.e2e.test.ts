@@ -15,9 +15,9 @@ import { call, pollLikeLogicApps, testSettings } from './stack';
 // Issue 20's subscription rules through the local host (Entra tokens from a stand-in issuer, so that callers differ):
 // the per-owner cap and creation rate (429 + Retry-After), an administrator deleting another caller's subscription,
 // exactly one notice when the delivery's enqueue fails or the claim's answer is lost (a fault proxy in front of
-// Azurite), and a key rotation with subscriptions live (the host restarted with new keys). Time-driven rules (24 hours
-// of failures, the 30-day maximum age) cannot be driven through the host, which runs on the wall clock: they are
-// proved in test/unit/useCases/subscriptionUpkeep.test.ts with a test clock.
+// Azurite), and a key rotation with subscriptions live (the host restarted with new keys). The time-driven rules (24
+// hours of failures, the 30-day maximum age) are in subscriptionAging.e2e.test.ts: the host runs on the wall clock, so
+// that file ages the stored rows instead; test/unit/useCases/subscriptionUpkeep.test.ts covers them with a test clock.
 
 /** Loopback receivers: echo the validation token, record each notification's body. */
 class Receivers {
