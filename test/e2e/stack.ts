@@ -59,7 +59,7 @@ globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestIni
 }) as typeof fetch;
 
 /** The lines of `outputs` that hold one of `passcodes` as a whole token (not inside a longer number or id), masked. */
-export function linesWithPasscodes(passcodes: Iterable<string>, outputs: Iterable<string>): string[] {
+function linesWithPasscodes(passcodes: Iterable<string>, outputs: Iterable<string>): string[] {
   const escaped = [...passcodes].map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   if (escaped.length === 0) return [];
   const token = new RegExp(`(?<![0-9A-Za-z])(?:${escaped.join('|')})(?![0-9A-Za-z])`, 'g');
