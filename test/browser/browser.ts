@@ -12,9 +12,13 @@ const SCREENSHOT_DIR = process.env.CONSOLE_SCREENSHOT_DIR ?? 'test-results/conso
  * removed on close; it refuses that flag in `args`), so no state carries over between runs.
  */
 export async function launchChromium(): Promise<Browser> {
+  // Found, or unpacked from @sparticuz/chromium, by the browser tier's global setup (test/browser/chromium.ts).
+  const { executablePath, libraryPath } = inject('chromium');
   return chromium.launch({
-    // Found, or installed from Debian's packages, by the browser tier's global setup (test/browser/chromium.ts).
-    executablePath: inject('chromiumPath'),
+    executablePath,
+    ...(libraryPath && {
+      env: { ...process.env, LD_LIBRARY_PATH: [libraryPath, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') },
+    }),
     args: [
       '--headless',
       '--no-sandbox',

