@@ -22,9 +22,9 @@ interface Size {
 }
 const SMALL: Size = { devices: 1_000, actions: 100, auditEvents: 100 };
 /**
- * The large fleet: `--devices N` (default 100,000). Azurite keeps a table partition as one unindexed list, so each
- * insert into the devices partition costs in proportion to its size and loading 100,000 devices (500,000 rows with
- * their index rows) takes hours there; `--devices 10000` is the size a session can afford (docs/PERFORMANCE.md).
+ * The large fleet: `--devices N` (default 100,000). Azurite's inserts into one partition slow down as it grows: 10,000
+ * devices (50,000 rows with their index rows) took 526 s to load, so 100,000 take hours there (docs/PERFORMANCE.md
+ * "Fleet scale").
  */
 const devicesArgument = process.argv.indexOf('--devices');
 const LARGE: Size = {
