@@ -194,7 +194,8 @@ describe('Android Management channel: service account key, Pub/Sub push', () => 
       (r) => r.method === 'operations.get' && r.path.endsWith(command?.operationName ?? '-'),
     );
     expect(gets).toEqual([]);
-    expect(h.amapi.pushes.some((p) => p.acknowledged)).toBe(true);
+    // The push's answer (its acknowledgement) goes out after the write that finished the action: wait for it.
+    await expect.poll(() => h.amapi.pushes.some((p) => p.acknowledged)).toBe(true);
   });
 
   it('a reset finishes by polling when no push arrives (the scheduled check)', async () => {
