@@ -1,82 +1,10 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Receiver, Receivers } from './receivers';
 import { call, pollLikeLogicApps, type Stack, startStack } from './stack';
 
 // Change notifications end to end: the local host (AZURE_FUNCTIONS_ENVIRONMENT=Development, so a plain-http loopback
 // receiver is allowed) against receivers served by this test on a free port. Each case uses its own device and a
 // subscription to that device only, so the cases run side by side; the retry case sets the pace (10 s, then 20 s).
-
-interface Received {
-  at: number;
-  query: URLSearchParams;
-  contentType: string;
-  text: string;
-}
-
-/** What a receiver answers to a notification (validation requests are answered by `echo`). */
-type Answer = number;
-
-interface Receiver {
-  /** Whether it answers the validation request with the token as text/plain. */
-  echo: boolean;
-  /** Statuses for the next notifications, in order; afterwards 200. */
-  script: Answer[];
-  validations: Received[];
-  notifications: Received[];
-}
-
-/** Loopback receivers, one per path. */
-class Receivers {
-  private readonly byPath = new Map<string, Receiver>();
-  private server: Server | undefined;
-  private port = 0;
-
-  async start() {
-    this.server = createServer((request, response) => void this.handle(request, response));
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async stop() {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-
-  add(path: string, behaviour: Partial<Pick<Receiver, 'echo' | 'script'>> = {}): { url: string; receiver: Receiver } {
-    const receiver: Receiver = { echo: true, script: [], validations: [], notifications: [], ...behaviour };
-    this.byPath.set(path, receiver);
-    return { url: `http://127.0.0.1:${this.port}${path}`, receiver };
-  }
-
-  private async handle(request: IncomingMessage, response: ServerResponse) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const receiver = this.byPath.get(url.pathname);
-    const received: Received = {
-      at: Date.now(),
-      query: url.searchParams,
-      contentType: String(request.headers['content-type'] ?? ''),
-      text: Buffer.concat(chunks).toString('utf8'),
-    };
-    if (!receiver || request.method !== 'POST') {
-      response.writeHead(404).end();
-      return;
-    }
-    const token = url.searchParams.get('validationToken');
-    if (token !== null) {
-      receiver.validations.push(received);
-      if (receiver.echo) response.writeHead(200, { 'Content-Type': 'text/plain' }).end(token);
-      else response.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
-      return;
-    }
-    receiver.notifications.push(received);
-    response.writeHead(receiver.script.shift() ?? 200).end();
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,12 +1,10 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AesGcmCipher, parseEncryptionKeys } from '../../lib/adapters/aesGcmCipher';
 import { STORAGE_NAMES } from '../../lib/deps';
 import type { Role } from '../../lib/security/caller';
 import { startTestIssuer, type TestIssuer } from './entraTokens';
+import { Receivers } from './receivers';
 import { call, pollLikeLogicApps, type Stack, startStack } from './stack';
 
 // Issue 20's two time-driven subscription rules through the local host: a workflow's subscription is renewed by the
@@ -24,45 +22,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A Logic Apps callback URL: the app renews such subscriptions itself and never POSTs to it unless an action ends. */
 const workflowUrl = (name: string) =>
   `https://prod-27.westeurope.logic.azure.com/workflows/${name}/triggers/manual/paths/invoke?api-version=2016-10-01&sig=e2e`;
-
-/** Loopback receivers: echo the validation token, answer notices with each path's status and record them. */
-class Receivers {
-  readonly notices = new Map<string, number>();
-  private readonly statuses = new Map<string, number>();
-  private server: Server | undefined;
-  private port = 0;
-
-  async start() {
-    this.server = createServer((request, response) => void this.handle(request, response));
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async stop() {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-
-  add(path: string, status: number) {
-    this.statuses.set(path, status);
-    this.notices.set(path, 0);
-    return `http://127.0.0.1:${this.port}${path}`;
-  }
-
-  private async handle(request: IncomingMessage, response: ServerResponse) {
-    request.resume();
-    await once(request, 'end');
-    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const token = url.searchParams.get('validationToken');
-    if (token !== null) {
-      response.writeHead(200, { 'Content-Type': 'text/plain' }).end(token);
-      return;
-    }
-    this.notices.set(url.pathname, (this.notices.get(url.pathname) ?? 0) + 1);
-    response.writeHead(this.statuses.get(url.pathname) ?? 404).end();
-  }
-}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, seconds: number): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
@@ -275,9 +234,9 @@ describe('subscription rules that take days, with aged rows, through the local h
 
   it('removes a subscription whose deliveries have failed for 24 hours at its next failed delivery (a 500 or a name that no longer resolves); 23 hours is not enough', async () => {
     const gil = await caller('gil@contoso.com', 'Passcode.Read');
-    const failing25h = await subscribe(gil, receivers.add('/failing-25h', 500), 'aging-failures');
-    const failing23h = await subscribe(gil, receivers.add('/failing-23h', 500), 'aging-failures');
-    const unresolvable = await subscribe(gil, receivers.add('/renamed', 200), 'aging-failures');
+    const failing25h = await subscribe(gil, receivers.add('/failing-25h', { status: 500 }).url, 'aging-failures');
+    const failing23h = await subscribe(gil, receivers.add('/failing-23h', { status: 500 }).url, 'aging-failures');
+    const unresolvable = await subscribe(gil, receivers.add('/renamed', { status: 200 }).url, 'aging-failures');
 
     const now = Date.now();
     await age(failing25h, { failingSinceDateTime: iso(now - 25 * HOUR_MS) });
@@ -310,12 +269,12 @@ describe('subscription rules that take days, with aged rows, through the local h
     }
     await waitFor(
       'the notice to the receiver failing for 23 hours',
-      async () => ((receivers.notices.get('/failing-23h') ?? 0) > 0 ? true : undefined),
+      async () => (receivers.notificationsAt('/failing-23h').length > 0 ? true : undefined),
       30,
     );
     // One more failed delivery each: the one that removed it, the other's first try.
-    expect(receivers.notices.get('/failing-25h')).toBe(1);
-    expect(receivers.notices.get('/renamed')).toBe(0);
+    expect(receivers.notificationsAt('/failing-25h').length).toBe(1);
+    expect(receivers.notificationsAt('/renamed').length).toBe(0);
     const kept = await getSubscription(gil, failing23h);
     expect(kept.status).toBe(200);
     // A failure does not restart the clock: the first failure's time stays.

@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORAGE_NAMES } from '../../lib/deps';
@@ -10,6 +7,7 @@ import { type Azurite, startAzurite } from '../../tools/azurite';
 import { type SpawnedHost, spawnHost } from '../../tools/host/spawnHost';
 import { type FaultyStorageProxy, type ProxiedRequest, startFaultyStorageProxy } from '../support/faultyStorageProxy';
 import { startTestIssuer, type TestIssuer } from './entraTokens';
+import { Receivers } from './receivers';
 import { call, pollLikeLogicApps, testSettings } from './stack';
 
 // Issue 20's subscription rules through the local host (Entra tokens from a stand-in issuer, so that callers differ):
@@ -18,43 +16,6 @@ import { call, pollLikeLogicApps, testSettings } from './stack';
 // Azurite), and a key rotation with subscriptions live (the host restarted with new keys). The time-driven rules (24
 // hours of failures, the 30-day maximum age) are in subscriptionAging.e2e.test.ts: the host runs on the wall clock, so
 // that file ages the stored rows instead; test/unit/useCases/subscriptionUpkeep.test.ts covers them with a test clock.
-
-/** Loopback receivers: echo the validation token, record each notification's body. */
-class Receivers {
-  readonly notices = new Map<string, string[]>();
-  private server: Server | undefined;
-  port = 0;
-
-  async start() {
-    this.server = createServer((request, response) => void this.handle(request, response));
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async stop() {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-
-  url(path: string) {
-    this.notices.set(path, []);
-    return `http://127.0.0.1:${this.port}${path}`;
-  }
-
-  private async handle(request: IncomingMessage, response: ServerResponse) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const token = url.searchParams.get('validationToken');
-    if (token !== null) {
-      response.writeHead(200, { 'Content-Type': 'text/plain' }).end(token);
-      return;
-    }
-    this.notices.get(url.pathname)?.push(Buffer.concat(chunks).toString('utf8'));
-    response.writeHead(200).end();
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -75,6 +36,8 @@ describe('subscription rules through the local host', () => {
   let issuer: TestIssuer;
   let env: Record<string, string>;
   const receivers = new Receivers();
+  /** The bodies of the notices the receiver at `path` got. */
+  const notices = (path: string) => receivers.notificationsAt(path).map((n) => n.text);
   /** Which storage requests may get a fault now (one test at a time arms it). */
   let armed: ((request: ProxiedRequest) => boolean) | undefined;
   const k1 = `k1:${key()}`;
@@ -142,7 +105,7 @@ describe('subscription rules through the local host', () => {
 
   it('caps live subscriptions per owner and creations per hour: 429 with Retry-After', async () => {
     const ana = await caller('ana@contoso.com');
-    const url = receivers.url('/cap');
+    const url = receivers.add('/cap').url;
     const first = await subscribe(ana, url);
     const second = await subscribe(ana, url);
     expect([first.status, second.status]).toEqual([201, 201]);
@@ -177,7 +140,7 @@ describe('subscription rules through the local host', () => {
     const cy = await caller('cy@contoso.com');
     const dee = await caller('dee@contoso.com');
     const admin = await caller('admin@contoso.com', 'Subscriptions.Manage');
-    const created = await subscribe(cy, receivers.url('/admin'));
+    const created = await subscribe(cy, receivers.add('/admin').url);
     expect(created.status).toBe(201);
     expect((await remove(dee, created.body.id)).status).toBe(404);
     expect((await call(api('deviceManagement/subscriptions?all=true'), { headers: dee })).status).toBe(403);
@@ -210,7 +173,7 @@ describe('subscription rules through the local host', () => {
 
   it('delivers exactly one notice when the enqueue of the delivery fails (503, nothing enqueued)', async () => {
     const eve = await caller('eve@contoso.com');
-    const url = receivers.url('/enqueue-fails');
+    const url = receivers.add('/enqueue-fails').url;
     expect((await subscribe(eve, url, 'rules-2')).status).toBe(201);
     proxy.setRates({ drop: 0, unavailable: 1 });
     // The messages to the notifications queue after the first (which announces the action): the delivery's enqueue,
@@ -221,37 +184,37 @@ describe('subscription rules through the local host', () => {
       3,
     );
     const actionId = await resetToDone('rules-2');
-    await waitFor('the notice', () => (receivers.notices.get('/enqueue-fails') ?? []).length > 0);
+    await waitFor('the notice', () => notices('/enqueue-fails').length > 0);
     await sleep(5_000);
     armed = undefined;
     expect(used()).toBe(3);
-    const notices = receivers.notices.get('/enqueue-fails') ?? [];
-    expect(notices).toHaveLength(1);
-    expect(notices[0]).toContain(actionId);
+    const got = notices('/enqueue-fails');
+    expect(got).toHaveLength(1);
+    expect(got[0]).toContain(actionId);
   }, 120_000);
 
   it("delivers exactly one notice when the claim's write commits but its answer is lost", async () => {
     const fay = await caller('fay@contoso.com');
-    const url = receivers.url('/claim-lost');
+    const url = receivers.add('/claim-lost').url;
     expect((await subscribe(fay, url, 'rules-3')).status).toBe(201);
     proxy.setRates({ drop: 1, unavailable: 0 });
     const used = faultFirst(
       (r) => r.service === 'table' && r.method === 'POST' && r.path.includes(STORAGE_NAMES.tables.deliveries),
     );
     const actionId = await resetToDone('rules-3');
-    await waitFor('the notice', () => (receivers.notices.get('/claim-lost') ?? []).length > 0);
+    await waitFor('the notice', () => notices('/claim-lost').length > 0);
     await sleep(5_000);
     armed = undefined;
     expect(used()).toBe(1);
-    const notices = receivers.notices.get('/claim-lost') ?? [];
-    expect(notices).toHaveLength(1);
-    expect(notices[0]).toContain(actionId);
+    const got = notices('/claim-lost');
+    expect(got).toHaveLength(1);
+    expect(got[0]).toContain(actionId);
   }, 120_000);
 
   it('keeps delivering across a key rotation; a row sealed with a key dropped too early is a 404, never a 500', async () => {
     const gus = await caller('gus@contoso.com');
-    const renewed = await subscribe(gus, receivers.url('/rotation-renewed'));
-    const forgotten = await subscribe(gus, receivers.url('/rotation-forgotten'), 'rules-2');
+    const renewed = await subscribe(gus, receivers.add('/rotation-renewed').url);
+    const forgotten = await subscribe(gus, receivers.add('/rotation-forgotten').url, 'rules-2');
     expect([renewed.status, forgotten.status]).toEqual([201, 201]);
     const restart = async (keys: string) => {
       await host.stop();
@@ -273,9 +236,7 @@ describe('subscription rules through the local host', () => {
     expect(await keyOf(renewed.body.id)).toBe('k2');
     expect(await keyOf(forgotten.body.id)).toBe('k1');
     const during = await resetToDone('rules-1');
-    await waitFor('the notice during the rotation', () =>
-      (receivers.notices.get('/rotation-renewed') ?? []).some((n) => n.includes(during)),
-    );
+    await waitFor('the notice during the rotation', () => notices('/rotation-renewed').some((n) => n.includes(during)));
     // Step 2, too early: k1 dropped while a subscription is still sealed with it.
     await restart(k2);
     const gone = await call(api(`deviceManagement/subscriptions/${forgotten.body.id}`), { headers: gus });
@@ -285,8 +246,6 @@ describe('subscription rules through the local host', () => {
     expect(listed.status).toBe(200);
     expect(listed.body.value.map((s: { id: string }) => s.id)).toEqual([renewed.body.id]);
     const after = await resetToDone('rules-1');
-    await waitFor('the notice after the rotation', () =>
-      (receivers.notices.get('/rotation-renewed') ?? []).some((n) => n.includes(after)),
-    );
+    await waitFor('the notice after the rotation', () => notices('/rotation-renewed').some((n) => n.includes(after)));
   }, 240_000);
 });
