@@ -1,4 +1,5 @@
-import type { DeviceInput } from '../../lib/core/model';
+import { newActionId } from '../../lib/core/actionId';
+import type { DeviceAction, DeviceInput } from '../../lib/core/model';
 import { buildDeps } from '../../lib/deps';
 import type { Caller } from '../../lib/security/caller';
 import { throwawaySettings } from '../localSettings';
@@ -65,4 +66,34 @@ export async function registerDevices(connectionString: string, ids: readonly st
     if (id === undefined) return;
     await services.devices.put({ id, ...BENCH_DEVICE, createdDateTime: at, lastUpdatedDateTime: at });
   });
+}
+
+/**
+ * A reset the benchmarks seed history with: applied (done) at `at`, its id from `at` and `randomHex` (20 hex
+ * characters); `overrides` change what a benchmark needs changed.
+ */
+export function benchAction(
+  deviceId: string,
+  at: Date,
+  randomHex: string,
+  overrides: Partial<DeviceAction> = {},
+): DeviceAction {
+  return {
+    id: newActionId(at, randomHex),
+    deviceId,
+    actionName: 'resetPasscode',
+    actionState: 'done',
+    startDateTime: at.toISOString(),
+    lastUpdatedDateTime: at.toISOString(),
+    requestedBy: 'bench@contoso.com',
+    requestedById: 'bench',
+    target: {
+      operatingSystem: 'iOS',
+      osVersion: '17.5',
+      passcodePolicy: { minLength: 6, characters: 'numeric', complex: true },
+    },
+    attempts: 1,
+    appliedDateTime: at.toISOString(),
+    ...overrides,
+  };
 }

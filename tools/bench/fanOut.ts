@@ -3,13 +3,11 @@ import type { TableEntity, TransactionAction } from '@azure/data-tables';
 import { toEntity } from '../../lib/adapters/tableActionStore';
 import { tableClient } from '../../lib/adapters/tableClients';
 import { subscriptionRows } from '../../lib/adapters/tableSubscriptionStore';
-import { newActionId } from '../../lib/core/actionId';
-import type { DeviceAction } from '../../lib/core/model';
 import { dueTimeOf, type Subscription } from '../../lib/core/subscription';
 import { buildDeps, ensureStorage, STORAGE_NAMES } from '../../lib/deps';
 import type { NotificationMessage } from '../../lib/ports';
 import { handleNotificationMessage } from '../../lib/useCases/subscriptions';
-import { benchSettings } from './environment';
+import { benchAction, benchSettings } from './environment';
 
 /** Transactions sent at once while loading. */
 const LOAD_PARALLEL = 4;
@@ -80,7 +78,7 @@ export async function measureFanOut(
         .map((batch) => table.submitTransaction(batch.map((row): TransactionAction => ['upsert', row, 'Replace']))),
     );
   }
-  const action = finishedAction(deviceId, now);
+  const action = benchAction(deviceId, new Date(now.getTime() - 1_000), randomBytes(10).toString('hex'));
   await tableClient(connectionString, STORAGE_NAMES.tables.actions).createEntity(toEntity(action));
 
   // The delivery messages go to the queue as the app sends them (counted); the continuations are also run here.
@@ -103,25 +101,4 @@ export async function measureFanOut(
     throw new Error(`the fan-out queued ${delivered} deliveries, expected ${size.watching}`);
   }
   return { requests };
-}
-
-function finishedAction(deviceId: string, now: Date): DeviceAction {
-  const at = new Date(now.getTime() - 1_000);
-  return {
-    id: newActionId(at, randomBytes(10).toString('hex')),
-    deviceId,
-    actionName: 'resetPasscode',
-    actionState: 'done',
-    startDateTime: at.toISOString(),
-    lastUpdatedDateTime: at.toISOString(),
-    requestedBy: 'bench@contoso.com',
-    requestedById: 'bench',
-    target: {
-      operatingSystem: 'iOS',
-      osVersion: '17.5',
-      passcodePolicy: { minLength: 6, characters: 'numeric', complex: true },
-    },
-    attempts: 1,
-    appliedDateTime: at.toISOString(),
-  };
 }

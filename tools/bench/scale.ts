@@ -5,13 +5,12 @@ import { TableClient } from '@azure/data-tables';
 import { toEntity as actionEntity, feedWrites } from '../../lib/adapters/tableActionStore';
 import { ensureTable } from '../../lib/adapters/tableClients';
 import { deviceWrites } from '../../lib/adapters/tableDeviceStore';
-import { newActionId } from '../../lib/core/actionId';
-import type { Device, DeviceAction } from '../../lib/core/model';
+import type { Device } from '../../lib/core/model';
 import { buildDeps, STORAGE_NAMES } from '../../lib/deps';
 import { listActions } from '../../lib/useCases/deviceActions';
 import { listDevices } from '../../lib/useCases/devices';
 import { startAzurite } from '../azurite';
-import { BENCH_CALLER, benchSettings } from './environment';
+import { BENCH_CALLER, benchAction, benchSettings } from './environment';
 import { measureFanOut } from './fanOut';
 import { forEachLimited, ratio, round } from './stats';
 
@@ -72,23 +71,13 @@ async function loadActions(table: TableClient, from: number, to: number): Promis
     const n = from + i;
     const started = new Date(Date.parse('2026-12-01T00:00:00.000Z') + n * 1000);
     const state = n < FAILED ? 'failed' : 'done';
-    const action: DeviceAction = {
-      id: newActionId(started, n.toString(16).padStart(20, '0')),
-      deviceId: device(n % 1_000).id,
-      actionName: 'resetPasscode',
+    const action = benchAction(device(n % 1_000).id, started, n.toString(16).padStart(20, '0'), {
       actionState: state,
-      startDateTime: started.toISOString(),
-      lastUpdatedDateTime: started.toISOString(),
-      requestedBy: 'Benchmark',
-      requestedById: 'bench',
-      target: {
-        operatingSystem: 'iOS',
-        osVersion: '17.5',
-        passcodePolicy: { minLength: 6, characters: 'numeric', complex: false },
-      },
-      attempts: 1,
-      ...(state === 'failed' && { error: { code: 'deviceUnreachable', message: 'benchmark' } }),
-    };
+      ...(state === 'failed' && {
+        appliedDateTime: undefined,
+        error: { code: 'deviceUnreachable', message: 'benchmark' },
+      }),
+    });
     await table.submitTransaction(feedWrites(action, ['all', state]));
     await table.createEntity(actionEntity(action));
   });

@@ -1,14 +1,13 @@
 import { toEntity } from '../../lib/adapters/tableActionStore';
 import { auditEntity } from '../../lib/adapters/tableAuditLog';
 import { tableClient } from '../../lib/adapters/tableClients';
-import { newActionId } from '../../lib/core/actionId';
 import { acceptedResetEvent } from '../../lib/core/auditEvents';
 import type { DeviceAction } from '../../lib/core/model';
 import { buildDeps, ensureStorage, STORAGE_NAMES } from '../../lib/deps';
 import type { Clock } from '../../lib/ports';
 import { requestPasscodeReset } from '../../lib/useCases/requestPasscodeReset';
 import { sweepActions } from '../../lib/useCases/sweepActions';
-import { BENCH_CALLER, benchSettings, deviceIds, registerDevices } from './environment';
+import { BENCH_CALLER, benchAction, benchSettings, deviceIds, registerDevices } from './environment';
 import { RoundTripCounter } from './roundTrips';
 
 /** How the sweeper's cost was measured: storage requests of one run, with a history of `history` finished actions. */
@@ -34,24 +33,16 @@ async function seedHistory(connectionString: string, count: number, clock: Clock
   const history: DeviceAction[] = [];
   for (let i = 0; i < count; i++) {
     const at = new Date(started + i * 60_000);
-    history.push({
-      id: newActionId(at, i.toString(16).padStart(20, '0')),
-      deviceId: `history-${String(Math.floor(i / PER_DEVICE)).padStart(5, '0')}`,
-      actionName: 'resetPasscode',
-      actionState: 'done',
-      startDateTime: at.toISOString(),
-      lastUpdatedDateTime: at.toISOString(),
-      requestedBy: 'bench@contoso.com',
-      requestedById: 'bench',
-      target: {
-        operatingSystem: 'iOS',
-        osVersion: '17.5',
-        passcodePolicy: { minLength: 6, characters: 'numeric', complex: true },
-      },
-      attempts: 1,
-      appliedDateTime: at.toISOString(),
-      passcodeExpirationDateTime: new Date(at.getTime() + 168 * 3600_000).toISOString(),
-    });
+    history.push(
+      benchAction(
+        `history-${String(Math.floor(i / PER_DEVICE)).padStart(5, '0')}`,
+        at,
+        i.toString(16).padStart(20, '0'),
+        {
+          passcodeExpirationDateTime: new Date(at.getTime() + 168 * 3600_000).toISOString(),
+        },
+      ),
+    );
   }
   for (let i = 0; i < history.length; i += PER_DEVICE) {
     const batch = history.slice(i, i + PER_DEVICE);
