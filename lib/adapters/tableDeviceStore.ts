@@ -1,4 +1,5 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
+import pLimit from 'p-limit';
 import {
   type DeviceQuery,
   deviceIndexKeys,
@@ -218,12 +219,8 @@ export class TableDeviceStore implements DeviceStore {
    */
   async putSynced(devices: Device[]): Promise<void> {
     try {
-      const current: Current[] = [];
-      for (let i = 0; i < devices.length; i += SYNC_READS_AT_ONCE) {
-        current.push(
-          ...(await Promise.all(devices.slice(i, i + SYNC_READS_AT_ONCE).map((d: Device) => this.readRaw(d.id)))),
-        );
-      }
+      const limit = pLimit(SYNC_READS_AT_ONCE);
+      const current: Current[] = await Promise.all(devices.map((d) => limit(() => this.readRaw(d.id))));
       let group: TransactionAction[] = [];
       let members: number[] = [];
       const flush = async () => {
