@@ -1,7 +1,7 @@
 import { isTerminal } from '../core/actionLifecycle';
 import { TransientError } from '../core/errors';
-import type { CommandStatus, DeviceAction } from '../core/model';
-import type { ActionQueue, ActionStore, DeviceChannel, NotificationQueue, NotificationSender } from '../ports';
+import type { CommandStatus, DeviceAction, ResetMessage } from '../core/model';
+import type { ActionStore, DeviceChannel, NotificationMessage, NotificationSender } from '../ports';
 import type { Services } from '../useCases/services';
 import { type AppMetrics, createAppMetrics, noMetrics } from './metrics';
 import { type Attributes, type Telemetry, telemetry } from './telemetry';
@@ -35,52 +35,46 @@ export function instrumentServices(services: Services, queues: QueueNames): Serv
   const channel = services.settings.deviceChannel;
   return {
     ...services,
-    queue: tracedActionQueue(services.queue, queues.resets),
-    notifications: tracedNotificationQueue(services.notifications, queues.notifications),
+    queue: tracedQueue<ResetMessage>(services.queue, queues.resets, (_, options) => ({
+      'app.queue.delay_seconds': options?.delaySeconds,
+    })),
+    notifications: tracedQueue<NotificationMessage>(services.notifications, queues.notifications, (message) => ({
+      'app.notification.kind': message.kind,
+    })),
     channel: tracedChannel(services.channel, channel),
     notifier: tracedNotifier(services.notifier),
     actions: tracedActions(services.actions, channel),
   };
 }
 
-function producerAttributes(queue: string, extra: Attributes): Attributes {
-  return {
-    'messaging.system': QUEUE_SYSTEM,
-    'messaging.operation.type': 'send',
-    'messaging.operation.name': 'send',
-    'messaging.destination.name': queue,
-    ...extra,
-  };
+/** A queue whose messages name an action and carry the trace they belong to. */
+interface TracedMessageQueue<M extends { actionId: string; traceparent?: string }> {
+  enqueue(message: M, options?: { delaySeconds?: number }): Promise<void>;
 }
 
-function tracedActionQueue(inner: ActionQueue, queue: string): ActionQueue {
+/**
+ * Each enqueue as a producer span, the message carrying that span's context (so its consumer continues the trace);
+ * `attributes` adds what is particular to the queue's messages.
+ */
+function tracedQueue<M extends { actionId: string; traceparent?: string }>(
+  inner: TracedMessageQueue<M>,
+  queue: string,
+  attributes: (message: M, options?: { delaySeconds?: number }) => Attributes,
+): TracedMessageQueue<M> {
   return {
     enqueue: (message, options) =>
       telemetry().tracing.span(
         `send ${queue}`,
         {
           kind: 'producer',
-          attributes: producerAttributes(queue, {
+          attributes: {
+            'messaging.system': QUEUE_SYSTEM,
+            'messaging.operation.type': 'send',
+            'messaging.operation.name': 'send',
+            'messaging.destination.name': queue,
             'app.action.id': message.actionId,
-            'app.queue.delay_seconds': options?.delaySeconds,
-          }),
-        },
-        (span) => inner.enqueue({ ...message, traceparent: span.traceparent() || message.traceparent }, options),
-      ),
-  };
-}
-
-function tracedNotificationQueue(inner: NotificationQueue, queue: string): NotificationQueue {
-  return {
-    enqueue: (message, options) =>
-      telemetry().tracing.span(
-        `send ${queue}`,
-        {
-          kind: 'producer',
-          attributes: producerAttributes(queue, {
-            'app.action.id': message.actionId,
-            'app.notification.kind': message.kind,
-          }),
+            ...attributes(message, options),
+          },
         },
         (span) => inner.enqueue({ ...message, traceparent: span.traceparent() || message.traceparent }, options),
       ),
